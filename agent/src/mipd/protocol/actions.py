@@ -1,0 +1,213 @@
+"""Events into and actions out of the sans-IO state machines (shared/DESIGN.md, layer 3).
+
+The state machines never touch sockets or clocks: the runtime feeds them events (a packet
+received, a timer fired, a link change, a new configuration) with the current time, and
+carries out the actions they return, in order. Actions that persist state (StoreBinding,
+StoreVisitor, ...) come before the reply they justify, so a runtime that executes them in
+order commits state before the reply leaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(slots=True)
+class Packet:
+    """A datagram received: a UDP 434 payload (`icmp` False) or an ICMP message (`icmp` True)."""
+
+    data: bytes
+    source: str
+    dest: str
+    source_port: int = 434
+    interface: str | None = None
+    lladdr: str | None = None  # link-layer source, when the runtime knows it
+    icmp: bool = False
+    ttl: int = 64
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(slots=True)
+class SendUDP:
+    """Send `payload` from UDP port `source_port` to `dest`:`dest_port`."""
+
+    dest: str
+    payload: bytes
+    dest_port: int = 434
+    source: str | None = None
+    source_port: int = 434
+    interface: str | None = None  # send out this interface (e.g. to an MN on a visited link)
+    lladdr: str | None = None  # deliver to this link-layer address (MN not yet routable)
+
+
+@dataclass(slots=True)
+class SendICMP:
+    """Send an ICMP message (agent advertisement or solicitation) with TTL `ttl`."""
+
+    dest: str
+    payload: bytes
+    interface: str
+    source: str | None = None
+    ttl: int = 1
+
+
+@dataclass(slots=True)
+class AddTunnel:
+    """Create (or take another reference on) the tunnel local -> remote with `encap`."""
+
+    local: str
+    remote: str
+    encap: str
+
+
+@dataclass(slots=True)
+class RemoveTunnel:
+    local: str
+    remote: str
+    encap: str
+
+
+@dataclass(slots=True)
+class AddTunnelRoute:
+    """Route packets for `dest` (a host) into the tunnel local -> remote (HA, §4.1)."""
+
+    dest: str
+    local: str
+    remote: str
+    encap: str
+
+
+@dataclass(slots=True)
+class RemoveTunnelRoute:
+    dest: str
+
+
+@dataclass(slots=True)
+class AddReverseTunnel:
+    """Send packets from `source` (arriving on `interface`) into the tunnel (RFC 3024)."""
+
+    source: str
+    local: str
+    remote: str
+    encap: str
+    interface: str | None = None
+
+
+@dataclass(slots=True)
+class RemoveReverseTunnel:
+    source: str
+
+
+@dataclass(slots=True)
+class AddHostRoute:
+    """Host route to `dest` on `interface`, with a static neighbour entry when lladdr is known."""
+
+    dest: str
+    interface: str
+    lladdr: str | None = None
+
+
+@dataclass(slots=True)
+class RemoveHostRoute:
+    dest: str
+    interface: str
+
+
+@dataclass(slots=True)
+class SetProxyArp:
+    """Answer ARP for `address` on `interface` (enable) or stop (§4.6)."""
+
+    address: str
+    interface: str
+    enable: bool
+
+
+@dataclass(slots=True)
+class SendGratuitousArp:
+    """Gratuitous ARP for `address` on `interface` with `lladdr` (None: the interface's own)."""
+
+    address: str
+    interface: str
+    lladdr: str | None = None
+
+
+@dataclass(slots=True)
+class SetDefaultRoute:
+    """Mobile node: default route via `gateway` on `interface` (None gateway: remove ours)."""
+
+    gateway: str | None
+    interface: str | None
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class SetArpReplies:
+    """Mobile node: answer ARP for its home address on `interface` or not (§4.6, away from home)."""
+
+    address: str
+    interface: str
+    enable: bool
+
+
+@dataclass(slots=True)
+class ArmTimer:
+    """Fire TimerFired(`key`) at time `at` (replaces an armed timer with the same key)."""
+
+    key: Any
+    at: float
+
+
+@dataclass(slots=True)
+class CancelTimer:
+    key: Any
+
+
+@dataclass(slots=True)
+class StoreRecord:
+    """Persist a binding (HA) or visitor (FA) before the reply that announces it is sent."""
+
+    kind: str  # "binding" | "visitor"
+    record: Any
+
+
+@dataclass(slots=True)
+class DeleteRecord:
+    kind: str
+    key: Any
+
+
+@dataclass(slots=True)
+class Log:
+    """One structured log line; `fields` never holds key material."""
+
+    event: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    level: str = "info"
+
+
+Action = (
+    SendUDP
+    | SendICMP
+    | AddTunnel
+    | RemoveTunnel
+    | AddTunnelRoute
+    | RemoveTunnelRoute
+    | AddReverseTunnel
+    | RemoveReverseTunnel
+    | AddHostRoute
+    | RemoveHostRoute
+    | SetProxyArp
+    | SendGratuitousArp
+    | SetDefaultRoute
+    | SetArpReplies
+    | ArmTimer
+    | CancelTimer
+    | StoreRecord
+    | DeleteRecord
+    | Log
+)

@@ -1,0 +1,105 @@
+"""Role configurations the state machines take (validated values, no I/O).
+
+The runtime builds these from the YAML config file; the Ansible collection renders that
+file from the same model. Defaults follow RFC 5944 where it gives one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from mipd.protocol.filters import HostSet, RegistrationFilters
+
+ENCAPSULATIONS = ("ipip", "gre", "minimal")
+REVERSE_TUNNEL_MODES = ("off", "offered", "mandatory")
+
+
+def encap_for_flags(flags: int) -> str:
+    """The encapsulation a request's M/G bits ask for (§3.3): G -> gre, M -> minimal, else ipip."""
+    if flags & 0x08:
+        return "gre"
+    if flags & 0x10:
+        return "minimal"
+    return "ipip"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAgentConfig:
+    """RFC 5944 §3.8.1: address, home network prefix(es), served mobile nodes."""
+
+    address: str
+    interface: str = "eth0"
+    home_networks: tuple[str, ...] = ()  # prefixes on the home link ("10.1.1.0/24")
+    virtual_networks: tuple[str, ...] = ()  # home prefixes with no physical link: no proxy ARP
+    mobile_hosts: HostSet = HostSet()
+    max_lifetime: int = 1800  # granted lifetime = min(requested, this), never increased (§3.8.3.2)
+    simultaneous_bindings: int = 0  # max per node when S is set; 0 = unsupported -> code 1
+    binding_limit: int = 0  # total bindings; 0 = unlimited; beyond -> 130
+    reverse_tunnel: bool = True  # RFC 3024: T honoured (else 137)
+    reverse_tunnel_mandatory: bool = False  # refuse requests without T (138)
+    encapsulations: frozenset[str] = frozenset(ENCAPSULATIONS)  # else 139
+    filters: RegistrationFilters = RegistrationFilters()
+    broadcasts: frozenset[str] = field(default=frozenset(), compare=False)  # derived
+
+    def __post_init__(self) -> None:
+        bcast = set()
+        for text in (*self.home_networks, *self.virtual_networks):
+            net = ipaddress.IPv4Network(text, strict=False)
+            if net.prefixlen < 31:
+                bcast.add(str(net.broadcast_address))
+        object.__setattr__(self, "broadcasts", frozenset(bcast))
+
+    def on_home_link(self, address: str) -> bool:
+        """Is `address` in a home network with a physical link (so §4.6 ARP applies)?"""
+        a = ipaddress.IPv4Address(address)
+        return any(a in ipaddress.IPv4Network(n, strict=False) for n in self.home_networks)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedInterface:
+    """A link the foreign agent serves: its own address there and the care-of addresses it offers."""
+
+    name: str
+    address: str
+    prefix_length: int = 24
+    care_of_addresses: tuple[str, ...] = ()  # default: (address,)
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignAgentConfig:
+    """RFC 5944 §2.3 (advertisements) and §3.7 (registrations) settings."""
+
+    interfaces: tuple[ServedInterface, ...]
+    advertisement_interval: float = 5.0  # mean; randomised; at most lifetime / 3 (§2.3.2)
+    advertisement_lifetime: int = 15  # ICMP lifetime of an advertisement
+    advertisement_code: int = 16  # 16: mobility only; 0: also routes common traffic
+    advertise_prefix_lengths: bool = True
+    registration_lifetime: int = 1800  # longest lifetime accepted; longer -> 69
+    registration_required: bool = False  # R bit
+    reverse_tunnel: str = "offered"  # off | offered | mandatory (RFC 3024)
+    encapsulations: frozenset[str] = frozenset(ENCAPSULATIONS)
+    visitor_limit: int = 0  # 0 = unlimited; at limit: B bit, requests -> 66
+    pending_limit: int = 5  # §3.7.1: pending requests per FA; beyond -> 66
+    pending_timeout: float = 7.0  # §3.7.1: pending longer -> 78
+    challenge: bool = False  # RFC 3012 challenges in advertisements
+    filters: RegistrationFilters = RegistrationFilters()
+
+
+@dataclass(frozen=True, slots=True)
+class MobileNodeConfig:
+    """RFC 5944 §3.6: what a mobile node knows about its home."""
+
+    home_address: str
+    home_agent: str
+    home_prefix_length: int = 24
+    home_gateway: str | None = None  # default router at home
+    nai: str | None = None
+    interfaces: tuple[str, ...] = ("eth0",)  # links it may roam on
+    colocated: bool = False  # register a colocated care-of address (D bit)
+    reverse_tunnel: bool = False  # request T
+    encapsulation: str = "ipip"  # preferred: ipip | gre | minimal
+    lifetime: int = 1800  # requested lifetime
+    reregister_margin: int = 10  # seconds before expiry to re-register
+    solicit_interval: float = 1.0  # initial solicitation interval; doubles (§2.4)
+    max_retransmit_interval: float = 32.0  # cap on registration backoff (§3.6.3)

@@ -1,0 +1,47 @@
+"""Authenticator algorithms (RFC 5944 §3.5.1, §5.1; RFC 2002 §3.5.1; RFC 3012 §6).
+
+Three variants are in the field and each SA names one:
+
+- ``hmac-md5`` (RFC 5944 default, RFC 2104): HMAC-MD5(key, protected data), where the protected
+  data is the UDP payload up to and including this extension's Type, Length and SPI.
+- ``md5-prefix-suffix``: MD5(key || same data || key), keyed MD5 as Solaris mipagent and
+  Cisco's ``md5`` mode compute it (SPI included).
+- ``rfc2002-md5``: MD5(key || data || key) where the data stops after Type and Length,
+  excluding the SPI, as RFC 2002 §3.5.1 literally says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+HMAC_MD5 = "hmac-md5"
+MD5_PREFIX_SUFFIX = "md5-prefix-suffix"
+RFC2002_MD5 = "rfc2002-md5"
+ALGORITHMS = (HMAC_MD5, MD5_PREFIX_SUFFIX, RFC2002_MD5)
+
+AUTHENTICATOR_LEN = 16  # all three produce a 128-bit authenticator
+
+_md5 = hashlib.md5
+_hmac_digest = hmac.digest
+
+
+def compute(algorithm: str, key: bytes, data: bytes) -> bytes:
+    """The authenticator of `data` (already cut to what `algorithm` protects)."""
+    if algorithm == HMAC_MD5:
+        return _hmac_digest(key, data, "md5")
+    if algorithm == MD5_PREFIX_SUFFIX or algorithm == RFC2002_MD5:
+        return _md5(key + data + key).digest()
+    raise ValueError(f"unknown authentication algorithm {algorithm!r}")
+
+
+def protected_length(algorithm: str, ext_offset: int, header_len: int) -> int:
+    """How many bytes of the message the authenticator of the extension at `ext_offset` covers.
+
+    `header_len` is the extension's header up to and including the SPI (6 for the short
+    MHAE/MFAE/FHAE format, 8 for the long Generalized Authentication format). RFC 2002 keyed
+    MD5 stops after Type and Length (§3.5.1 of RFC 2002).
+    """
+    if algorithm == RFC2002_MD5:
+        return ext_offset + 2
+    return ext_offset + header_len

@@ -1,0 +1,140 @@
+"""Mobility security associations and computing/verifying authentication extensions.
+
+RFC 5944 §3.5 (authentication extensions), §3.5.1 (what is covered), §5.1 (algorithms),
+§1.6 (SPI values 0-255 reserved); RFC 3012 §6 (MN-AAA authenticator).
+An SA is keyed by (peer, SPI); a peer may have several SPIs at once (key rotation).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from mipd.security import algorithms
+from mipd.security.keys import fingerprint
+from mipd.wire.extensions import GEN_AUTH, GEN_AUTH_MN_AAA, AuthExtension, GenAuthExtension
+
+SPI_MIN = 256  # SPIs 0-255 are reserved (RFC 5944 §1.6 / §3.5)
+SPI_MAX = 0xFFFFFFFF
+REPLAY_METHODS = ("timestamp", "nonce", "none")
+DEFAULT_REPLAY_WINDOW = 7  # seconds, RFC 5944 §5.7.1
+
+_compare = hmac.compare_digest
+_GEN_AUTH_TYPE = bytes((GEN_AUTH, GEN_AUTH_MN_AAA))
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityAssociation:
+    """One SA with `peer` (address or NAI). The key never appears in repr or str."""
+
+    peer: str
+    spi: int
+    key: bytes = field(repr=False)
+    algorithm: str = algorithms.HMAC_MD5
+    replay: str = "timestamp"
+    replay_window: int = DEFAULT_REPLAY_WINDOW
+    fallback: bool = False  # try the other algorithms after a failure (counted when used)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"SecurityAssociation(peer={self.peer!r}, spi={self.spi}, algorithm={self.algorithm!r}, "
+            f"replay={self.replay!r}, key={fingerprint(self.key)})"
+        )
+
+    __str__ = __repr__
+
+
+def validate(sa: SecurityAssociation) -> None:
+    """Raise ValueError naming the field that is wrong (never the key's value)."""
+    if not isinstance(sa.spi, int) or not SPI_MIN <= sa.spi <= SPI_MAX:
+        raise ValueError(f"spi: {sa.spi!r} is not in {SPI_MIN}-{SPI_MAX} (0-255 are reserved)")
+    if not isinstance(sa.key, bytes) or not sa.key:
+        raise ValueError("key: must be non-empty bytes")
+    if sa.algorithm not in algorithms.ALGORITHMS:
+        raise ValueError(f"algorithm: {sa.algorithm!r} is not one of {', '.join(algorithms.ALGORITHMS)}")
+    if sa.replay not in REPLAY_METHODS:
+        raise ValueError(f"replay: {sa.replay!r} is not one of {', '.join(REPLAY_METHODS)}")
+    if not isinstance(sa.replay_window, int) or not 0 < sa.replay_window <= 3600:
+        raise ValueError(f"replay_window: {sa.replay_window!r} is not 1-3600 seconds")
+    if not sa.peer:
+        raise ValueError("peer: must be an address or NAI")
+
+
+class SecurityAssociations:
+    """The SAs an agent or node holds, looked up by (peer, SPI)."""
+
+    __slots__ = ("_by_key", "_by_peer")
+
+    def __init__(self, sas: list[SecurityAssociation] | tuple[SecurityAssociation, ...] = ()) -> None:
+        self._by_key: dict[tuple[str, int], SecurityAssociation] = {}
+        self._by_peer: dict[str, list[SecurityAssociation]] = {}
+        for sa in sas:
+            self.add(sa)
+
+    def add(self, sa: SecurityAssociation) -> None:
+        key = (sa.peer, sa.spi)
+        if key in self._by_key:
+            raise ValueError(f"spi: duplicate SA for peer {sa.peer} SPI {sa.spi}")
+        self._by_key[key] = sa
+        self._by_peer.setdefault(sa.peer, []).append(sa)
+
+    def get(self, peer: str, spi: int) -> SecurityAssociation | None:
+        return self._by_key.get((peer, spi))
+
+    def for_peer(self, peer: str) -> list[SecurityAssociation]:
+        """Every SA with `peer`, in the order added (the last one is the newest)."""
+        return self._by_peer.get(peer, [])
+
+    def has_peer(self, peer: str) -> bool:
+        return peer in self._by_peer
+
+    def __iter__(self) -> Iterator[SecurityAssociation]:
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+
+def sign(sa: SecurityAssociation, data: bytes, ext_type: int) -> bytes:
+    """`data` followed by an MHAE/MFAE/FHAE (`ext_type`) computed with `sa` (RFC 5944 §3.5.1)."""
+    header = bytes((ext_type, 4 + algorithms.AUTHENTICATOR_LEN)) + sa.spi.to_bytes(4, "big")
+    covered = data + (header[:2] if sa.algorithm == algorithms.RFC2002_MD5 else header)
+    return data + header + algorithms.compute(sa.algorithm, sa.key, covered)
+
+
+def sign_mn_aaa(sa: SecurityAssociation, data: bytes) -> bytes:
+    """`data` followed by an MN-AAA Generalized Authentication extension (RFC 3012 §6, HMAC-MD5)."""
+    length = (4 + algorithms.AUTHENTICATOR_LEN).to_bytes(2, "big")
+    header = _GEN_AUTH_TYPE + length + sa.spi.to_bytes(4, "big")
+    return data + header + algorithms.compute(algorithms.HMAC_MD5, sa.key, data + header)
+
+
+def verify(sa: SecurityAssociation, raw: bytes, ext: AuthExtension | GenAuthExtension) -> str | None:
+    """Check the authenticator of `ext` (decoded from `raw`) with `sa`, in constant time.
+
+    Returns the algorithm that verified it (normally `sa.algorithm`; another one only when
+    `sa.fallback` is set, which the caller counts), or None when it does not verify.
+    MN-AAA (RFC 3012 §6) is always HMAC-MD5 over the data up to and including the SPI.
+    """
+    if ext.offset < 0:
+        return None
+    if isinstance(ext, GenAuthExtension):
+        data = raw[: ext.offset + 8]
+        ok = _compare(algorithms.compute(algorithms.HMAC_MD5, sa.key, data), ext.authenticator)
+        return algorithms.HMAC_MD5 if ok else None
+    if _check(sa.algorithm, sa.key, raw, ext):
+        return sa.algorithm
+    if sa.fallback:
+        for alg in algorithms.ALGORITHMS:
+            if alg != sa.algorithm and _check(alg, sa.key, raw, ext):
+                return alg
+    return None
+
+
+def _check(algorithm: str, key: bytes, raw: bytes, ext: AuthExtension) -> bool:
+    end = algorithms.protected_length(algorithm, ext.offset, 6)
+    return _compare(algorithms.compute(algorithm, key, raw[:end]), ext.authenticator)
