@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from mipd.protocol.filters import HostSet, RegistrationFilters
+from mipd.protocol.filters import HostSet, RegistrationFilters, addr_int
 
 ENCAPSULATIONS = ("ipip", "gre", "minimal")
 REVERSE_TUNNEL_MODES = ("off", "offered", "mandatory")
@@ -41,6 +41,7 @@ class HomeAgentConfig:
     encapsulations: frozenset[str] = frozenset(ENCAPSULATIONS)  # else 139
     filters: RegistrationFilters = RegistrationFilters()
     broadcasts: frozenset[str] = field(default=frozenset(), compare=False)  # derived
+    _links: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)  # derived
 
     def __post_init__(self) -> None:
         bcast = set()
@@ -49,11 +50,13 @@ class HomeAgentConfig:
             if net.prefixlen < 31:
                 bcast.add(str(net.broadcast_address))
         object.__setattr__(self, "broadcasts", frozenset(bcast))
+        links = [ipaddress.IPv4Network(n, strict=False) for n in self.home_networks]
+        object.__setattr__(self, "_links", tuple((int(n.network_address), int(n.netmask)) for n in links))
 
     def on_home_link(self, address: str) -> bool:
         """Is `address` in a home network with a physical link (so §4.6 ARP applies)?"""
-        a = ipaddress.IPv4Address(address)
-        return any(a in ipaddress.IPv4Network(n, strict=False) for n in self.home_networks)
+        a = addr_int(address)
+        return any(a & mask == net for net, mask in self._links)
 
 
 @dataclass(frozen=True, slots=True)

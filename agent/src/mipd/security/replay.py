@@ -79,14 +79,18 @@ class ReplayState:
             return nonce is not None and identification >> 32 == nonce and identification != last
         return True  # "none": replay protection disabled for this SA
 
-    def reply_identification(self, node: str, method: str, identification: int, now: float, ok: bool) -> int:
-        """The Identification for the reply, recording `identification` when `ok`.
+    def reply_identification(
+        self, node: str, method: str, identification: int, now: float, ok: bool, record: bool = True
+    ) -> int:
+        """The Identification for the reply; records `identification` as accepted when `ok` and `record`.
 
         Timestamps: the request's whole value when valid; otherwise the HA's time in the high
-        32 bits and the request's low 32 bits (code 133 follows). Nonces: a new nonce in the
+        32 bits and the request's low 32 bits (code 133 follows). A request refused for another
+        reason after a valid identification gets its whole value back but is not recorded
+        (`record` False): only accepted registrations advance the sequence. Nonces: a new nonce in the
         high 32 bits and the request's low 32 bits, whatever the outcome (self-synchronising).
         """
-        if ok:
+        if ok and record:
             self._last[node] = identification
         if method == "nonce":
             nonce = self._rng.getrandbits(32)

@@ -1,0 +1,471 @@
+"""Home agent state machine (RFC 5944 §3.8, §4.6; RFC 3024 §4.3).
+
+Sans-IO: `on_packet` takes a received registration request and the current time and returns
+the actions that carry out the decision, in order: data-plane changes, the record to persist,
+then the reply. Validity checks follow the order of §3.8.2.1 (authentication, identification,
+foreign agent authentication), then the administrative checks of §3.8.2.3 and §3.8.3.2.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from mipd.protocol import codes
+from mipd.protocol.actions import (
+    Action,
+    AddTunnel,
+    AddTunnelRoute,
+    ArmTimer,
+    DeleteRecord,
+    Log,
+    Packet,
+    RemoveTunnel,
+    RemoveTunnelRoute,
+    SendGratuitousArp,
+    SendUDP,
+    SetProxyArp,
+    StoreRecord,
+)
+from mipd.protocol.config import HomeAgentConfig, encap_for_flags
+from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
+from mipd.security.replay import ReplayState
+from mipd.wire import registration as reg
+from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_NAI, AuthExtension, GenAuthExtension, NAIExtension
+
+EXPIRY_TIMER = "binding-expiry"
+RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
+BROADCAST = "255.255.255.255"
+INFINITE = float("inf")
+
+
+@dataclass(slots=True)
+class Binding:
+    """One mobility binding (§3.8.1): home address -> care-of address until `expires`."""
+
+    home_address: str
+    care_of_address: str
+    lifetime: int  # granted, seconds (0xffff = infinite)
+    expires: float
+    identification: int  # from the Registration Reply
+    encap: str
+    reverse: bool  # T granted (RFC 3024)
+    source: str  # who sent the request (foreign agent or colocated MN)
+    nai: str | None = None
+    simultaneous: bool = False
+
+    def remaining(self, now: float) -> int:
+        if self.expires == INFINITE:
+            return reg.LIFETIME_INFINITE
+        return max(0, int(self.expires - now))
+
+
+class _Discard(Exception):
+    pass
+
+
+class _Denied(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+
+
+class HomeAgent:
+    """Registration processing and binding table of one home agent."""
+
+    def __init__(self, config: HomeAgentConfig, sas: SecurityAssociations, rng: random.Random) -> None:
+        self.config = config
+        self.sas = sas
+        self.counters: Counter[str] = Counter()
+        self.replay = ReplayState(rng)
+        self._bindings: dict[str, list[Binding]] = {}
+        self._expiry: list[tuple[float, str, str]] = []  # heap of (expires, home, coa); lazy deletion
+        self._armed = INFINITE
+
+    # ------------------------------------------------------------------ queries
+
+    def bindings(self) -> list[Binding]:
+        return [b for bs in self._bindings.values() for b in bs]
+
+    def bindings_of(self, home_address: str) -> list[Binding]:
+        return list(self._bindings.get(home_address, ()))
+
+    def __len__(self) -> int:
+        return len(self._bindings)
+
+    # ------------------------------------------------------------------ events
+
+    def on_packet(self, pkt: Packet, now: float) -> list[Action]:
+        """A UDP 434 datagram for the home agent (§3.8.2). Never raises."""
+        self.counters["rx.packets"] += 1
+        if pkt.icmp:
+            self.counters["discard.icmp"] += 1
+            return []
+        try:
+            req = reg.decode(pkt.data)
+        except UnknownExtensionError:
+            self.counters["discard.unknown_extension"] += 1  # §1.9: silently discarded
+            return []
+        except WireError:
+            self.counters["discard.malformed"] += 1
+            return []
+        if not isinstance(req, reg.RegistrationRequest):
+            self.counters["discard.not_a_request"] += 1
+            return []
+        self.counters["rx.request"] += 1
+        try:
+            return self._process(req, pkt, now)
+        except Exception as e:  # a bug must not take the agent down: count it and drop the packet
+            self.counters["discard.internal_error"] += 1
+            return [Log("internal-error", {"error": repr(e), "home": req.home_address}, "error")]
+
+    def on_timer(self, key: Any, now: float) -> list[Action]:
+        """Binding lifetime expiry (§3.8.2.2: "MUST delete its entry"); no message is sent (§3.8)."""
+        if key != EXPIRY_TIMER:
+            return []
+        self._armed = INFINITE
+        actions: list[Action] = []
+        heap = self._expiry
+        while heap and heap[0][0] <= now:
+            expires, home, coa = heapq.heappop(heap)
+            for b in self._bindings.get(home, ()):
+                if b.care_of_address == coa and b.expires == expires:
+                    self.counters["binding.expired"] += 1
+                    actions += self._remove_bindings(home, [b], None)
+                    actions.append(Log("binding-expired", {"home": home, "coa": coa}))
+                    break
+        self._arm(actions)
+        return actions
+
+    def on_config(self, config: HomeAgentConfig, sas: SecurityAssociations, now: float) -> list[Action]:
+        """Apply new settings (SAs, filters, lifetimes) keeping live bindings (reload)."""
+        self.config = config
+        self.sas = sas
+        actions: list[Action] = []
+        for home, bs in list(self._bindings.items()):
+            for b in bs:
+                if b.lifetime != reg.LIFETIME_INFINITE and b.lifetime > config.max_lifetime:
+                    b.lifetime = config.max_lifetime  # shorten only, never extend (§3.8.2.2)
+                    b.expires = min(b.expires, now + config.max_lifetime)
+                    heapq.heappush(self._expiry, (b.expires, home, b.care_of_address))
+        self._armed = INFINITE
+        self._arm(actions)
+        return actions
+
+    def restore(self, bindings: list[Binding], now: float) -> list[Action]:
+        """Re-install bindings loaded from storage after a restart; expired ones are dropped."""
+        actions: list[Action] = []
+        for b in bindings:
+            if b.expires <= now:
+                actions.append(DeleteRecord("binding", (b.home_address, b.care_of_address)))
+                self.counters["binding.expired_on_restore"] += 1
+                continue
+            actions += self._install(b, self._bindings.get(b.home_address, []), keep_others=True)
+            self.counters["binding.restored"] += 1
+        self._arm(actions)
+        return actions
+
+    def shutdown(self) -> list[Action]:
+        """Remove every tunnel, route and proxy ARP entry this home agent installed."""
+        actions: list[Action] = []
+        for home, bs in list(self._bindings.items()):
+            actions += self._remove_bindings(home, list(bs), None, forget=False)
+        return actions
+
+    # ------------------------------------------------------------------ request processing
+
+    def _process(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
+        nai = self._nai(req)
+        node = req.home_address if req.home_address != "0.0.0.0" else (nai or "")
+        auth = self._authorizing_extension(req)
+        if auth is None:
+            self.counters["discard.no_auth_extension"] += 1  # §3.8.2.1 a
+            return []
+        sa = self._mn_sa(req.home_address, nai, auth.spi)
+        if sa is None:
+            if not (self.sas.for_peer(req.home_address) or (nai and self.sas.for_peer(nai))):
+                self.counters["discard.no_sa"] += 1  # §3.8.2.1 a: no SA with this node at all
+                return []
+            return self._deny(req, pkt, now, codes.HA_MN_AUTH, "unknown SPI", None, node)
+        used = verify(sa, req.raw, auth)
+        if used is None:
+            self.counters["security.mn_auth_failed"] += 1
+            return self._deny(req, pkt, now, codes.HA_MN_AUTH, "bad authenticator", None, node)
+        if used != sa.algorithm:
+            self.counters["security.auth_fallback"] += 1
+        # §3.8.2.1 b: identification, in the context of the SA that authenticated the request
+        if not self.replay.check(node, sa.replay, req.identification, now, sa.replay_window):
+            self.counters["security.replay"] += 1
+            return self._deny(req, pkt, now, codes.HA_ID_MISMATCH, "identification mismatch", sa, node)
+        try:
+            fa_sa = self._fa_sa(req, pkt)
+        except _Discard:
+            return []  # §3.8.2.1 d: FHAE without an SA with its sender
+        except _Denied as d:
+            return self._deny(req, pkt, now, d.code, d.reason, sa, node)
+        try:
+            self._admit(req, pkt, nai)
+        except _Denied as d:
+            return self._deny(req, pkt, now, d.code, d.reason, sa, node, fa_sa)
+        if req.lifetime == reg.LIFETIME_DEREGISTER:
+            return self._deregister(req, pkt, now, sa, node, fa_sa)
+        return self._register(req, pkt, now, sa, node, nai, fa_sa)
+
+    @staticmethod
+    def _nai(req: reg.RegistrationRequest) -> str | None:
+        for e in req.extensions:
+            if e.type == MN_NAI:
+                return e.nai  # type: ignore[union-attr]
+        return None
+
+    @staticmethod
+    def _authorizing_extension(req: reg.RegistrationRequest) -> AuthExtension | GenAuthExtension | None:
+        """The MHAE, or an MN-AAA generalized authentication extension (RFC 3012 §6)."""
+        for e in req.extensions:
+            if e.type == MHAE or e.type == GEN_AUTH:
+                return e  # type: ignore[return-value]
+        return None
+
+    def _mn_sa(self, home: str, nai: str | None, spi: int) -> SecurityAssociation | None:
+        sa = self.sas.get(home, spi)
+        if sa is None and nai:
+            sa = self.sas.get(nai, spi)
+        return sa
+
+    def _fa_sa(self, req: reg.RegistrationRequest, pkt: Packet) -> SecurityAssociation | None:
+        """§3.8.2.1 c/d: the FA SA whose FHAE verified (None if no FA SA); raises _Discard/_Denied."""
+        fhaes = [e for e in req.extensions if e.type == FHAE]
+        fa_sas = self.sas.for_peer(pkt.source) if pkt.source != req.home_address else []
+        if not fa_sas:
+            if fhaes:
+                self.counters["discard.fhae_without_sa"] += 1
+                raise _Discard
+            return None
+        if req.lifetime == reg.LIFETIME_DEREGISTER and not fhaes:
+            return fa_sas[0]  # §3.8.1: MAY skip the FHAE check on deregistration
+        if len(fhaes) != 1:
+            self.counters["security.fa_auth_failed"] += 1
+            raise _Denied(codes.HA_FA_AUTH, f"{len(fhaes)} FHAE present, exactly one required")
+        fhae = fhaes[0]
+        fa_sa = self.sas.get(pkt.source, fhae.spi)  # type: ignore[union-attr]
+        if fa_sa is None or verify(fa_sa, req.raw, fhae) is None:  # type: ignore[arg-type]
+            self.counters["security.fa_auth_failed"] += 1
+            raise _Denied(codes.HA_FA_AUTH, "bad FHAE")
+        return fa_sa
+
+    def _admit(self, req: reg.RegistrationRequest, pkt: Packet, nai: str | None) -> None:
+        """Administrative checks after authentication (§3.8.2.1 broadcast, §3.8.2.3, §3.8.3.2)."""
+        cfg = self.config
+        if pkt.dest == BROADCAST or pkt.dest in cfg.broadcasts:
+            raise _Denied(codes.HA_UNKNOWN_HA, "sent to a broadcast address")
+        if req.home_agent != cfg.address:
+            raise _Denied(codes.HA_UNKNOWN_HA, f"home agent field {req.home_agent} is not us")
+        if req.flags & RESERVED_FLAGS:
+            raise _Denied(codes.HA_POORLY_FORMED, "reserved flag bits set")
+        if req.home_address == "0.0.0.0":
+            raise _Denied(codes.HA_PROHIBITED, "dynamic home address allocation is not offered")
+        if not cfg.mobile_hosts.contains(req.home_address, nai):
+            raise _Denied(codes.HA_PROHIBITED, "not a mobile host served here")
+        if req.lifetime == reg.LIFETIME_DEREGISTER:
+            return
+        filters = cfg.filters
+        if not filters.roaming.permits(req.home_address, nai):
+            raise _Denied(codes.HA_PROHIBITED, "roaming filter denies this node")
+        if not filters.care_of.permits(req.care_of_address):
+            raise _Denied(codes.HA_PROHIBITED, "care-of filter denies this address")
+        if req.flags & reg.FLAG_M and req.flags & reg.FLAG_G:
+            raise _Denied(codes.HA_ENCAP_UNAVAILABLE, "both minimal and GRE requested")
+        if encap_for_flags(req.flags) not in cfg.encapsulations:
+            raise _Denied(codes.HA_ENCAP_UNAVAILABLE, f"{encap_for_flags(req.flags)} not offered")
+        if req.flags & reg.FLAG_T:
+            if not cfg.reverse_tunnel:
+                raise _Denied(codes.HA_REVERSE_TUNNEL_UNAVAILABLE, "reverse tunnelling not offered")
+        elif cfg.reverse_tunnel_mandatory:
+            raise _Denied(codes.HA_REVERSE_TUNNEL_MANDATORY, "reverse tunnelling is mandatory")
+
+    def _register(
+        self,
+        req: reg.RegistrationRequest,
+        pkt: Packet,
+        now: float,
+        sa: SecurityAssociation,
+        node: str,
+        nai: str | None,
+        fa_sa: SecurityAssociation | None,
+    ) -> list[Action]:
+        """§3.8.2.2 with a nonzero lifetime: add (S) or replace the node's bindings."""
+        cfg = self.config
+        home, coa = req.home_address, req.care_of_address
+        current = self._bindings.get(home, [])
+        simultaneous = bool(req.flags & reg.FLAG_S) and cfg.simultaneous_bindings > 0
+        others = [b for b in current if b.care_of_address != coa] if simultaneous else []
+        if simultaneous and len(others) + 1 > cfg.simultaneous_bindings:
+            reason = "simultaneous binding limit"
+            return self._deny(req, pkt, now, codes.HA_TOO_MANY_BINDINGS, reason, sa, node, fa_sa)
+        if not current and cfg.binding_limit and len(self._bindings) >= cfg.binding_limit:
+            return self._deny(req, pkt, now, codes.HA_RESOURCES, "binding limit reached", sa, node, fa_sa)
+        lifetime = req.lifetime if req.lifetime <= cfg.max_lifetime else cfg.max_lifetime
+        for b in current:  # §3.8.2.2: a duplicate must not extend the lifetime originally granted
+            if b.care_of_address == coa and b.identification == req.identification:
+                lifetime = min(lifetime, b.remaining(now))
+        code = codes.ACCEPTED_NO_SIMULTANEOUS if req.flags & reg.FLAG_S and not simultaneous else codes.ACCEPTED
+        reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
+        binding = Binding(
+            home,
+            coa,
+            lifetime,
+            INFINITE if lifetime == reg.LIFETIME_INFINITE else now + lifetime,
+            reply_id,
+            encap_for_flags(req.flags),
+            bool(req.flags & reg.FLAG_T),
+            pkt.source,
+            nai,
+            simultaneous,
+        )
+        actions = self._install(binding, current, keep_others=simultaneous)
+        if binding.expires != INFINITE:
+            heapq.heappush(self._expiry, (binding.expires, home, coa))
+            if binding.expires < self._armed:
+                self._armed = binding.expires
+                actions.append(ArmTimer(EXPIRY_TIMER, binding.expires))
+        actions.append(StoreRecord("binding", binding))
+        self.counters["accepted.registration"] += 1
+        actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
+        actions.append(self._reply(req, pkt, code, lifetime, reply_id, sa, fa_sa))
+        return actions
+
+    def _install(self, binding: Binding, current: list[Binding], keep_others: bool) -> list[Action]:
+        """Data-plane changes for a new/updated binding; updates the table."""
+        cfg = self.config
+        home, coa = binding.home_address, binding.care_of_address
+        actions: list[Action] = []
+        same = [b for b in current if b.care_of_address == coa]
+        dropped = [] if keep_others else [b for b in current if b.care_of_address != coa]
+        if not same or same[0].encap != binding.encap:
+            actions.append(AddTunnel(cfg.address, coa, binding.encap))
+            actions.append(AddTunnelRoute(home, cfg.address, coa, binding.encap))
+        for b in same:
+            if b.encap != binding.encap:
+                actions.append(RemoveTunnel(cfg.address, coa, b.encap))
+        for b in dropped:
+            actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
+            actions.append(DeleteRecord("binding", (home, b.care_of_address)))
+        if not current and cfg.on_home_link(home):
+            # §4.6: the node was at home; proxy ARP for it and announce our link-layer address.
+            actions.append(SetProxyArp(home, cfg.interface, True))
+            actions.append(SendGratuitousArp(home, cfg.interface, None))
+        kept = [b for b in current if b.care_of_address != coa] if keep_others else []
+        self._bindings[home] = [*kept, binding]
+        return actions
+
+    def _deregister(
+        self,
+        req: reg.RegistrationRequest,
+        pkt: Packet,
+        now: float,
+        sa: SecurityAssociation,
+        node: str,
+        fa_sa: SecurityAssociation | None,
+    ) -> list[Action]:
+        """§3.8.2.2 with lifetime 0: CoA = home address drops all bindings, else only that CoA."""
+        home, coa = req.home_address, req.care_of_address
+        current = self._bindings.get(home, [])
+        gone = list(current) if coa == home else [b for b in current if b.care_of_address == coa]
+        reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
+        actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
+        self.counters["accepted.deregistration"] += 1
+        actions.append(Log("deregistration", {"node": node, "coa": coa, "code": 0, "removed": len(gone)}))
+        actions.append(self._reply(req, pkt, codes.ACCEPTED, 0, reply_id, sa, fa_sa))
+        return actions
+
+    def _remove_bindings(
+        self, home: str, gone: list[Binding], mn_lladdr: str | None, forget: bool = True
+    ) -> list[Action]:
+        """Tear down `gone` bindings of `home`; when none is left, stop proxy ARP (§4.6)."""
+        cfg = self.config
+        current = self._bindings.get(home, [])
+        left = [b for b in current if b not in gone]
+        actions: list[Action] = []
+        if gone and not left:
+            actions.append(RemoveTunnelRoute(home))
+        elif gone and left and left[-1] is not current[-1]:
+            newest = left[-1]
+            actions.append(AddTunnelRoute(home, cfg.address, newest.care_of_address, newest.encap))
+        for b in gone:
+            actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
+            if forget:
+                actions.append(DeleteRecord("binding", (home, b.care_of_address)))
+        if gone and not left:
+            if cfg.on_home_link(home):
+                actions.append(SetProxyArp(home, cfg.interface, False))
+                if mn_lladdr:  # §4.6: announce the node's own link-layer address again
+                    actions.append(SendGratuitousArp(home, cfg.interface, mn_lladdr))
+            self._bindings.pop(home, None)
+        elif gone:
+            self._bindings[home] = left
+        return actions
+
+    def _deny(
+        self,
+        req: reg.RegistrationRequest,
+        pkt: Packet,
+        now: float,
+        code: int,
+        reason: str,
+        sa: SecurityAssociation | None,
+        node: str,
+        fa_sa: SecurityAssociation | None = None,
+    ) -> list[Action]:
+        """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a)."""
+        self.counters[f"denied.{code}"] += 1
+        id_valid = sa is not None and code != codes.HA_ID_MISMATCH
+        if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest)
+            sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node))[0]
+        reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid, record=False)
+        level = "warning" if code in (codes.HA_MN_AUTH, codes.HA_FA_AUTH, codes.HA_ID_MISMATCH) else "info"
+        fields = {"node": node, "coa": req.care_of_address, "code": code, "reason": reason}
+        reply = self._reply(req, pkt, code, req.lifetime, reply_id, sa, fa_sa)
+        return [Log("registration-denied", fields, level), reply]
+
+    def _reply(
+        self,
+        req: reg.RegistrationRequest,
+        pkt: Packet,
+        code: int,
+        lifetime: int,
+        identification: int,
+        sa: SecurityAssociation,
+        fa_sa: SecurityAssociation | None,
+    ) -> SendUDP:
+        """Build, sign and address a Registration Reply (§3.8.3: extension order a-e)."""
+        cfg = self.config
+        ha_field = req.home_agent if req.home_agent == cfg.address else cfg.address
+        rep = reg.RegistrationReply(code, lifetime, req.home_address, ha_field, identification)
+        data = rep.encode_fixed()
+        for e in req.extensions:  # RFC 2794 §2: the NAI comes back in the reply
+            if isinstance(e, NAIExtension):
+                data += e.encode()
+                break
+        data = sign(sa, data, MHAE)
+        if fa_sa is not None:
+            data = sign(fa_sa, data, FHAE)
+        to_home = req.lifetime == 0 and pkt.source == req.home_address == req.care_of_address
+        broadcast = pkt.dest == BROADCAST or pkt.dest in cfg.broadcasts
+        return SendUDP(
+            pkt.source,
+            data,
+            pkt.source_port,
+            cfg.address if broadcast else pkt.dest,
+            434,
+            cfg.interface if to_home else None,  # §3.8.3.1: bypass the binding, send on the home link
+            pkt.lladdr if to_home else None,
+        )
+
+    def _arm(self, actions: list[Action]) -> None:
+        if self._expiry and self._expiry[0][0] < self._armed:
+            self._armed = self._expiry[0][0]
+            actions.append(ArmTimer(EXPIRY_TIMER, self._armed))
