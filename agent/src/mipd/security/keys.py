@@ -12,7 +12,7 @@ import re
 
 KEY_FORMS = ("hex", "ascii")
 MAX_KEY_LEN = 256
-_HEX = re.compile(r"^(0x)?([0-9a-fA-F]{2})+$")
+_HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})+)")  # whole value: fullmatch, not match + $
 
 
 def parse_key(value: str, form: str = "hex") -> bytes:
@@ -22,9 +22,10 @@ def parse_key(value: str, form: str = "hex") -> bytes:
     if not isinstance(value, str) or not value:
         raise ValueError("key must be a non-empty string")
     if form == "hex":
-        if not _HEX.match(value):
+        digits = _HEX.fullmatch(value)
+        if digits is None:
             raise ValueError("hex key must be an even number of hex digits (optionally prefixed 0x)")
-        key = bytes.fromhex(value[2:] if value[:2].lower() == "0x" else value)
+        key = bytes.fromhex(digits.group(1))
     else:
         try:
             key = value.encode("ascii")
