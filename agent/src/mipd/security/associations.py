@@ -50,7 +50,7 @@ class SecurityAssociation:
 
 def validate(sa: SecurityAssociation) -> None:
     """Raise ValueError naming the field that is wrong (never the key's value)."""
-    if not isinstance(sa.spi, int) or not SPI_MIN <= sa.spi <= SPI_MAX:
+    if not _is_int(sa.spi) or not SPI_MIN <= sa.spi <= SPI_MAX:
         raise ValueError(f"spi: {sa.spi!r} is not in {SPI_MIN}-{SPI_MAX} (0-255 are reserved)")
     if not isinstance(sa.key, bytes) or not sa.key:
         raise ValueError("key: must be non-empty bytes")
@@ -58,10 +58,15 @@ def validate(sa: SecurityAssociation) -> None:
         raise ValueError(f"algorithm: {sa.algorithm!r} is not one of {', '.join(algorithms.ALGORITHMS)}")
     if sa.replay not in REPLAY_METHODS:
         raise ValueError(f"replay: {sa.replay!r} is not one of {', '.join(REPLAY_METHODS)}")
-    if not isinstance(sa.replay_window, int) or not 0 < sa.replay_window <= 3600:
+    if not _is_int(sa.replay_window) or not 0 < sa.replay_window <= 3600:
         raise ValueError(f"replay_window: {sa.replay_window!r} is not 1-3600 seconds")
     if not sa.peer:
         raise ValueError("peer: must be an address or NAI")
+
+
+def _is_int(value: object) -> bool:
+    """An int that is not a bool (YAML `yes` must not become SPI or window 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class SecurityAssociations:
@@ -86,8 +91,8 @@ class SecurityAssociations:
         return self._by_key.get((peer, spi))
 
     def for_peer(self, peer: str) -> list[SecurityAssociation]:
-        """Every SA with `peer`, in the order added (the last one is the newest)."""
-        return self._by_peer.get(peer, [])
+        """Every SA with `peer`, in the order added (the last one is the newest); a copy."""
+        return list(self._by_peer.get(peer, ()))
 
     def has_peer(self, peer: str) -> bool:
         return peer in self._by_peer
@@ -123,6 +128,8 @@ def verify(sa: SecurityAssociation, raw: bytes, ext: AuthExtension | GenAuthExte
     if ext.offset < 0:
         return None
     if isinstance(ext, GenAuthExtension):
+        if ext.subtype != GEN_AUTH_MN_AAA:
+            return None  # RFC 3012 §5: the subtype says how the authenticator is computed
         data = raw[: ext.offset + 8]
         ok = _compare(algorithms.compute(algorithms.HMAC_MD5, sa.key, data), ext.authenticator)
         return algorithms.HMAC_MD5 if ok else None
