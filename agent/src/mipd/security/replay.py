@@ -93,12 +93,20 @@ class ReplayState:
         if ok and record:
             self._last[node] = identification
         if method == "nonce":
-            nonce = self._rng.getrandbits(32)
+            nonce = self._new_nonce(node)
             self._nonce[node] = nonce
             return (nonce << 32) | (identification & _M32)
         if ok or method != "timestamp":
             return identification
         return (ntp_seconds(now) << 32) | (identification & _M32)
+
+    def _new_nonce(self, node: str) -> int:
+        """A random nonce different from the one `node` was given last (§5.7.2: "a new nonce")."""
+        previous = self._nonce.get(node)
+        nonce = self._rng.getrandbits(32)
+        while nonce == previous:
+            nonce = self._rng.getrandbits(32)
+        return nonce
 
     def forget(self, node: str) -> None:
         self._last.pop(node, None)
