@@ -29,6 +29,21 @@ class Packet:
     ttl: int = 64
 
 
+@dataclass(slots=True)
+class LinkChange:
+    """A mobile node's interface went up or down: a link-layer indication of movement (RFC 5944
+    §2.4.2 "other mechanisms", §3.6). `address`, `prefix_length` and `gateway` are what the
+    interface has on that link (e.g. a co-located care-of address and router from DHCP, §3.6.1.1,
+    App. C.2); None when it has none.
+    """
+
+    interface: str
+    up: bool
+    address: str | None = None
+    prefix_length: int | None = None
+    gateway: str | None = None
+
+
 # ---------------------------------------------------------------- actions
 
 
@@ -43,6 +58,7 @@ class SendUDP:
     source_port: int = 434
     interface: str | None = None  # send out this interface (e.g. to an MN on a visited link)
     lladdr: str | None = None  # deliver to this link-layer address (MN not yet routable)
+    ttl: int | None = None  # IP TTL; None: the system default (RFC 3024 §3.2 asks 255 of a mobile node)
 
 
 @dataclass(slots=True)
