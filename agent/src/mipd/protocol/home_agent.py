@@ -35,7 +35,7 @@ from mipd.security import SecurityAssociation, SecurityAssociations, sign, verif
 from mipd.security.replay import ReplayState
 from mipd.wire import registration as reg
 from mipd.wire.errors import UnknownExtensionError, WireError
-from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_NAI, AuthExtension, GenAuthExtension, NAIExtension
+from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_NAI, AuthExtension, GenAuthExtension
 
 EXPIRY_TIMER = "binding-expiry"
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
@@ -101,7 +101,6 @@ class HomeAgent:
 
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
         """A UDP 434 datagram for the home agent (§3.8.2). Never raises."""
-        self.counters["rx.packets"] += 1
         if pkt.icmp:
             self.counters["discard.icmp"] += 1
             return []
@@ -179,9 +178,8 @@ class HomeAgent:
     # ------------------------------------------------------------------ request processing
 
     def _process(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
-        nai = self._nai(req)
+        auth, nai, fhaes = self._scan(req)
         node = req.home_address if req.home_address != "0.0.0.0" else (nai or "")
-        auth = self._authorizing_extension(req)
         if auth is None:
             self.counters["discard.no_auth_extension"] += 1  # §3.8.2.1 a
             return []
@@ -202,7 +200,7 @@ class HomeAgent:
             self.counters["security.replay"] += 1
             return self._deny(req, pkt, now, codes.HA_ID_MISMATCH, "identification mismatch", sa, node)
         try:
-            fa_sa = self._fa_sa(req, pkt)
+            fa_sa = self._fa_sa(req, pkt, fhaes)
         except _Discard:
             return []  # §3.8.2.1 d: FHAE without an SA with its sender
         except _Denied as d:
@@ -216,19 +214,21 @@ class HomeAgent:
         return self._register(req, pkt, now, sa, node, nai, fa_sa)
 
     @staticmethod
-    def _nai(req: reg.RegistrationRequest) -> str | None:
+    def _scan(req: reg.RegistrationRequest) -> tuple[AuthExtension | GenAuthExtension | None, str | None, list]:
+        """One pass over the extensions: the authorization-enabling one (the first MHAE, or an
+        MN-AAA extension, RFC 3012 §6), the NAI (RFC 2794), and every FHAE."""
+        auth = None
+        nai = None
+        fhaes = []
         for e in req.extensions:
-            if e.type == MN_NAI:
-                return e.nai  # type: ignore[union-attr]
-        return None
-
-    @staticmethod
-    def _authorizing_extension(req: reg.RegistrationRequest) -> AuthExtension | GenAuthExtension | None:
-        """The MHAE, or an MN-AAA generalized authentication extension (RFC 3012 §6)."""
-        for e in req.extensions:
-            if e.type == MHAE or e.type == GEN_AUTH:
-                return e  # type: ignore[return-value]
-        return None
+            t = e.type
+            if (t == MHAE or t == GEN_AUTH) and auth is None:
+                auth = e
+            elif t == MN_NAI and nai is None and auth is None:  # only an authenticated NAI counts
+                nai = e.nai  # type: ignore[union-attr]
+            elif t == FHAE:
+                fhaes.append(e)
+        return auth, nai, fhaes  # type: ignore[return-value]
 
     def _mn_sa(self, home: str, nai: str | None, spi: int) -> SecurityAssociation | None:
         sa = self.sas.get(home, spi)
@@ -236,9 +236,10 @@ class HomeAgent:
             sa = self.sas.get(nai, spi)
         return sa
 
-    def _fa_sa(self, req: reg.RegistrationRequest, pkt: Packet) -> SecurityAssociation | None:
+    def _fa_sa(
+        self, req: reg.RegistrationRequest, pkt: Packet, fhaes: list[AuthExtension]
+    ) -> SecurityAssociation | None:
         """§3.8.2.1 c/d: the FA SA whose FHAE verified (None if no FA SA); raises _Discard/_Denied."""
-        fhaes = [e for e in req.extensions if e.type == FHAE]
         fa_sas = self.sas.for_peer(pkt.source) if pkt.source != req.home_address else []
         if not fa_sas:
             if fhaes:
@@ -251,8 +252,8 @@ class HomeAgent:
             self.counters["security.fa_auth_failed"] += 1
             raise _Denied(codes.HA_FA_AUTH, f"{len(fhaes)} FHAE present, exactly one required")
         fhae = fhaes[0]
-        fa_sa = self.sas.get(pkt.source, fhae.spi)  # type: ignore[union-attr]
-        if fa_sa is None or verify(fa_sa, req.raw, fhae) is None:  # type: ignore[arg-type]
+        fa_sa = self.sas.get(pkt.source, fhae.spi)
+        if fa_sa is None or verify(fa_sa, req.raw, fhae) is None:
             self.counters["security.fa_auth_failed"] += 1
             raise _Denied(codes.HA_FA_AUTH, "bad FHAE")
         return fa_sa
@@ -342,6 +343,9 @@ class HomeAgent:
         """Data-plane changes for a new/updated binding; updates the table."""
         cfg = self.config
         home, coa = binding.home_address, binding.care_of_address
+        if len(current) == 1 and current[0].care_of_address == coa and current[0].encap == binding.encap:
+            current[0] = binding  # re-registration: same tunnel, nothing to change in the data plane
+            return []
         actions: list[Action] = []
         same = [b for b in current if b.care_of_address == coa]
         dropped = [] if keep_others else [b for b in current if b.care_of_address != coa]
@@ -446,9 +450,10 @@ class HomeAgent:
         ha_field = req.home_agent if req.home_agent == cfg.address else cfg.address
         rep = reg.RegistrationReply(code, lifetime, req.home_address, ha_field, identification)
         data = rep.encode_fixed()
-        for e in req.extensions:  # RFC 2794 §2: the NAI comes back in the reply
-            if isinstance(e, NAIExtension):
-                data += e.encode()
+        for e in req.extensions:  # RFC 2794 §2: the NAI comes back in the reply, as received
+            if e.type == MN_NAI:
+                raw, o = req.raw, e.offset
+                data += raw[o : o + 2 + raw[o + 1]]
                 break
         data = sign(sa, data, MHAE)
         if fa_sa is not None:

@@ -35,9 +35,13 @@ class SecurityAssociation:
     replay: str = "timestamp"
     replay_window: int = DEFAULT_REPLAY_WINDOW
     fallback: bool = False  # try the other algorithms after a failure (counted when used)
+    mac: algorithms.Mac = field(init=False, repr=False, compare=False)  # keyed, precomputed
+    spi_bytes: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate(self)
+        object.__setattr__(self, "mac", algorithms.mac(self.algorithm, self.key))
+        object.__setattr__(self, "spi_bytes", self.spi.to_bytes(4, "big"))
 
     def __repr__(self) -> str:
         return (
@@ -106,9 +110,11 @@ class SecurityAssociations:
 
 def sign(sa: SecurityAssociation, data: bytes, ext_type: int) -> bytes:
     """`data` followed by an MHAE/MFAE/FHAE (`ext_type`) computed with `sa` (RFC 5944 §3.5.1)."""
-    header = bytes((ext_type, 4 + algorithms.AUTHENTICATOR_LEN)) + sa.spi.to_bytes(4, "big")
-    covered = data + (header[:2] if sa.algorithm == algorithms.RFC2002_MD5 else header)
-    return data + header + algorithms.compute(sa.algorithm, sa.key, covered)
+    data += bytes((ext_type, 4 + algorithms.AUTHENTICATOR_LEN))
+    if sa.algorithm == algorithms.RFC2002_MD5:
+        return data + sa.spi_bytes + sa.mac(data)
+    data += sa.spi_bytes
+    return data + sa.mac(data)
 
 
 def sign_mn_aaa(sa: SecurityAssociation, data: bytes) -> bytes:
@@ -133,15 +139,11 @@ def verify(sa: SecurityAssociation, raw: bytes, ext: AuthExtension | GenAuthExte
         data = raw[: ext.offset + 8]
         ok = _compare(algorithms.compute(algorithms.HMAC_MD5, sa.key, data), ext.authenticator)
         return algorithms.HMAC_MD5 if ok else None
-    if _check(sa.algorithm, sa.key, raw, ext):
+    if _compare(sa.mac(raw[: algorithms.protected_length(sa.algorithm, ext.offset, 6)]), ext.authenticator):
         return sa.algorithm
     if sa.fallback:
         for alg in algorithms.ALGORITHMS:
-            if alg != sa.algorithm and _check(alg, sa.key, raw, ext):
+            end = algorithms.protected_length(alg, ext.offset, 6)
+            if alg != sa.algorithm and _compare(algorithms.compute(alg, sa.key, raw[:end]), ext.authenticator):
                 return alg
     return None
-
-
-def _check(algorithm: str, key: bytes, raw: bytes, ext: AuthExtension) -> bool:
-    end = algorithms.protected_length(algorithm, ext.offset, 6)
-    return _compare(algorithms.compute(algorithm, key, raw[:end]), ext.authenticator)
