@@ -105,13 +105,20 @@ class RemoveTunnelRoute:
 
 @dataclass(slots=True)
 class AddReverseTunnel:
-    """Send packets from `source` (arriving on `interface`) into the tunnel (RFC 3024)."""
+    """Send packets from `source` (arriving on `interface`) into the tunnel (RFC 3024).
+
+    `delivery` is how the mobile node hands its packets to the foreign agent (RFC 3024 §5):
+    "direct" (plain packets from `source`, §5.1) or "encapsulating" (packets tunnelled to the
+    foreign agent, which decapsulates and re-tunnels them; plain ones are then routed normally,
+    §5.2.1).
+    """
 
     source: str
     local: str
     remote: str
     encap: str
     interface: str | None = None
+    delivery: str = "direct"
 
 
 @dataclass(slots=True)
