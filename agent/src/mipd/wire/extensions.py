@@ -185,8 +185,9 @@ def decode_extensions(data: bytes, start: int) -> list[Extension]:
     """Decode the extensions in data[start:] (RFC 5944 §1.9-1.11).
 
     Raises WireError for truncation or bad lengths, UnknownExtensionError for an unrecognised
-    type 0-127. Each extension records its own offset in `data`.
+    type 0-127. Each extension records its own offset in `data`. Accepts any bytes-like object.
     """
+    data = bytes(data)
     out: list[Extension] = []
     n = len(data)
     i = start
@@ -228,13 +229,18 @@ def decode_extensions(data: bytes, start: int) -> list[Extension]:
             if length:
                 raise WireError(f"encapsulating delivery style length {length}, expected 0", i + 1)
             out.append(EncapDeliveryExtension(i))
-        elif t == UDP_TUNNEL_REQUEST and length == 6 and data[i + 6] == 0 and data[i + 7] == 0:
-            # RFC 3519 §3.1.3: Reserved 3 non-zero -> treat as not understood (skippable).
+        elif t == UDP_TUNNEL_REQUEST and length == 6 and data[i + 2] == 0 and data[i + 6 : i + 8] == b"\0\0":
+            # Only Sub-Type 0 is defined (RFC 3519 §3.1); Reserved 3 non-zero means "not understood"
+            # (§3.1.3). Either way this skippable extension falls through to UnknownExtension below.
             flags = data[i + 4]
             out.append(UDPTunnelRequest(data[i + 5], bool(flags & 0x80), bool(flags & 0x40), i))
         elif t == UDP_TUNNEL_REPLY:
             if length != 6:
                 raise WireError(f"UDP tunnel reply length {length}, expected 6", i + 1)
+            if data[i + 2] != 0:
+                # Only Sub-Type 0 is defined (RFC 3519 §3.2); another sub-type of this non-skippable
+                # type is an unrecognised extension (RFC 5944 §1.8, §1.11).
+                raise UnknownExtensionError(t, i)
             _, _, _, code, flags, _, keepalive = _UDPT.unpack_from(data, i)
             out.append(UDPTunnelReply(code, keepalive, bool(flags & 0x80), i))
         elif t >= 128:

@@ -33,7 +33,7 @@ ADV_H = 0x2000  # home agent
 ADV_F = 0x1000  # foreign agent
 ADV_M = 0x0800  # minimal encapsulation
 ADV_G = 0x0400  # GRE encapsulation
-ADV_r = 0x0200  # reserved, sent as zero  # noqa: N816
+ADV_r = 0x0200  # reserved, sent as zero
 ADV_T = 0x0100  # reverse tunnelling (RFC 3024)
 ADV_U = 0x0080  # UDP tunnelling (RFC 3519)
 ADV_X = 0x0040  # registration revocation (RFC 3543)
@@ -46,9 +46,10 @@ _MOB = struct.Struct("!BBHHH")
 
 
 def checksum(data: bytes) -> int:
-    """Internet checksum (RFC 1071) of `data`."""
+    """Internet checksum (RFC 1071) of `data` (never modifies `data`)."""
+    data = bytes(data)
     if len(data) & 1:
-        data += b"\x00"
+        data = data + b"\x00"
     s = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
@@ -113,7 +114,11 @@ class AgentSolicitation:
 
 
 def decode(data: bytes) -> AgentAdvertisement | AgentSolicitation:
-    """Decode an ICMP agent advertisement or solicitation. Raises WireError only."""
+    """Decode an ICMP agent advertisement or solicitation. Raises WireError only.
+
+    Accepts any bytes-like object (bytes, bytearray, memoryview); never modifies it.
+    """
+    data = bytes(data)
     if len(data) < 8:
         raise WireError(f"ICMP message of {len(data)} bytes, needs at least 8", len(data))
     if checksum(data) != 0:

@@ -105,7 +105,11 @@ class RegistrationReply:
 
 
 def decode(data: bytes) -> RegistrationRequest | RegistrationReply:
-    """Decode a registration message (UDP payload). Raises WireError only."""
+    """Decode a registration message (UDP payload). Raises WireError only.
+
+    Accepts any bytes-like object; `raw` of the result is always an immutable `bytes` copy.
+    """
+    data = bytes(data)
     if not data:
         raise WireError("empty message", 0)
     kind = data[0]
@@ -117,6 +121,7 @@ def decode(data: bytes) -> RegistrationRequest | RegistrationReply:
 
 
 def decode_request(data: bytes) -> RegistrationRequest:
+    data = bytes(data)
     if len(data) < REQUEST_FIXED_LEN:
         raise WireError(f"registration request of {len(data)} bytes, fixed part needs 24", len(data))
     t, flags, lifetime, home, ha, coa, ident = _REQ.unpack_from(data)
@@ -127,6 +132,7 @@ def decode_request(data: bytes) -> RegistrationRequest:
 
 
 def decode_reply(data: bytes) -> RegistrationReply:
+    data = bytes(data)
     if len(data) < REPLY_FIXED_LEN:
         raise WireError(f"registration reply of {len(data)} bytes, fixed part needs 20", len(data))
     t, code, lifetime, home, ha, ident = _REP.unpack_from(data)
