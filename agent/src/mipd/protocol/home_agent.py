@@ -164,6 +164,8 @@ class HomeAgent:
                 self.counters["binding.expired_on_restore"] += 1
                 continue
             actions += self._install(b, self._bindings.get(b.home_address, []), keep_others=True)
+            if b.expires != INFINITE:
+                heapq.heappush(self._expiry, (b.expires, b.home_address, b.care_of_address))
             self.counters["binding.restored"] += 1
         self._arm(actions)
         return actions

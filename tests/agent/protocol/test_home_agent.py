@@ -1,0 +1,578 @@
+"""Home agent state machine (mipd.protocol.home_agent), RFC 5944 §3.8 and §4.6, RFC 3024 §4.3."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mipd.protocol import actions as A
+from mipd.protocol.config import HomeAgentConfig
+from mipd.protocol.filters import FilterRule, HostSet, RegistrationFilters, RuleList
+from mipd.protocol.home_agent import EXPIRY_TIMER, Binding, HomeAgent
+from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
+from mipd.security.replay import ntp_seconds, ntp_timestamp
+from mipd.wire import registration as reg
+from mipd.wire.extensions import FHAE, MHAE, NAIExtension, UnknownExtension
+
+HA = "10.1.0.1"
+MN = "10.1.0.10"
+MN2 = "10.1.0.11"
+FA = "10.2.0.1"
+FA2 = "10.3.0.1"
+NOW = 1_800_000_000.0
+KEY = bytes(range(16))
+FA_KEY = b"fa-ha-shared-key"
+
+
+def mn_sa(peer: str = MN, spi: int = 256, **kw) -> SecurityAssociation:
+    return SecurityAssociation(peer, spi, KEY, **kw)
+
+
+def make_ha(sas: list[SecurityAssociation] | None = None, **cfg) -> HomeAgent:
+    config = HomeAgentConfig(
+        HA,
+        "home0",
+        cfg.pop("home_networks", ("10.1.0.0/24",)),
+        mobile_hosts=cfg.pop("mobile_hosts", HostSet(("10.1.0.0/24", "*@example.net"))),
+        **cfg,
+    )
+    return HomeAgent(config, SecurityAssociations(sas if sas is not None else [mn_sa()]), random.Random(1))
+
+
+def request(
+    sa: SecurityAssociation | None = None,
+    *,
+    home: str = MN,
+    coa: str = FA,
+    lifetime: int = 600,
+    flags: int = 0,
+    ident: int | None = None,
+    ha: str = HA,
+    before: list | None = None,
+    fa_sa: SecurityAssociation | None = None,
+    after: bytes = b"",
+) -> bytes:
+    sa = sa or mn_sa()
+    msg = reg.RegistrationRequest(flags, lifetime, home, ha, coa, ident if ident is not None else ntp_timestamp(NOW))
+    data = sign(sa, msg.encode_fixed() + b"".join(e.encode() for e in before or []), MHAE) + after
+    if fa_sa is not None:
+        data = sign(fa_sa, data, FHAE)
+    return data
+
+
+def packet(data: bytes, source: str = FA, dest: str = HA, **kw) -> A.Packet:
+    return A.Packet(data, source, dest, kw.pop("source_port", 434), **kw)
+
+
+def reply_of(actions: list) -> reg.RegistrationReply:
+    sends = [a for a in actions if isinstance(a, A.SendUDP)]
+    assert len(sends) == 1, actions
+    rep = reg.decode(sends[0].payload)
+    assert isinstance(rep, reg.RegistrationReply)
+    return rep
+
+
+def kinds(actions: list) -> list[type]:
+    return [type(a) for a in actions]
+
+
+# ---------------------------------------------------------------- acceptance
+
+
+def test_accepts_valid_request_and_builds_tunnel_route_and_reply():
+    """§3.8.2.2: valid request -> binding, tunnel, persisted record, then reply code 0 with valid MHAE."""
+    ha = make_ha()
+    acts = ha.on_packet(packet(request(flags=reg.FLAG_T)), NOW)
+    assert A.AddTunnel(HA, FA, "ipip") in acts
+    assert A.AddTunnelRoute(MN, HA, FA, "ipip") in acts
+    store = next(i for i, a in enumerate(acts) if isinstance(a, A.StoreRecord))
+    send = next(i for i, a in enumerate(acts) if isinstance(a, A.SendUDP))
+    assert store < send, "the binding is persisted before the reply leaves"
+    rep = reply_of(acts)
+    assert (rep.code, rep.lifetime, rep.home_address, rep.home_agent) == (0, 600, MN, HA)
+    assert verify(mn_sa(), rep.raw, rep.extensions[0]) == "hmac-md5"
+    [b] = ha.bindings_of(MN)
+    assert (b.care_of_address, b.reverse, b.encap, b.expires) == (FA, True, "ipip", NOW + 600)
+    assert ha.counters["accepted.registration"] == 1
+
+
+def test_reply_addressed_back_to_sender_port():
+    """§3.8.3.1: reply to the request's source address and UDP source port, from its destination."""
+    acts = make_ha().on_packet(packet(request(), source_port=5555), NOW)
+    send = next(a for a in acts if isinstance(a, A.SendUDP))
+    assert (send.dest, send.dest_port, send.source, send.source_port) == (FA, 5555, HA, 434)
+
+
+def test_lifetime_is_min_of_requested_and_configured_never_increased():
+    """§3.8.2.2, §3.8.3.2: the granted lifetime never exceeds the requested or the configured one."""
+    ha = make_ha(max_lifetime=300)
+    assert reply_of(ha.on_packet(packet(request(lifetime=1000)), NOW)).lifetime == 300
+    ha = make_ha(max_lifetime=300)
+    assert reply_of(ha.on_packet(packet(request(lifetime=100)), NOW)).lifetime == 100
+
+
+def test_infinite_lifetime_only_when_configured():
+    """§3.3: lifetime 0xffff = infinity; granted only when the HA allows it."""
+    ha = make_ha(max_lifetime=0xFFFF)
+    rep = reply_of(ha.on_packet(packet(request(lifetime=0xFFFF)), NOW))
+    assert rep.lifetime == 0xFFFF
+    assert ha.bindings_of(MN)[0].expires == float("inf")
+    assert not any(isinstance(a, A.ArmTimer) for a in ha.on_packet(packet(request(lifetime=0xFFFF)), NOW))
+
+
+def test_reregistration_same_coa_changes_no_data_plane():
+    """§3.8.2.2: a re-registration refreshes the binding; the tunnel stays as it is."""
+    ha = make_ha()
+    ha.on_packet(packet(request()), NOW)
+    acts = ha.on_packet(packet(request(ident=ntp_timestamp(NOW + 1))), NOW + 1)
+    assert not [a for a in acts if isinstance(a, (A.AddTunnel, A.RemoveTunnel, A.SetProxyArp))]
+    assert reply_of(acts).code == 0
+    assert ha.bindings_of(MN)[0].expires == NOW + 601
+
+
+def test_handoff_replaces_binding_and_old_tunnel():
+    """§3.8.2.2: without S the previous bindings are removed."""
+    ha = make_ha()
+    ha.on_packet(packet(request()), NOW)
+    acts = ha.on_packet(packet(request(coa=FA2, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    assert A.AddTunnelRoute(MN, HA, FA2, "ipip") in acts
+    assert A.RemoveTunnel(HA, FA, "ipip") in acts
+    assert A.DeleteRecord("binding", (MN, FA)) in acts
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+
+
+@pytest.mark.parametrize(("flags", "encap"), [(reg.FLAG_G, "gre"), (reg.FLAG_M, "minimal"), (0, "ipip")])
+def test_encapsulation_from_flags(flags, encap):
+    """§3.3 M and G bits choose minimal (RFC 2004) or GRE (RFC 2784); IP-in-IP otherwise."""
+    acts = make_ha().on_packet(packet(request(flags=flags)), NOW)
+    assert A.AddTunnel(HA, FA, encap) in acts
+
+
+# ---------------------------------------------------------------- ARP (§4.6)
+
+
+def test_first_binding_starts_proxy_and_gratuitous_arp_on_home_link():
+    """§4.6: a node leaving home: proxy ARP and a gratuitous ARP with the HA's own address."""
+    acts = make_ha().on_packet(packet(request()), NOW)
+    assert A.SetProxyArp(MN, "home0", True) in acts
+    assert A.SendGratuitousArp(MN, "home0", None) in acts
+
+
+def test_virtual_network_nodes_get_no_arp():
+    """§4.6 applies to a physical home link only; virtual networks have none."""
+    ha = make_ha(home_networks=(), virtual_networks=("10.1.0.0/24",))
+    acts = ha.on_packet(packet(request()), NOW)
+    assert not [a for a in acts if isinstance(a, (A.SetProxyArp, A.SendGratuitousArp))]
+
+
+def test_deregistration_from_home_stops_proxy_arp_and_announces_mn_mac():
+    """§3.8.2.2 + §4.6 + §3.8.3.1: CoA = home address, lifetime 0 from home: all bindings removed,
+    proxy ARP off, gratuitous ARP with the node's own link-layer address, reply sent on the home link."""
+    ha = make_ha()
+    ha.on_packet(packet(request()), NOW)
+    dereg = request(coa=MN, lifetime=0, ident=ntp_timestamp(NOW + 5))
+    acts = ha.on_packet(packet(dereg, source=MN, lladdr="02:00:00:00:00:0a"), NOW + 5)
+    assert A.RemoveTunnelRoute(MN) in acts
+    assert A.SetProxyArp(MN, "home0", False) in acts
+    assert A.SendGratuitousArp(MN, "home0", "02:00:00:00:00:0a") in acts
+    send = next(a for a in acts if isinstance(a, A.SendUDP))
+    assert (send.dest, send.interface, send.lladdr) == (MN, "home0", "02:00:00:00:00:0a")
+    assert reply_of(acts).code == 0 and reply_of(acts).lifetime == 0
+    assert ha.bindings_of(MN) == []
+
+
+def test_deregistration_of_one_coa_keeps_others():
+    """§3.8.2.2: lifetime 0 with a CoA other than the home address removes only that binding."""
+    ha = make_ha(simultaneous_bindings=3)
+    ha.on_packet(packet(request(flags=reg.FLAG_S)), NOW)
+    ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    assert len(ha.bindings_of(MN)) == 2
+    acts = ha.on_packet(packet(request(coa=FA, lifetime=0, ident=ntp_timestamp(NOW + 2))), NOW + 2)
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+    assert A.RemoveTunnel(HA, FA, "ipip") in acts
+    assert not any(isinstance(a, A.SetProxyArp) for a in acts)
+
+
+# ---------------------------------------------------------------- simultaneous bindings, limits
+
+
+def test_s_bit_without_support_gets_code_1_and_replaces():
+    """§3.8.2.2: code 1 = accepted, simultaneous bindings unsupported."""
+    ha = make_ha()
+    ha.on_packet(packet(request()), NOW)
+    acts = ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    assert reply_of(acts).code == 1
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+
+
+def test_simultaneous_binding_limit_gives_135():
+    """§3.8.2.3: too many simultaneous mobility bindings -> 135."""
+    ha = make_ha(simultaneous_bindings=1)
+    ha.on_packet(packet(request(flags=reg.FLAG_S)), NOW)
+    acts = ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    assert reply_of(acts).code == 135
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA]
+
+
+def test_binding_limit_gives_130_for_new_nodes_only():
+    """§3.4 code 130 insufficient resources when the configured binding limit is reached."""
+    ha = make_ha([mn_sa(), mn_sa(MN2)], binding_limit=1)
+    assert reply_of(ha.on_packet(packet(request()), NOW)).code == 0
+    assert reply_of(ha.on_packet(packet(request(mn_sa(MN2), home=MN2)), NOW)).code == 130
+    # the node already bound can still re-register
+    assert reply_of(ha.on_packet(packet(request(ident=ntp_timestamp(NOW + 1))), NOW + 1)).code == 0
+
+
+# ---------------------------------------------------------------- authentication (§3.8.2.1 a)
+
+
+def test_no_security_association_is_silently_discarded():
+    """§3.8.2.1 a: no SA with the node -> silent discard."""
+    ha = make_ha([mn_sa(MN2)])
+    assert ha.on_packet(packet(request()), NOW) == []
+    assert ha.counters["discard.no_sa"] == 1
+
+
+def test_no_authorization_extension_is_silently_discarded():
+    """§3.8.2.1 a: no authorization-enabling extension -> silent discard."""
+    ha = make_ha()
+    bare = reg.RegistrationRequest(0, 600, MN, HA, FA, ntp_timestamp(NOW)).encode()
+    assert ha.on_packet(packet(bare), NOW) == []
+    assert ha.counters["discard.no_auth_extension"] == 1
+
+
+def test_bad_authenticator_gets_131_with_valid_mhae_and_changes_nothing():
+    """§3.8.2.1 a: invalid authenticator -> 131, the reply carries a valid MHAE; no binding made."""
+    ha = make_ha()
+    data = bytearray(request())
+    data[-1] ^= 1
+    acts = ha.on_packet(packet(bytes(data)), NOW)
+    rep = reply_of(acts)
+    assert rep.code == 131
+    assert verify(mn_sa(), rep.raw, rep.extensions[0])
+    assert ha.bindings_of(MN) == []
+    assert not [a for a in acts if not isinstance(a, (A.SendUDP, A.Log))]
+    assert next(a for a in acts if isinstance(a, A.Log)).level == "warning"
+
+
+def test_unknown_spi_gets_131_signed_with_an_sa_the_node_has():
+    """§3.8.2.1 a: reply with an SA "likely to exist in the mobile node" (the older one)."""
+    old = mn_sa(spi=256)
+    ha = make_ha([old])
+    acts = ha.on_packet(packet(request(SecurityAssociation(MN, 999, b"new-key-not-on-ha"))), NOW)
+    rep = reply_of(acts)
+    assert rep.code == 131
+    assert rep.extensions[0].spi == 256 and verify(old, rep.raw, rep.extensions[0])
+
+
+def test_several_spis_per_node_for_rotation():
+    """§3.5: an SA is (peer, SPI); the node may use either while both exist."""
+    old, new = mn_sa(spi=256), SecurityAssociation(MN, 257, b"\x01" * 16)
+    ha = make_ha([old, new])
+    assert reply_of(ha.on_packet(packet(request(old)), NOW)).code == 0
+    rep = reply_of(ha.on_packet(packet(request(new, ident=ntp_timestamp(NOW + 1))), NOW + 1))
+    assert rep.code == 0 and rep.extensions[0].spi == 257 and verify(new, rep.raw, rep.extensions[0])
+
+
+@pytest.mark.parametrize("alg", ["md5-prefix-suffix", "rfc2002-md5"])
+def test_per_sa_algorithms(alg):
+    """§3.5.1, RFC 2002 §3.5.1: any SPI may use any algorithm; the reply uses the SA's algorithm."""
+    sa = mn_sa(algorithm=alg)
+    ha = make_ha([sa])
+    rep = reply_of(ha.on_packet(packet(request(sa)), NOW))
+    assert rep.code == 0 and verify(sa, rep.raw, rep.extensions[0]) == alg
+
+
+def test_algorithm_fallback_is_off_by_default_and_counted_when_used():
+    """Field interop: per-SA fallback to the other algorithms, off by default, counted."""
+    signer = mn_sa(algorithm="md5-prefix-suffix")
+    assert reply_of(make_ha([mn_sa()]).on_packet(packet(request(signer)), NOW)).code == 131
+    ha = make_ha([mn_sa(fallback=True)])
+    assert reply_of(ha.on_packet(packet(request(signer)), NOW)).code == 0
+    assert ha.counters["security.auth_fallback"] == 1
+
+
+def test_nai_identifies_node_and_is_returned():
+    """RFC 2794 §2: SA found by NAI; the NAI extension is copied into the reply."""
+    sa = SecurityAssociation("mn1@example.net", 300, KEY)
+    ha = make_ha([sa])
+    acts = ha.on_packet(packet(request(sa, before=[NAIExtension("mn1@example.net")])), NOW)
+    rep = reply_of(acts)
+    assert rep.code == 0
+    assert rep.extensions[0] == NAIExtension("mn1@example.net")
+    assert verify(sa, rep.raw, rep.extensions[1])
+
+
+def test_nai_after_the_mhae_is_not_trusted():
+    """§3.5.1: extensions after the MHAE are not authenticated, so they cannot select the SA."""
+    sa = SecurityAssociation("mn1@example.net", 300, KEY)
+    ha = make_ha([sa])
+    data = request(sa, home="10.9.9.9", after=NAIExtension("mn1@example.net").encode())
+    assert ha.on_packet(packet(data), NOW) == []
+    assert ha.counters["discard.no_sa"] == 1
+
+
+# ---------------------------------------------------------------- identification (§3.8.2.1 b, §5.7)
+
+
+def test_replayed_identification_gets_133_with_ha_time():
+    """§5.7.1: not newer than the last accepted -> 133, high 32 bits = HA time, low 32 copied."""
+    ha = make_ha()
+    data = request(ident=ntp_timestamp(NOW, 0x123))
+    assert reply_of(ha.on_packet(packet(data), NOW)).code == 0
+    rep = reply_of(ha.on_packet(packet(data), NOW + 2))
+    assert rep.code == 133
+    assert rep.identification >> 32 == ntp_seconds(NOW + 2)
+    assert rep.identification & 0xFFFFFFFF == ntp_timestamp(NOW, 0x123) & 0xFFFFFFFF
+    assert ha.bindings_of(MN)[0].expires == NOW + 600  # unchanged
+
+
+def test_timestamp_outside_window_gets_133():
+    """§5.7.1: the timestamp must be close to the HA's clock (default 7 s)."""
+    ha = make_ha()
+    assert reply_of(ha.on_packet(packet(request(ident=ntp_timestamp(NOW - 30))), NOW)).code == 133
+    ha = make_ha([mn_sa(replay_window=60)])
+    assert reply_of(ha.on_packet(packet(request(ident=ntp_timestamp(NOW - 30))), NOW)).code == 0
+
+
+def test_accepted_identification_copied_whole():
+    """§5.7.1: a valid timestamp is copied whole into the reply."""
+    ident = ntp_timestamp(NOW, 0xABC)
+    assert reply_of(make_ha().on_packet(packet(request(ident=ident)), NOW)).identification == ident
+
+
+def test_denied_request_does_not_advance_the_sequence():
+    """§5.7.1: only accepted timestamps count; a 129 denial copies the id but records nothing."""
+    ha = make_ha(filters=RegistrationFilters(care_of=RuleList((FilterRule("deny", prefix="10.2.0.0/16"),))))
+    ident = ntp_timestamp(NOW)
+    rep = reply_of(ha.on_packet(packet(request(ident=ident)), NOW))
+    assert (rep.code, rep.identification) == (129, ident)
+    assert ha.replay.last_accepted(MN) is None
+
+
+def test_nonce_replay_protection_self_synchronises():
+    """§5.7.2: first request lacks the nonce -> 133 carrying one; echoing it is accepted."""
+    sa = mn_sa(replay="nonce")
+    ha = make_ha([sa])
+    rep = reply_of(ha.on_packet(packet(request(sa, ident=0x1111)), NOW))
+    assert rep.code == 133 and rep.identification & 0xFFFFFFFF == 0x1111
+    nonce = rep.identification >> 32
+    rep2 = reply_of(ha.on_packet(packet(request(sa, ident=(nonce << 32) | 0x2222)), NOW))
+    assert rep2.code == 0 and rep2.identification & 0xFFFFFFFF == 0x2222
+    assert rep2.identification >> 32 != nonce  # a fresh nonce for the next request
+
+
+# ---------------------------------------------------------------- foreign agent auth (§3.8.2.1 c, d)
+
+
+def fa_sa(spi: int = 400) -> SecurityAssociation:
+    return SecurityAssociation(FA, spi, FA_KEY)
+
+
+def test_fa_sa_requires_exactly_one_valid_fhae():
+    """§3.8.2.1 c: with an FA SA a valid FHAE is required, else 132."""
+    ha = make_ha([mn_sa(), fa_sa()])
+    assert reply_of(ha.on_packet(packet(request()), NOW)).code == 132
+    bad = bytearray(request(ident=ntp_timestamp(NOW, 1), fa_sa=fa_sa()))
+    bad[-1] ^= 0xFF
+    assert reply_of(ha.on_packet(packet(bytes(bad)), NOW)).code == 132
+    acts = ha.on_packet(packet(request(ident=ntp_timestamp(NOW, 2), fa_sa=fa_sa())), NOW)
+    rep = reply_of(acts)
+    assert rep.code == 0
+    assert [e.type for e in rep.extensions] == [MHAE, FHAE]  # §3.8.3.3 order
+    assert verify(fa_sa(), rep.raw, rep.extensions[1])
+
+
+def test_fhae_without_fa_sa_is_discarded():
+    """§3.8.2.1 d: no SA with the FA but an FHAE present -> discard."""
+    ha = make_ha()
+    assert ha.on_packet(packet(request(fa_sa=fa_sa())), NOW) == []
+    assert ha.counters["discard.fhae_without_sa"] == 1
+
+
+def test_deregistration_may_skip_fhae():
+    """§3.8.1: with lifetime 0 the HA MAY skip the FHAE check."""
+    ha = make_ha([mn_sa(), fa_sa()])
+    ha.on_packet(packet(request(fa_sa=fa_sa())), NOW)
+    assert reply_of(ha.on_packet(packet(request(lifetime=0, ident=ntp_timestamp(NOW + 1))), NOW + 1)).code == 0
+
+
+# ---------------------------------------------------------------- administrative checks
+
+
+def test_subnet_directed_broadcast_gets_136_with_unicast_address():
+    """§3.8.2.1: a request to the home subnet broadcast -> 136, reply from and naming our unicast address."""
+    ha = make_ha()
+    acts = ha.on_packet(packet(request(ha="10.1.0.255"), dest="10.1.0.255"), NOW)
+    rep = reply_of(acts)
+    assert (rep.code, rep.home_agent) == (136, HA)
+    assert next(a for a in acts if isinstance(a, A.SendUDP)).source == HA
+    assert ha.bindings_of(MN) == []
+
+
+def test_limited_broadcast_gets_136():
+    """§3.8.2.1: routers may turn the subnet broadcast into 255.255.255.255."""
+    assert reply_of(make_ha().on_packet(packet(request(), dest="255.255.255.255"), NOW)).code == 136
+
+
+def test_home_agent_field_not_ours_gets_136():
+    """§3.8.3.2: Home Agent field not our address -> our address in the reply and 136."""
+    rep = reply_of(make_ha().on_packet(packet(request(ha="10.1.0.2")), NOW))
+    assert (rep.code, rep.home_agent) == (136, HA)
+
+
+@pytest.mark.parametrize("bit", [0x04, 0x01])
+def test_reserved_bits_give_134(bit):
+    """§3.8.2.3: non-zero reserved bits -> 134."""
+    assert reply_of(make_ha().on_packet(packet(request(flags=bit)), NOW)).code == 134
+
+
+def test_unserved_node_gets_129():
+    """§3.8.3.2: a home address the HA cannot support -> 129."""
+    sa = mn_sa("10.7.0.1")
+    assert reply_of(make_ha([sa]).on_packet(packet(request(sa, home="10.7.0.1")), NOW)).code == 129
+
+
+def test_zero_home_address_gets_129_without_dynamic_allocation():
+    """§3.8.3.2: HoA 0 asks for allocation, which this HA does not offer -> 129 (via NAI SA)."""
+    sa = SecurityAssociation("mn1@example.net", 300, KEY)
+    acts = make_ha([sa]).on_packet(packet(request(sa, home="0.0.0.0", before=[NAIExtension("mn1@example.net")])), NOW)
+    assert reply_of(acts).code == 129
+
+
+def test_registration_filters_give_129():
+    """§3.8.2.3: administratively prohibited by the care-of or roaming filters -> 129."""
+    deny_coa = RegistrationFilters(care_of=RuleList((FilterRule("deny", prefix="10.2.0.0/24"),)))
+    assert reply_of(make_ha(filters=deny_coa).on_packet(packet(request()), NOW)).code == 129
+    deny_mn = RegistrationFilters(roaming=RuleList((FilterRule("permit", prefix=MN2 + "/32"),), default="deny"))
+    assert reply_of(make_ha(filters=deny_mn).on_packet(packet(request()), NOW)).code == 129
+
+
+def test_filters_do_not_block_deregistration():
+    """A node must always be able to cease service (§3.8.2.2), whatever the filters say."""
+    ha = make_ha()
+    ha.on_packet(packet(request()), NOW)
+    ha.config = HomeAgentConfig(
+        HA, "home0", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
+        filters=RegistrationFilters(care_of=RuleList(default="deny")),
+    )
+    assert reply_of(ha.on_packet(packet(request(lifetime=0, ident=ntp_timestamp(NOW + 1))), NOW + 1)).code == 0
+
+
+def test_encapsulation_unavailable_gives_139():
+    """RFC 3024 §4.3 code 139: requested encapsulation unavailable."""
+    ha = make_ha(encapsulations=frozenset({"ipip"}))
+    assert reply_of(ha.on_packet(packet(request(flags=reg.FLAG_G)), NOW)).code == 139
+    assert reply_of(make_ha().on_packet(packet(request(flags=reg.FLAG_G | reg.FLAG_M)), NOW)).code == 139
+
+
+def test_reverse_tunnel_codes_137_138():
+    """RFC 3024 §4.3: T not offered -> 137; mandatory and T missing -> 138."""
+    assert reply_of(make_ha(reverse_tunnel=False).on_packet(packet(request(flags=reg.FLAG_T)), NOW)).code == 137
+    assert reply_of(make_ha(reverse_tunnel_mandatory=True).on_packet(packet(request()), NOW)).code == 138
+
+
+# ---------------------------------------------------------------- timers, restore, reload, shutdown
+
+
+def test_expiry_removes_binding_and_sends_nothing():
+    """§3.8: lifetime expiry deletes the entry; the HA MUST NOT send a reply for it."""
+    ha = make_ha()
+    acts = ha.on_packet(packet(request(lifetime=60)), NOW)
+    assert A.ArmTimer(EXPIRY_TIMER, NOW + 60) in acts
+    assert ha.on_timer(EXPIRY_TIMER, NOW + 59) == [A.ArmTimer(EXPIRY_TIMER, NOW + 60)]  # early: re-armed
+    out = ha.on_timer(EXPIRY_TIMER, NOW + 60)
+    assert A.RemoveTunnelRoute(MN) in out and A.SetProxyArp(MN, "home0", False) in out
+    assert not any(isinstance(a, A.SendUDP) for a in out)
+    assert ha.bindings_of(MN) == [] and ha.counters["binding.expired"] == 1
+
+
+def test_refreshed_binding_does_not_expire_at_old_time():
+    """§3.8.2.2: the lifetime counts from the latest accepted registration."""
+    ha = make_ha()
+    ha.on_packet(packet(request(lifetime=60)), NOW)
+    ha.on_packet(packet(request(lifetime=60, ident=ntp_timestamp(NOW + 30))), NOW + 30)
+    assert ha.on_timer(EXPIRY_TIMER, NOW + 60) == [A.ArmTimer(EXPIRY_TIMER, NOW + 90)]
+    assert ha.bindings_of(MN)
+
+
+def test_restore_reinstalls_alive_and_drops_expired():
+    """Restart: bindings still alive get their tunnel and route back; expired ones are deleted."""
+    ha = make_ha()
+    alive = Binding(MN, FA, 600, NOW + 100, 1, "gre", False, FA)
+    dead = Binding(MN2, FA, 600, NOW - 1, 1, "ipip", False, FA)
+    acts = ha.restore([alive, dead], NOW)
+    assert A.AddTunnelRoute(MN, HA, FA, "gre") in acts
+    assert A.DeleteRecord("binding", (MN2, FA)) in acts
+    assert A.ArmTimer(EXPIRY_TIMER, NOW + 100) in acts
+    assert [b.home_address for b in ha.bindings()] == [MN]
+
+
+def test_reload_keeps_bindings_and_only_shortens_lifetimes():
+    """Reload: live bindings stay; a lower max_lifetime shortens them, never lengthens."""
+    ha = make_ha()
+    ha.on_packet(packet(request(lifetime=600)), NOW)
+    new = HomeAgentConfig(HA, "home0", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)), max_lifetime=100)
+    ha.on_config(new, ha.sas, NOW + 10)
+    assert ha.bindings_of(MN)[0].expires == NOW + 110
+    assert ha.on_timer(EXPIRY_TIMER, NOW + 110)
+    assert ha.bindings_of(MN) == []
+
+
+def test_shutdown_removes_everything_installed():
+    """Clean shutdown: every tunnel, route and proxy entry undone (records kept for restart)."""
+    ha = make_ha([mn_sa(), mn_sa(MN2)])
+    ha.on_packet(packet(request()), NOW)
+    ha.on_packet(packet(request(mn_sa(MN2), home=MN2, coa=FA2), source=FA2), NOW)
+    acts = ha.shutdown()
+    assert A.RemoveTunnelRoute(MN) in acts and A.RemoveTunnelRoute(MN2) in acts
+    assert A.RemoveTunnel(HA, FA2, "ipip") in acts and A.SetProxyArp(MN2, "home0", False) in acts
+    assert not any(isinstance(a, A.DeleteRecord) for a in acts)
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+def test_unknown_nonskippable_extension_discards_whole_message():
+    """§1.9: unrecognised type 0-127 -> the message is silently discarded."""
+    ha = make_ha()
+    data = request() + b"\x50\x02ab"
+    assert ha.on_packet(packet(data), NOW) == []
+    assert ha.counters["discard.unknown_extension"] == 1
+
+
+def test_unknown_skippable_extension_is_ignored():
+    """§1.9: unrecognised type 128-255 is skipped; the rest is processed."""
+    data = request(before=[UnknownExtension(200, b"xyz")])
+    assert reply_of(make_ha().on_packet(packet(data), NOW)).code == 0
+
+
+def test_replies_and_icmp_are_not_processed():
+    """§3.8: the HA only answers requests."""
+    ha = make_ha()
+    rep = reg.RegistrationReply(0, 10, MN, HA, 1).encode()
+    assert ha.on_packet(packet(rep), NOW) == [] and ha.counters["discard.not_a_request"] == 1
+    assert ha.on_packet(packet(b"\x0a\x00", icmp=True), NOW) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_arbitrary_bytes_never_raise(data):
+    """Bad input: discarded and counted, never an exception out of the core."""
+    ha = make_ha()
+    out = ha.on_packet(packet(b"\x01" + data), NOW)
+    assert isinstance(out, list)
+    assert sum(ha.counters.values()) >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 0xFFFF), st.sampled_from([MN, MN2, "0.0.0.0", "10.1.0.255"]),
+       st.sampled_from([HA, "10.1.0.255", "1.2.3.4"]), st.integers(0, 2**64 - 1))
+def test_signed_requests_with_any_fields_never_raise(flags, lifetime, home, ha_field, ident):
+    """Authenticated but odd requests always get a decision (reply or counted discard)."""
+    ha = make_ha([mn_sa(), mn_sa(MN2)])
+    sa = mn_sa(home) if home in (MN, MN2) else mn_sa()
+    out = ha.on_packet(packet(request(sa, home=home, flags=flags, lifetime=lifetime, ha=ha_field, ident=ident)), NOW)
+    assert all(isinstance(a, A.Action.__args__) for a in out)  # type: ignore[attr-defined]
