@@ -450,8 +450,7 @@ class HomeAgent:
         """Build, sign and address a Registration Reply (§3.8.3: extension order a-e)."""
         cfg = self.config
         ha_field = req.home_agent if req.home_agent == cfg.address else cfg.address
-        rep = reg.RegistrationReply(code, lifetime, req.home_address, ha_field, identification)
-        data = rep.encode_fixed()
+        data = reg.encode_reply_fixed(code, lifetime, req.home_address, ha_field, identification)
         for e in req.extensions:  # RFC 2794 §2: the NAI comes back in the reply, as received
             if e.type == MN_NAI:
                 raw, o = req.raw, e.offset

@@ -85,14 +85,7 @@ class RegistrationReply:
     raw: bytes = field(default=b"", compare=False, repr=False)
 
     def encode_fixed(self) -> bytes:
-        return _REP.pack(
-            REPLY,
-            self.code,
-            self.lifetime,
-            inet_aton(self.home_address),
-            inet_aton(self.home_agent),
-            self.identification,
-        )
+        return encode_reply_fixed(self.code, self.lifetime, self.home_address, self.home_agent, self.identification)
 
     def encode(self) -> bytes:
         return self.encode_fixed() + encode_extensions(self.extensions)
@@ -102,6 +95,11 @@ class RegistrationReply:
             if e.type == ext_type:
                 return e
         return None
+
+
+def encode_reply_fixed(code: int, lifetime: int, home_address: str, home_agent: str, identification: int) -> bytes:
+    """The 20-byte fixed part of a Registration Reply (§3.4), without building a message object."""
+    return _REP.pack(REPLY, code, lifetime, inet_aton(home_address), inet_aton(home_agent), identification)
 
 
 def decode(data: bytes) -> RegistrationRequest | RegistrationReply:
