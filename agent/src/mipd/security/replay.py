@@ -122,11 +122,12 @@ def next_request_id(
     """A mobile node's next Identification (§5.7).
 
     Timestamps: NTP time corrected by `clock_offset` (learnt from a 133 reply), strictly greater
-    than `previous`. After a verified 133 reply pass that reply's Identification (the HA's time)
-    as `previous`, not the refused request: a node whose clock ran ahead of the HA's must be able
-    to go back to the HA's time (§3.6.2.3, code 133: the node "MUST adjust the parameters it uses
-    to compute the Identification field based upon the information in the Registration Reply");
-    the HA only needs more than what it accepted (§5.7.1).
+    than `previous`. After a verified 133 reply, pass as `previous` the last Identification the
+    HA accepted (or the reply's, which carries the HA's time), not the refused request: a node
+    whose clock ran ahead of the HA's must be able to go back to the HA's time (§3.6.2.3, code
+    133: the node "MUST adjust the parameters it uses to compute the Identification field based
+    upon the information in the Registration Reply"); the HA only needs more than what it
+    accepted (§5.7.1).
     Nonces: the HA's last nonce in the high 32 bits (0 before the first reply) and fresh random
     low 32 bits, never equal to the previous request.
     """
