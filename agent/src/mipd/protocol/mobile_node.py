@@ -1,0 +1,1317 @@
+"""Mobile node state machine (RFC 5944 §2.4, §3.6, §4.2.1, §4.6; RFC 3024 §4.1; RFC 3012 §3.1;
+RFC 2794 §2).
+
+Sans-IO: events in (`on_packet` for agent advertisements and registration replies, `on_link`
+for link changes, `on_timer`, `on_config`), actions out, in the order they must be carried out.
+No sockets, no clock, no randomness but the injected `rng`.
+
+The node keeps every agent it hears (per interface), decides where it is attached (home, a
+foreign agent, or a co-located care-of address), registers there, and installs the data plane
+when the registration is accepted:
+
+- Agent discovery and move detection (§2.4): advertisement lifetime expiry (Algorithm 1,
+  §2.4.2.1), network prefix change (Algorithm 2, §2.4.2.2), agent reboot by sequence number
+  (§2.4.4), link-layer indications (`LinkChange`), returning home (§2.4.3).
+- Solicitation (§2.4): up to three at one per second, then binary exponential backoff up to a
+  maximum of one minute, randomised above the nominal values so the limits always hold.
+- Registration (§3.6.1), retransmission (§3.6.3: timestamps get a new Identification, nonces
+  are resent unchanged; at least one second apart, doubling up to the configured cap), reply
+  validity (§3.6.2.1), acceptance (§3.6.2.2) and repair of denials (§3.6.2.3, RFC 3024 §4.1.2).
+- ARP (§4.6): no answering ARP for the home address away from home; gratuitous ARP on return.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mipd.protocol import codes
+from mipd.protocol.actions import (
+    Action,
+    AddHostRoute,
+    AddReverseTunnel,
+    AddTunnel,
+    ArmTimer,
+    CancelTimer,
+    LinkChange,
+    Log,
+    Packet,
+    RemoveHostRoute,
+    RemoveReverseTunnel,
+    RemoveTunnel,
+    SendGratuitousArp,
+    SendICMP,
+    SendUDP,
+    SetArpReplies,
+    SetDefaultRoute,
+)
+from mipd.protocol.config import MobileNodeConfig, encap_for_flags
+from mipd.protocol.filters import addr_int
+from mipd.security import SecurityAssociation, SecurityAssociations, next_request_id, sign, verify
+from mipd.security.replay import clock_offset_from_reply, low32
+from mipd.wire import icmp
+from mipd.wire import registration as reg
+from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.extensions import MFAE, MHAE, AuthExtension, ChallengeExtension, NAIExtension
+
+HOME = "home"
+FOREIGN = "foreign-agent"
+COLOCATED = "colocated"
+
+AGENTS_GROUP = "224.0.0.11"  # Mobile-Agents multicast group every agent listens to (§2.3)
+MAX_INITIAL_SOLICITATIONS = 3  # §2.4: "three initial solicitations at ... one per second"
+MAX_SOLICIT_INTERVAL = 60.0  # §2.4: the maximum interval "SHOULD be at least one minute"
+SOLICIT_JITTER = 0.2  # §2.4 / RFC 1256: randomised, here upwards only so the rate limits hold
+MIN_REQUEST_INTERVAL = 1.0  # §3.6, §3.6.3: never register more often than once per second
+FIRST_RETRANSMIT = 1.0  # §3.6.3: first retransmission timeout, doubling each time
+HOLDDOWN = 60.0  # after a denial that cannot be repaired, leave that agent (or HA) alone this long
+MAX_RESYNC = 3  # consecutive 133 replies before giving up for a while (§3.6.2.3)
+MAX_CHALLENGE_RETRIES = 3  # consecutive RFC 3012 challenge errors before leaving the agent
+GARP_COUNT = 3  # §4.6: the gratuitous ARP "SHOULD be retransmitted a small number of times"
+GARP_INTERVAL = 1.0
+SEQUENCE_REBOOT_LIMIT = 256  # §2.4.4: a lower sequence number below 256 means a reboot
+
+SEND_TIMER = ("mn", "send")  # (re)transmission, deferred send, retry after a denial
+RENEW_TIMER = ("mn", "renew")  # re-registration before the lifetime runs out (§3.6.2.2)
+EXPIRE_TIMER = ("mn", "expire")  # the granted lifetime ran out
+
+_ENCAP_FLAGS = {"ipip": 0, "gre": reg.FLAG_G, "minimal": reg.FLAG_M}
+_ENCAP_ADVERTISED = {"ipip": 0, "gre": icmp.ADV_G, "minimal": icmp.ADV_M}
+_M32 = 0xFFFFFFFF
+
+# §3.6.2.3: denials the node cannot repair itself. Codes the foreign agent (or its relationship
+# with the home agent, 132) is to blame for make the node try another care-of address or agent.
+_TRANSIENT = frozenset({codes.FA_RESOURCES, codes.FA_TIMEOUT, *range(80, 89), 97, 98, 99})
+_FA_FAULT = frozenset({*range(64, 128), codes.FA_INVALID_HA_ADDRESS, codes.HA_FA_AUTH})
+_AUTH_FAILURES = frozenset({codes.FA_MN_AUTH, codes.HA_MN_AUTH, codes.FA_HA_AUTH, codes.HA_FA_AUTH})
+_CHALLENGE_ERRORS = frozenset({104, 105, 106})  # RFC 3012 §10: unknown, missing, stale challenge
+
+AgentKey = tuple[str, str]  # (interface, agent address)
+
+
+def solicit_timer(interface: str) -> tuple[str, str, str]:
+    return ("mn", "solicit", interface)
+
+
+def agent_timer(key: AgentKey) -> tuple[str, str, str, str]:
+    return ("mn", "agent", *key)
+
+
+def garp_timer(interface: str) -> tuple[str, str, str]:
+    return ("mn", "garp", interface)
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Adaptation:
+    """What denials taught the node (§3.6.2.3, RFC 3024 §4.1.2), for one agent or the home agent."""
+
+    lifetime_cap: int | None = None  # 69 / 130: ask for at most this
+    reverse: bool | None = None  # 74/137: T dropped (False); 75/138: T forced (True)
+    ipip_only: bool = False  # 72/139: no M/G
+
+
+@dataclass(slots=True)
+class HeardAgent:
+    """A mobility agent heard on one interface (§2.4): what its latest advertisement said."""
+
+    address: str  # IP source of the advertisement (§3.6.1.1: where requests go)
+    interface: str
+    lladdr: str | None  # link-layer source, for requests without broadcast ARP (§4.6)
+    flags: int
+    sequence: int
+    registration_lifetime: int
+    care_of_addresses: tuple[str, ...]
+    routers: tuple[str, ...]
+    networks: tuple[tuple[int, int], ...] | None  # (network, mask) per router; None: no prefixes
+    challenge: bytes | None
+    heard_at: float
+    expires_at: float
+    adapt: Adaptation = field(default_factory=Adaptation)
+    coa_index: int = 0  # §2.4: after an FA denial, "retry ... with each subsequent advertised address"
+    hold_until: float = 0.0
+    challenge_errors: int = 0
+
+    @property
+    def key(self) -> AgentKey:
+        return (self.interface, self.address)
+
+    def alive(self, now: float) -> bool:
+        """§2.4.2.1: valid until its advertised ICMP Lifetime runs out."""
+        return now < self.expires_at
+
+    def usable_fa(self, now: float) -> bool:
+        """A foreign agent that can take a registration now (F set, a care-of address, §2.1.1)."""
+        return (
+            bool(self.flags & icmp.ADV_F)
+            and self.coa_index < len(self.care_of_addresses)
+            and self.registration_lifetime > 0
+            and self.alive(now)
+            and now >= self.hold_until
+        )
+
+    @property
+    def care_of(self) -> str:
+        """§2.4: the first advertised care-of address, or the next one after an FA denial."""
+        if not self.care_of_addresses:
+            return ""
+        return self.care_of_addresses[min(self.coa_index, len(self.care_of_addresses) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Where the node is registering: at home, via a foreign agent, or with a co-located address.
+
+    `relay` is the foreign agent the request goes through (FA care-of address, or a co-located
+    address on a link whose agent sets R, §2.4.1); None when talking to the home agent directly.
+    """
+
+    kind: str
+    interface: str
+    care_of: str
+    relay: AgentKey | None = None
+
+
+@dataclass(slots=True)
+class Registration:
+    """The registration the home agent accepted (§3.6.2.2)."""
+
+    attachment: Attachment
+    home_agent: str
+    flags: int
+    lifetime: int  # granted
+    expires_at: float | None  # None: infinite lifetime
+
+
+@dataclass(slots=True)
+class _Pending:
+    """§3.6: per pending registration, what was sent where and when."""
+
+    attachment: Attachment
+    deregister: bool
+    interval: float = FIRST_RETRANSMIT
+    payload: bytes | None = None  # None: the next transmission is a new request
+    identification: int | None = None
+    first_sent: float = 0.0  # when this Identification was first sent (lifetime counts from here)
+    lifetime: int = 0
+    flags: int = 0
+    home_agent: str = ""
+    awaiting: bool = False  # sent, no reply yet
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The fields of the next request and how it leaves the node (§3.6.1.1, §3.6.1.2)."""
+
+    flags: int
+    lifetime: int
+    home_agent: str
+    care_of: str
+    dest: str
+    source: str
+    interface: str
+    lladdr: str | None
+    ttl: int | None
+    challenge: bytes | None
+    fa_sa: SecurityAssociation | None
+
+
+@dataclass(slots=True)
+class _Link:
+    """One interface the node may roam on, and its solicitation state (§2.4)."""
+
+    name: str
+    up: bool = True
+    address: str | None = None
+    prefix_length: int | None = None
+    gateway: str | None = None
+    soliciting: bool = False
+    solicitations: int = 0  # sent in the current search
+    fast_restart: bool = True  # §2.4: the next search may start at the initial rate again
+    searched: bool = False  # the initial rapid phase ended without any advertisement
+
+
+@dataclass(frozen=True, slots=True)
+class _DataPlane:
+    host_route: AddHostRoute | None = None
+    default_route: SetDefaultRoute | None = None
+    tunnel: AddTunnel | None = None
+    reverse: AddReverseTunnel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MobileNodeStatus:
+    """What `mipctl status` shows for a mobile node."""
+
+    location: str  # "home" | "away" | "detached"
+    registered: bool
+    pending: bool
+    colocated: bool
+    care_of_address: str | None
+    agent_address: str | None  # foreign agent relaying, or the home agent when direct
+    interface: str | None
+    home_agent: str
+    lifetime_left: float | None  # None: not registered, or an infinite lifetime
+    last_reply_code: int | None
+
+    @property
+    def at_home(self) -> bool:
+        return self.location == "home"
+
+
+def _network(address: str, prefix_length: int | None) -> tuple[int, int] | None:
+    if prefix_length is None or not 0 <= prefix_length <= 32:
+        return None
+    mask = (_M32 << (32 - prefix_length)) & _M32
+    return addr_int(address) & mask, mask
+
+
+def _overlap(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> bool:
+    """Do two sets of prefixes share any address?"""
+    bs = list(b)
+    return any((na & (ma & mb)) == (nb & (ma & mb)) for na, ma in a for nb, mb in bs)
+
+
+def _advertised_networks(adv: icmp.AgentAdvertisement) -> tuple[tuple[int, int], ...] | None:
+    """§2.1.2: one prefix length per router address; unusable unless they pair up and are valid."""
+    lengths = adv.prefix_lengths
+    if lengths is None or not adv.routers or len(lengths) != len(adv.routers):
+        return None
+    nets = [_network(addr, n) for (addr, _), n in zip(adv.routers, lengths, strict=True)]
+    if any(n is None for n in nets):
+        return None
+    return tuple(n for n in nets if n is not None)
+
+
+def _valid_address(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------- machine
+
+
+class MobileNode:
+    """One mobile node: agent discovery, move detection, registration, data plane (RFC 5944)."""
+
+    def __init__(self, config: MobileNodeConfig, sas: SecurityAssociations, rng: random.Random) -> None:
+        self.config = config
+        self.sas = sas
+        self.rng = rng
+        self.counters: Counter[str] = Counter()
+        self._links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
+        self._agents: dict[AgentKey, HeardAgent] = {}
+        self._target: Attachment | None = None
+        self._pending: _Pending | None = None
+        self._registration: Registration | None = None
+        self._installed = _DataPlane()
+        self._arp: dict[str, bool] = {}
+        self._garp_left: dict[str, int] = {}
+        self._reset_home_agent_state()
+        self._last_sent: float | None = None
+        self._last_code: int | None = None
+
+    def _reset_home_agent_state(self) -> None:
+        self._ha_adapt = Adaptation()
+        self._ha_override: str | None = None  # 136: the home agent's unicast address
+        self._ha_hold_until = 0.0
+        self._prev_id: int | None = None
+        self._last_accepted_id: int | None = None
+        self._clock_offset = 0
+        self._nonce: int | None = None
+        self._failures = 0
+        self._resyncs = 0
+
+    # ------------------------------------------------------------------ queries
+
+    def status(self, now: float) -> MobileNodeStatus:
+        """Current location and registration, for `mipctl status`."""
+        reg_ = self._registration
+        att = reg_.attachment if reg_ else self._target
+        left = None
+        if reg_ is not None and reg_.expires_at is not None:
+            left = max(0.0, reg_.expires_at - now)
+        location = "detached" if att is None else ("home" if att.kind == HOME else "away")
+        relay = self._agents.get(att.relay) if att and att.relay else None
+        return MobileNodeStatus(
+            location=location,
+            registered=reg_ is not None,
+            pending=self._pending is not None and self._pending.awaiting,
+            colocated=att is not None and att.kind == COLOCATED,
+            care_of_address=att.care_of if att else None,
+            agent_address=relay.address if relay else (self._home_agent() if att else None),
+            interface=att.interface if att else None,
+            home_agent=self._home_agent(),
+            lifetime_left=left,
+            last_reply_code=self._last_code,
+        )
+
+    def agents(self) -> list[HeardAgent]:
+        """Every agent heard whose advertisement has not been forgotten."""
+        return list(self._agents.values())
+
+    # ------------------------------------------------------------------ events
+
+    def start(self, now: float) -> list[Action]:
+        """Begin: look for agents on every interface not known to be down (§2.4)."""
+        actions = self._reconsider(now, "start")
+        for link in self._links.values():
+            actions += self._start_search(link, now, fast=True)
+        return actions
+
+    def on_packet(self, pkt: Packet, now: float) -> list[Action]:
+        """An ICMP agent advertisement or a UDP 434 registration reply. Never raises."""
+        self.counters["rx.packets"] += 1
+        try:
+            if pkt.icmp:
+                return self._on_icmp(pkt, now)
+            return self._on_udp(pkt, now)
+        except UnknownExtensionError:
+            self.counters["discard.unknown_extension"] += 1  # §1.9: silently discarded
+            return []
+        except WireError:
+            self.counters["discard.malformed"] += 1
+            return []
+        except Exception as e:  # a bug must not take the node down: count it and drop the packet
+            self.counters["discard.internal_error"] += 1
+            return [Log("internal-error", {"error": repr(e), "node": self.config.home_address}, "error")]
+
+    def on_link(self, ev: LinkChange, now: float) -> list[Action]:
+        """A link-layer indication (§2.4.2, §3.6): a link went down, or came up (maybe elsewhere)."""
+        link = self._links.get(ev.interface)
+        if link is None:
+            self.counters["ignore.link_unknown_interface"] += 1
+            return []
+        self.counters["link.up" if ev.up else "link.down"] += 1
+        if not ev.up:
+            return self._link_down(link, now)
+        return self._link_up(link, ev, now)
+
+    def on_timer(self, key: Any, now: float) -> list[Action]:
+        """A timer this machine armed has fired."""
+        if not isinstance(key, tuple) or len(key) < 2 or key[0] != "mn":
+            return []
+        kind = key[1]
+        if key == SEND_TIMER:
+            return self._transmit(now) if self._pending is not None else []
+        if key == RENEW_TIMER:
+            return self._renew(now)
+        if key == EXPIRE_TIMER:
+            return self._expire(now)
+        if kind == "solicit" and len(key) == 3:
+            return self._on_solicit_timer(key[2], now)
+        if kind == "agent" and len(key) == 4:
+            return self._on_agent_timer((key[2], key[3]), now)
+        if kind == "garp" and len(key) == 3:
+            return self._on_garp_timer(key[2], now)
+        return []
+
+    def on_config(self, config: MobileNodeConfig, sas: SecurityAssociations, now: float) -> list[Action]:
+        """Reload: new interfaces, settings and SAs. A changed identity starts over (§3.6)."""
+        old, self.config, self.sas = self.config, config, sas
+        actions: list[Action] = []
+        for name in [n for n in self._links if n not in config.interfaces]:
+            actions += self._link_down(self._links.pop(name), now, reconsider=False)
+            actions.append(CancelTimer(solicit_timer(name)))
+        for name in config.interfaces:
+            self._links.setdefault(name, _Link(name))
+        identity = ("home_address", "home_agent", "home_prefix_length", "nai")
+        if any(getattr(old, f) != getattr(config, f) for f in identity):
+            actions += self._apply_dataplane(_DataPlane())
+            self._registration = None
+            self._reset_home_agent_state()
+        elif old != config:
+            self._ha_adapt = Adaptation()
+        if old != config:
+            self._pending = None
+            self._target = None  # re-register with the new settings wherever we are
+            actions += [CancelTimer(SEND_TIMER), CancelTimer(RENEW_TIMER)]
+        actions += self._reconsider(now, "configuration changed")
+        for link in self._links.values():
+            actions += self._start_search(link, now, fast=False)
+        return actions
+
+    def shutdown(self) -> list[Action]:
+        """Stop: cancel timers and remove the routes and tunnels this node installed.
+
+        No deregistration is sent (a restart re-registers; the binding expires otherwise), and ARP
+        is left as it is: away from home the node must still not answer for its home address (§4.6).
+        """
+        actions: list[Action] = [CancelTimer(SEND_TIMER), CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
+        for name in self._links:
+            actions += [CancelTimer(solicit_timer(name)), CancelTimer(garp_timer(name))]
+        actions += [CancelTimer(agent_timer(k)) for k in self._agents]
+        actions += self._apply_dataplane(_DataPlane())
+        self._pending = None
+        self._registration = None
+        self._target = None
+        return actions
+
+    # ------------------------------------------------------------------ links
+
+    def _link_down(self, link: _Link, now: float, reconsider: bool = True) -> list[Action]:
+        """The link is gone: its agents, its address and anything installed on it go too."""
+        link.up, link.address, link.prefix_length, link.gateway = False, None, None, None
+        link.soliciting, link.searched = False, False
+        link.fast_restart = True
+        actions: list[Action] = [CancelTimer(solicit_timer(link.name))]
+        actions += self._forget_agents(link.name)
+        actions += self._teardown_interface(link.name)
+        if self._target is not None and self._target.interface == link.name:
+            self._target = None
+            if self._registration is not None and self._registration.attachment.interface == link.name:
+                self._registration = None
+        if reconsider:
+            actions += self._reconsider(now, f"link {link.name} down")
+        return actions
+
+    def _link_up(self, link: _Link, ev: LinkChange, now: float) -> list[Action]:
+        """A link came up (a new link: what was heard before is forgotten), or its address changed
+        (a co-located care-of address on it is no longer the same). Either is a positive
+        indication of a move, so the search may restart at the initial rate (§2.4)."""
+        was_up, old_address = link.up, link.address
+        plen = ev.prefix_length
+        link.up, link.address, link.gateway = True, _valid_address(ev.address), _valid_address(ev.gateway)
+        link.prefix_length = plen if plen is not None and 0 <= plen <= 32 else None
+        new_link = not was_up or link.address != old_address
+        actions: list[Action] = []
+        if not was_up:
+            link.searched = False
+            actions += self._forget_agents(link.name)
+        if new_link:
+            link.fast_restart = True
+        actions += self._reconsider(now, f"link {link.name} up")
+        return actions + self._start_search(link, now, fast=new_link)
+
+    def _forget_agents(self, interface: str) -> list[Action]:
+        keys = [k for k in self._agents if k[0] == interface]
+        for k in keys:
+            del self._agents[k]
+        return [CancelTimer(agent_timer(k)) for k in keys]
+
+    # ------------------------------------------------------------------ agent discovery (§2.4)
+
+    def _on_icmp(self, pkt: Packet, now: float) -> list[Action]:
+        msg = icmp.decode(pkt.data)
+        if not isinstance(msg, icmp.AgentAdvertisement):
+            self.counters["ignore.solicitation"] += 1
+            return []
+        if not msg.is_agent:
+            self.counters["ignore.router_advertisement"] += 1  # §2.4: no mobility extension
+            return []
+        if pkt.interface not in self._links or not self._links[pkt.interface].up:
+            self.counters["discard.advertisement_unknown_interface"] += 1
+            return []
+        if not msg.flags & (icmp.ADV_F | icmp.ADV_H):
+            self.counters["discard.advertisement_no_service"] += 1  # §2.1.1: F or H MUST be set
+            return []
+        self.counters["rx.advertisement"] += 1
+        return self._on_advertisement(pkt, msg, now)
+
+    def _on_advertisement(self, pkt: Packet, adv: icmp.AgentAdvertisement, now: float) -> list[Action]:
+        agent, rebooted = self._record_agent(pkt, adv, now)
+        link = self._links[agent.interface]
+        actions: list[Action] = []
+        if link.soliciting:
+            link.soliciting = False  # §2.4: solicit only in the absence of advertisements
+            actions.append(CancelTimer(solicit_timer(link.name)))
+        if adv.lifetime == 0:
+            self.counters["agent.withdrawn"] += 1  # RFC 1256: lifetime 0, the router is going away
+            return actions + self._agent_lost(agent, now, "advertisement lifetime 0")
+        actions.append(ArmTimer(agent_timer(agent.key), agent.expires_at))
+        if self._is_home_advertisement(agent):
+            return actions + self._reconsider(now, "home agent advertisement")
+        target = self._target
+        if rebooted and target is not None and target.relay == agent.key:
+            self.counters["agent.rebooted"] += 1  # §2.4.4, §3.6: register again
+            return actions + self._begin(now, "foreign agent rebooted")
+        if target is not None and self._moved_by_prefix(agent, target):
+            self.counters["move.prefix"] += 1  # §2.4.2.2
+            actions += self._leave_network(target)
+            return actions + self._reconsider(now, "network prefix changed", prefer=agent)
+        return actions + self._reconsider(now, "agent advertisement")
+
+    def _record_agent(self, pkt: Packet, adv: icmp.AgentAdvertisement, now: float) -> tuple[HeardAgent, bool]:
+        """Remember what the advertisement says; True if the agent rebooted (§2.4.4)."""
+        key = (pkt.interface or "", pkt.source)
+        old = self._agents.get(key)
+        rebooted = old is not None and adv.sequence < old.sequence and adv.sequence < SEQUENCE_REBOOT_LIMIT
+        coas = tuple(adv.care_of_addresses)
+        agent = HeardAgent(
+            address=pkt.source,
+            interface=key[0],
+            lladdr=pkt.lladdr,
+            flags=adv.flags,
+            sequence=adv.sequence,
+            registration_lifetime=adv.registration_lifetime,
+            care_of_addresses=coas,
+            routers=tuple(a for a, _ in adv.routers),
+            networks=_advertised_networks(adv),
+            challenge=adv.challenge,
+            heard_at=now,
+            expires_at=now + adv.lifetime,
+        )
+        if old is not None:
+            agent.adapt, agent.hold_until, agent.challenge_errors = old.adapt, old.hold_until, old.challenge_errors
+            agent.coa_index = old.coa_index if old.care_of_addresses == coas else 0
+        self._agents[key] = agent
+        return agent, rebooted
+
+    def _is_home_advertisement(self, agent: HeardAgent) -> bool:
+        """§2.3, §2.4.3: H set by our home agent, or by an agent on our home network."""
+        if not agent.flags & icmp.ADV_H:
+            return False
+        ha = {self.config.home_agent, self._home_agent()}
+        if agent.address in ha or ha.intersection(agent.routers):
+            return True
+        return self._in_home_network(agent.address)
+
+    def _in_home_network(self, address: str) -> bool:
+        home = _network(self.config.home_address, self.config.home_prefix_length)
+        return home is not None and _overlap([home], [(addr_int(address), _M32)])
+
+    def _moved_by_prefix(self, agent: HeardAgent, target: Attachment) -> bool:
+        """§2.4.2.2: a new agent on the same link whose prefixes do not include our current ones."""
+        if agent.interface != target.interface or agent.key == target.relay or agent.networks is None:
+            return False
+        current = self._current_networks(target)
+        return current is not None and not _overlap(agent.networks, current)
+
+    def _current_networks(self, target: Attachment) -> tuple[tuple[int, int], ...] | None:
+        """The network prefixes of where we are: the current agent's (§2.4.2.2: only when it sent
+        them), the home network's, or our co-located address's when its prefix is known."""
+        if target.kind == FOREIGN:
+            relay = self._agents.get(target.relay) if target.relay else None
+            return relay.networks if relay else None
+        if target.kind == HOME:
+            home = _network(self.config.home_address, self.config.home_prefix_length)
+            return (home,) if home else None
+        link = self._links[target.interface]
+        own = _network(target.care_of, link.prefix_length) if link.address == target.care_of else None
+        return (own,) if own else None
+
+    def _leave_network(self, target: Attachment) -> list[Action]:
+        """We moved off the current network (§2.4.2.2): forget what belonged to it."""
+        link = self._links[target.interface]
+        if target.kind == FOREIGN and target.relay in self._agents:
+            del self._agents[target.relay]
+            return [CancelTimer(agent_timer(target.relay))]
+        if target.kind == HOME:
+            gone = [k for k, a in self._agents.items() if a.interface == link.name and self._is_home_advertisement(a)]
+            for k in gone:
+                del self._agents[k]
+            return [CancelTimer(agent_timer(k)) for k in gone]
+        if link.address == target.care_of:
+            link.address = None  # the co-located address belongs to the network we left
+        return []
+
+    def _on_agent_timer(self, key: AgentKey, now: float) -> list[Action]:
+        agent = self._agents.get(key)
+        if agent is None or agent.alive(now):
+            return []
+        self.counters["agent.expired"] += 1  # §2.4.2.1
+        return self._agent_lost(agent, now, "advertisement lifetime expired")
+
+    def _agent_lost(self, agent: HeardAgent, now: float, reason: str) -> list[Action]:
+        """§2.4.2.1: lost contact; register with another live agent or look for one."""
+        self._agents.pop(agent.key, None)
+        actions: list[Action] = [CancelTimer(agent_timer(agent.key))]
+        target = self._target
+        if target is not None and (target.relay == agent.key or target.kind == HOME):
+            self.counters["move.agent_lost"] += 1
+        actions += self._reconsider(now, reason)
+        link = self._links.get(agent.interface)
+        if link is not None:
+            actions += self._start_search(link, now, fast=False)
+        return actions
+
+    # ------------------------------------------------------------------ solicitation (§2.4)
+
+    def _needs_search(self, link: _Link, now: float) -> bool:
+        """§2.4: solicit only when no agent is heard and no care-of address is known otherwise."""
+        if not link.up:
+            return False
+        if any(a.interface == link.name and a.alive(now) for a in self._agents.values()):
+            return False
+        t = self._target
+        colocated_here = t is not None and t.kind == COLOCATED and t.interface == link.name and t.relay is None
+        return not colocated_here
+
+    def _start_search(self, link: _Link, now: float, fast: bool) -> list[Action]:
+        if link.soliciting or not self._needs_search(link, now):
+            return []
+        link.soliciting = True
+        if fast or link.fast_restart:
+            link.solicitations, link.searched = 0, False  # §2.4: new link, or registered since
+        link.fast_restart = False
+        return self._solicit(link, now)
+
+    def _solicit(self, link: _Link, now: float) -> list[Action]:
+        """Send one Agent Solicitation (TTL 1, §2.2) and arm the next one."""
+        link.solicitations += 1
+        self.counters["tx.solicitation"] += 1
+        n = link.solicitations
+        if n < MAX_INITIAL_SOLICITATIONS:
+            nominal = self.config.solicit_interval
+        else:
+            nominal = min(MAX_SOLICIT_INTERVAL, self.config.solicit_interval * 2 ** (n - MAX_INITIAL_SOLICITATIONS + 1))
+        wait = nominal * (1.0 + self.rng.uniform(0.0, SOLICIT_JITTER))
+        source = link.address or self.config.home_address
+        return [
+            SendICMP(AGENTS_GROUP, icmp.AgentSolicitation().encode(), link.name, source=source, ttl=1),
+            ArmTimer(solicit_timer(link.name), now + wait),
+        ]
+
+    def _on_solicit_timer(self, interface: str, now: float) -> list[Action]:
+        link = self._links.get(interface)
+        if link is None or not link.soliciting:
+            return []
+        actions: list[Action] = []
+        if link.solicitations >= MAX_INITIAL_SOLICITATIONS and not link.searched:
+            link.searched = True  # no agent answered the initial solicitations: an FA-less link
+            actions += self._reconsider(now, f"no agent on {interface}")
+        if not self._needs_search(link, now):
+            link.soliciting = False
+            return actions
+        return actions + self._solicit(link, now)
+
+    # ------------------------------------------------------------------ where to register
+
+    def _reconsider(self, now: float, reason: str, prefer: HeardAgent | None = None) -> list[Action]:
+        """Pick where to be attached; start registering there if that is somewhere new."""
+        choice = self._choose(now, prefer)
+        if choice == self._target:
+            return []
+        if choice is None:
+            self._target = None
+            self._pending = None
+            self.counters["detached"] += 1
+            log = Log("detached", {"node": self.config.home_address, "reason": reason})
+            return [CancelTimer(SEND_TIMER), log]
+        return self._attach(choice, now, reason)
+
+    def _choose(self, now: float, prefer: HeardAgent | None) -> Attachment | None:
+        """Home first (§2.4.3); otherwise stay where we are while it still works (§3.6); else
+        the best other place."""
+        home = self._home_interface(now)
+        if home is not None:
+            return Attachment(HOME, home, self.config.home_address)
+        if self._target is not None and self._target.kind != HOME and self._still_valid(self._target, now):
+            return self._target
+        if prefer is not None and prefer.usable_fa(now):
+            return self._via_agent(prefer, now)
+        return self._best_away(now)
+
+    def _home_interface(self, now: float) -> str | None:
+        """§2.4.3: the interface a live advertisement from our home agent was heard on. (The
+        interface's own address says nothing: a roaming node keeps its home address configured.)"""
+        for a in self._agents.values():
+            if a.alive(now) and self._links[a.interface].up and self._is_home_advertisement(a):
+                return a.interface
+        return None
+
+    def _still_valid(self, target: Attachment, now: float) -> bool:
+        link = self._links.get(target.interface)
+        if link is None or not link.up:
+            return False
+        if target.kind == COLOCATED:
+            if link.address != target.care_of:
+                return False
+            return target == self._colocated_attachment(link, now)
+        relay = self._agents.get(target.relay) if target.relay else None
+        return relay is not None and relay.usable_fa(now) and relay.care_of == target.care_of
+
+    def _best_away(self, now: float) -> Attachment | None:
+        """A co-located address if configured (§3.6.1.2), else the most recently heard usable
+        foreign agent (§2.4.2.1), else a co-located address on a link no agent answered on."""
+        if self.config.colocated:
+            for link in self._links.values():
+                att = self._colocated_attachment(link, now)
+                if att is not None:
+                    return att
+        fas = [a for a in self._agents.values() if a.usable_fa(now) and self._links[a.interface].up]
+        fas = [a for a in fas if not a.flags & icmp.ADV_B]  # §2.1.1: busy, takes no new nodes
+        if fas:
+            return self._via_agent(max(fas, key=lambda a: a.heard_at), now)
+        for link in self._links.values():
+            if link.searched and not any(a.interface == link.name for a in self._agents.values()):
+                att = self._colocated_attachment(link, now)
+                if att is not None:
+                    return att
+        return None
+
+    def _via_agent(self, agent: HeardAgent, now: float) -> Attachment:
+        """Register through `agent` (or, configured co-located, with our address on its link)."""
+        colocated = self._colocated_attachment(self._links[agent.interface], now) if self.config.colocated else None
+        return colocated or Attachment(FOREIGN, agent.interface, agent.care_of, agent.key)
+
+    def _colocated_attachment(self, link: _Link, now: float) -> Attachment | None:
+        """A co-located care-of address on `link`, through the foreign agent there if it sets R
+        (§2.4.1: "SHOULD register through the foreign agent")."""
+        if not link.up or link.address is None or self._in_home_network(link.address):
+            return None
+        required = [
+            a for a in self._agents.values() if a.interface == link.name and a.flags & icmp.ADV_R and a.usable_fa(now)
+        ]
+        relay = max(required, key=lambda a: a.heard_at).key if required else None
+        return Attachment(COLOCATED, link.name, link.address, relay)
+
+    def _attach(self, att: Attachment, now: float, reason: str) -> list[Action]:
+        """Move to `att`: the §4.6 ARP steps in their required order, then the request."""
+        self.counters[f"move.to_{att.kind}"] += 1
+        fields = {"node": self.config.home_address, "interface": att.interface, "care_of": att.care_of}
+        if att.relay is not None:
+            fields["agent"] = att.relay[1]
+        actions: list[Action] = [Log("attach", {**fields, "kind": att.kind, "reason": reason})]
+        self._target = att
+        if att.kind == HOME:
+            actions += self._return_home(att, now)
+        else:
+            actions += self._arp_away()
+        return actions + self._begin(now, reason)
+
+    def _return_home(self, att: Attachment, now: float) -> list[Action]:
+        """§4.6 (returning home) and §2.4.3: answer ARP again, gratuitous ARP for ourselves, and
+        configure routing for the home network, all before the deregistration is sent."""
+        home, iface = self.config.home_address, att.interface
+        actions: list[Action] = []
+        if self._arp.get(iface) is not True:
+            self._arp[iface] = True
+            actions.append(SetArpReplies(home, iface, True))
+        actions.append(SendGratuitousArp(home, iface))
+        self._garp_left[iface] = GARP_COUNT - 1
+        actions.append(ArmTimer(garp_timer(iface), now + GARP_INTERVAL))
+        return actions + self._apply_dataplane(self._desired_dataplane(att, 0, self._home_agent()))
+
+    def _on_garp_timer(self, interface: str, now: float) -> list[Action]:
+        left = self._garp_left.get(interface, 0)
+        t = self._target
+        if left <= 0 or t is None or t.kind != HOME or t.interface != interface:
+            return []
+        self._garp_left[interface] = left - 1
+        actions: list[Action] = [SendGratuitousArp(self.config.home_address, interface)]
+        if left > 1:
+            actions.append(ArmTimer(garp_timer(interface), now + GARP_INTERVAL))
+        return actions
+
+    def _arp_away(self) -> list[Action]:
+        """§4.6: before registering away from home, stop answering ARP for the home address."""
+        actions: list[Action] = []
+        for name in self._links:
+            if self._arp.get(name) is not False:
+                self._arp[name] = False
+                actions.append(SetArpReplies(self.config.home_address, name, False))
+        return actions
+
+    # ------------------------------------------------------------------ sending requests (§3.6.1)
+
+    def _begin(self, now: float, reason: str) -> list[Action]:
+        """Start a new registration (or deregistration at home) for the current target."""
+        att = self._target
+        if att is None:
+            return []
+        self._pending = _Pending(att, deregister=att.kind == HOME)
+        return self._transmit(now)
+
+    def _transmit(self, now: float) -> list[Action]:
+        """Send the pending request, or arm the timer for when it may be sent (§3.6, §3.6.3)."""
+        p = self._pending
+        if p is None:
+            return []
+        not_before = max(self._ha_hold_until, (self._last_sent or -1e18) + MIN_REQUEST_INTERVAL)
+        if now < not_before:
+            return [ArmTimer(SEND_TIMER, not_before)]
+        plan = self._plan(p.attachment, p.deregister)
+        sa = self._home_sa()
+        if plan is None or sa is None:
+            return self._cannot_send(p, plan is None, now)
+        actions: list[Action] = []
+        if p.payload is None or sa.replay != "nonce" or p.home_agent != plan.home_agent:
+            # §3.6.3: with timestamps every transmission is a new request; with nonces a
+            # retransmission is the same request, unchanged.
+            ident = self._next_identification(sa, now)
+            p.payload = self._encode(plan, ident, sa)
+            p.identification, p.first_sent = ident, now
+            p.lifetime, p.flags, p.home_agent = plan.lifetime, plan.flags, plan.home_agent
+        self.counters["tx.retransmission" if p.awaiting else "tx.request"] += 1
+        actions.append(
+            SendUDP(
+                plan.dest,
+                p.payload,
+                source=plan.source,
+                interface=plan.interface,
+                lladdr=plan.lladdr,
+                ttl=plan.ttl,
+            )
+        )
+        self._last_sent = now
+        p.awaiting = True
+        actions.append(ArmTimer(SEND_TIMER, now + p.interval))
+        p.interval = min(p.interval * 2, self._max_retransmit(p))
+        return actions
+
+    def _max_retransmit(self, p: _Pending) -> float:
+        """§3.6.3: no longer than the requested lifetime, never under one second."""
+        cap = self.config.max_retransmit_interval
+        if not p.deregister and p.lifetime:
+            cap = min(cap, float(p.lifetime))
+        return max(MIN_REQUEST_INTERVAL, cap)
+
+    def _cannot_send(self, p: _Pending, no_route: bool, now: float) -> list[Action]:
+        reason = "relay agent gone" if no_route else "no security association with the home agent"
+        self.counters["error.no_route" if no_route else "error.no_security_association"] += 1
+        self._pending = None
+        fields = {"node": self.config.home_address, "care_of": p.attachment.care_of, "reason": reason}
+        return [Log("registration-not-sent", fields, "error")]
+
+    def _plan(self, att: Attachment, deregister: bool) -> _Plan | None:
+        """§3.6.1.1 IP fields and §3.6.1.2 request fields for registering at `att`."""
+        ha, home = self._home_agent(), self.config.home_address
+        if deregister:
+            # §3.6.1.2: lifetime 0 and care-of = home address deregisters every binding (App. C.3)
+            return _Plan(0, 0, ha, home, ha, home, att.interface, None, None, None, None)
+        relay = self._agents.get(att.relay) if att.relay else None
+        if att.relay is not None and relay is None:
+            return None
+        colocated = att.kind == COLOCATED
+        adapts = [self._ha_adapt] + ([relay.adapt] if relay else [])
+        encap = self._encapsulation(adapts, None if colocated else relay)
+        flags = _ENCAP_FLAGS[encap] | (reg.FLAG_D if colocated else 0)
+        if self._reverse_tunnel(adapts, relay):
+            flags |= reg.FLAG_T
+        caps = [a.lifetime_cap for a in adapts if a.lifetime_cap is not None]
+        if relay is not None:
+            caps.append(relay.registration_lifetime)  # §3.6.1.2: SHOULD NOT exceed the advertised
+        lifetime = max(1, min([self.config.lifetime, *caps]))
+        source = att.care_of if colocated else home  # §3.6.1.1
+        if relay is None:
+            return _Plan(
+                flags, lifetime, ha, att.care_of, ha, source, att.interface, None, self._ttl(flags, False), None, None
+            )
+        return _Plan(
+            flags,
+            lifetime,
+            ha,
+            att.care_of,
+            relay.address,
+            source,
+            att.interface,
+            relay.lladdr,
+            self._ttl(flags, True),
+            relay.challenge,
+            self._fa_sa(relay),
+        )
+
+    @staticmethod
+    def _ttl(flags: int, via_fa: bool) -> int | None:
+        """RFC 3024 §4.1.1: 255 when asking for a reverse tunnel; App. C.1: 1 to an on-link FA."""
+        if flags & reg.FLAG_T:
+            return 255
+        return 1 if via_fa else None
+
+    def _encapsulation(self, adapts: list[Adaptation], fa: HeardAgent | None) -> str:
+        """§3.6.1.2: M/G only when we decapsulate ourselves or the FA advertises them."""
+        want = self.config.encapsulation
+        if any(a.ipip_only for a in adapts) or want not in _ENCAP_FLAGS:
+            return "ipip"
+        if fa is not None and not fa.flags & _ENCAP_ADVERTISED[want]:
+            return "ipip"
+        return want
+
+    def _reverse_tunnel(self, adapts: list[Adaptation], relay: HeardAgent | None) -> bool:
+        """RFC 3024 §4.1.1: T when configured and the FA (if any) advertises T; denials adjust it."""
+        overrides = [a.reverse for a in adapts if a.reverse is not None]
+        if False in overrides:
+            return False
+        if True in overrides:
+            return True
+        return self.config.reverse_tunnel and (relay is None or bool(relay.flags & icmp.ADV_T))
+
+    def _encode(self, plan: _Plan, ident: int, sa: SecurityAssociation) -> bytes:
+        """§3.6.1.3 order: fixed part, NAI (RFC 2794 §2), MHAE, FA-only extensions (the RFC 3012
+        §3.1 challenge follows the MHAE), MFAE last."""
+        c = self.config
+        exts: list[Any] = [NAIExtension(c.nai)] if c.nai else []
+        req = reg.RegistrationRequest(
+            plan.flags, plan.lifetime, c.home_address, plan.home_agent, plan.care_of, ident, exts
+        )
+        data = sign(sa, req.encode(), MHAE)
+        if plan.challenge is not None:
+            data += ChallengeExtension(plan.challenge).encode()
+        if plan.fa_sa is not None:
+            data = sign(plan.fa_sa, data, MFAE)
+        return data
+
+    def _next_identification(self, sa: SecurityAssociation, now: float) -> int:
+        """§5.7: from the SA's replay method, after what the home agent last told us."""
+        ident = next_request_id(sa.replay, now, self._prev_id, self._clock_offset, self._nonce, self.rng)
+        self._prev_id = ident
+        return ident
+
+    def _home_agent(self) -> str:
+        return self._ha_override or self.config.home_agent
+
+    def _mn_peers(self) -> list[str]:
+        """Whom our SA with the home agent is filed under: home address, NAI, or the HA (§3.6)."""
+        c = self.config
+        return [p for p in (c.home_address, c.nai, self._home_agent(), c.home_agent) if p]
+
+    def _home_sa(self) -> SecurityAssociation | None:
+        """The newest SA with the home agent (key rotation adds newer ones last)."""
+        for peer in self._mn_peers():
+            sas = self.sas.for_peer(peer)
+            if sas:
+                return sas[-1]
+        return None
+
+    def _fa_sa(self, fa: HeardAgent) -> SecurityAssociation | None:
+        for peer in (fa.address, *fa.care_of_addresses):
+            sas = self.sas.for_peer(peer)
+            if sas:
+                return sas[-1]
+        return None
+
+    # ------------------------------------------------------------------ replies (§3.6.2)
+
+    def _on_udp(self, pkt: Packet, now: float) -> list[Action]:
+        msg = reg.decode(pkt.data)
+        if not isinstance(msg, reg.RegistrationReply):
+            self.counters["discard.not_a_reply"] += 1
+            return []
+        self.counters["rx.reply"] += 1
+        return self._on_reply(msg, now)
+
+    def _on_reply(self, reply: reg.RegistrationReply, now: float) -> list[Action]:
+        p = self._pending
+        if p is None or not p.awaiting or p.identification is None:
+            self.counters["discard.no_pending_request"] += 1
+            return []
+        if low32(reply.identification) != low32(p.identification):
+            self.counters["discard.identification_mismatch"] += 1  # §3.6.2.1
+            return []
+        if reply.home_address != self.config.home_address:
+            self.counters["discard.not_our_home_address"] += 1
+            return []
+        problem = self._authentication_problem(reply, p)
+        if problem is not None:
+            self.counters[f"discard.{problem.replace(' ', '_')}"] += 1
+            fields = {
+                "node": self.config.home_address,
+                "care_of": p.attachment.care_of,
+                "code": reply.code,
+                "reason": problem,
+            }
+            return [Log("security-exception", fields, "warning")]  # §3.6.2.1: SHOULD log
+        if self._from_home_agent(reply.code) and self._home_sa_replay() == "nonce":
+            self._nonce = reply.identification >> 32  # §5.7.2: every authenticated HA reply
+        self._take_challenge(reply, p)
+        self._last_code = reply.code
+        p.awaiting = False
+        if codes.accepted(reply.code):
+            return self._accepted(reply, p, now)
+        self.counters[f"denied.{reply.code}"] += 1
+        return [CancelTimer(SEND_TIMER), *self._denied(reply, p, now)]
+
+    @staticmethod
+    def _from_home_agent(code: int) -> bool:
+        """Accepted, or denied by the home agent (anything but the FA's 64-127 and 194)."""
+        return not (64 <= code <= 127 or code == codes.FA_INVALID_HA_ADDRESS)
+
+    def _home_sa_replay(self) -> str:
+        sa = self._home_sa()
+        return sa.replay if sa else "timestamp"
+
+    def _authentication_problem(self, reply: reg.RegistrationReply, p: _Pending) -> str | None:
+        """§3.6.2.1 a/b: exactly one valid MFAE when we share an SA with the FA; exactly one
+        valid MHAE when the code comes from the home agent."""
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        if relay is not None and self._fa_sa(relay) is not None:
+            peers = [relay.address, *relay.care_of_addresses]
+            problem = self._check_auth(reply, MFAE, peers, "mfae")
+            if problem is not None:
+                return problem
+        if self._from_home_agent(reply.code):
+            return self._check_auth(reply, MHAE, self._mn_peers(), "mhae")
+        return None
+
+    def _check_auth(self, reply: reg.RegistrationReply, ext_type: int, peers: list[str], name: str) -> str | None:
+        exts = [e for e in reply.extensions if isinstance(e, AuthExtension) and e.type == ext_type]
+        if len(exts) != 1:
+            return f"{name} missing" if not exts else f"{name} duplicated"
+        ext = exts[0]
+        sa = next((s for s in (self.sas.get(peer, ext.spi) for peer in peers) if s is not None), None)
+        if sa is None:
+            return f"{name} unknown spi"
+        used = verify(sa, reply.raw, ext)
+        if used is None:
+            return f"{name} invalid"
+        if used != sa.algorithm:
+            self.counters["security.auth_fallback"] += 1
+        return None
+
+    def _take_challenge(self, reply: reg.RegistrationReply, p: _Pending) -> None:
+        """RFC 3012 §3.1: a reply from the FA MAY carry the next challenge to use."""
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        ext = reply.find(ChallengeExtension.type)
+        if relay is not None and isinstance(ext, ChallengeExtension):
+            relay.challenge = ext.challenge
+
+    def _decision(self, p: _Pending, code: int, reason: str, level: str = "info") -> Log:
+        """The one log line of a registration decision (never any key material)."""
+        fields = {
+            "node": self.config.home_address,
+            "care_of": p.attachment.care_of,
+            "home_agent": p.home_agent,
+            "code": code,
+            "code_name": codes.name(code),
+            "reason": reason,
+        }
+        return Log("deregistration" if p.deregister else "registration", fields, level)
+
+    # ------------------------------------------------------------------ accepted (§3.6.2.2)
+
+    def _accepted(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+        self._pending = None
+        self._failures = self._resyncs = 0
+        self._last_accepted_id = p.identification
+        for link in self._links.values():
+            link.fast_restart = True  # §2.4: search at the initial rate next time
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        if relay is not None:
+            relay.challenge_errors = 0
+        actions: list[Action] = [CancelTimer(SEND_TIMER)]
+        if p.deregister:
+            self.counters["deregistered"] += 1
+            self._registration = None
+            actions += [CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
+            return actions + [self._decision(p, reply.code, "deregistered at home")]
+        self.counters["registered"] += 1
+        granted = min(reply.lifetime, p.lifetime)  # never longer than asked for (§3.4)
+        infinite = granted == reg.LIFETIME_INFINITE
+        expires = None if infinite else p.first_sent + granted  # counted from when it was sent
+        self._registration = Registration(p.attachment, p.home_agent, p.flags, granted, expires)
+        actions += self._apply_dataplane(self._desired_dataplane(p.attachment, p.flags, p.home_agent))
+        if expires is None:
+            actions += [CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
+        else:
+            renew = expires - min(float(self.config.reregister_margin), granted / 2)
+            actions += [ArmTimer(RENEW_TIMER, max(renew, now + MIN_REQUEST_INTERVAL)), ArmTimer(EXPIRE_TIMER, expires)]
+        return actions + [self._decision(p, reply.code, f"registered for {granted} s")]
+
+    def _renew(self, now: float) -> list[Action]:
+        """§3.6.2.2: re-register before the lifetime runs out, where we are if that still works."""
+        reg_ = self._registration
+        if reg_ is None or self._target != reg_.attachment or (self._pending is not None):
+            return []
+        self.counters["renewal"] += 1
+        if self._target.kind != HOME and not self._still_valid(self._target, now):
+            return self._reconsider(now, "renewal: attachment no longer valid")
+        return self._begin(now, "renewal")
+
+    def _expire(self, now: float) -> list[Action]:
+        reg_ = self._registration
+        if reg_ is None or reg_.expires_at is None or reg_.expires_at > now:
+            return []
+        self.counters["registration.expired"] += 1
+        self._registration = None
+        fields = {"node": self.config.home_address, "care_of": reg_.attachment.care_of}
+        actions: list[Action] = [Log("registration-expired", fields, "warning")]
+        if self._pending is None and self._target is not None:
+            actions += self._begin(now, "registration expired")
+        return actions
+
+    # ------------------------------------------------------------------ denied (§3.6.2.3)
+
+    def _denied(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+        code = reply.code
+        t_set = bool(p.flags & reg.FLAG_T)
+        if code in (codes.FA_LIFETIME_TOO_LONG, codes.HA_RESOURCES):
+            return self._repair_lifetime(reply, p, now)
+        if code == codes.HA_ID_MISMATCH:
+            return self._resynchronise(reply, p, now)
+        if code in (codes.FA_REVERSE_TUNNEL_UNAVAILABLE, codes.HA_REVERSE_TUNNEL_UNAVAILABLE) or (
+            t_set and code in (codes.FA_POORLY_FORMED_REQUEST, codes.HA_POORLY_FORMED)
+        ):
+            return self._repair_reverse(p, code, now, False)
+        if code in (codes.FA_REVERSE_TUNNEL_MANDATORY, codes.HA_REVERSE_TUNNEL_MANDATORY):
+            return self._repair_reverse(p, code, now, True)
+        if code in (codes.FA_ENCAP_UNAVAILABLE, codes.HA_ENCAP_UNAVAILABLE):
+            return self._repair_encapsulation(p, code, now)
+        if code == codes.HA_UNKNOWN_HA:
+            return self._repair_home_agent(reply, p, now)
+        if code in _CHALLENGE_ERRORS:
+            return self._repair_challenge(p, code, now)
+        if code in _TRANSIENT:
+            return self._retry_later(p, code, now, "transient: retry later")
+        return self._hold_down(p, code, now, "cannot be repaired")
+
+    def _adapt_for(self, p: _Pending, code: int) -> Adaptation:
+        """The FA's adaptation for FA codes when registering through one, else the HA's."""
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        return relay.adapt if relay is not None and not self._from_home_agent(code) else self._ha_adapt
+
+    def _retry_now(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+        """Send a new, repaired request as soon as the once-per-second limit allows (§3.6.3)."""
+        log = self._decision(p, code, reason)
+        self._pending = _Pending(p.attachment, p.deregister)
+        return [log, *self._transmit(now)]
+
+    def _repair_lifetime(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+        """69: the reply's Lifetime is the most the FA accepts; 130: ask the HA for less."""
+        if reply.code == codes.FA_LIFETIME_TOO_LONG:
+            allowed = reply.lifetime if 0 < reply.lifetime < p.lifetime else 0
+        else:
+            allowed = p.lifetime // 2
+        if allowed <= 0:
+            return self._hold_down(p, reply.code, now, "no acceptable lifetime")
+        self._adapt_for(p, reply.code).lifetime_cap = allowed
+        if reply.code == codes.HA_RESOURCES:
+            return self._retry_later(p, reply.code, now, f"retry later with lifetime {allowed}")
+        return self._retry_now(p, reply.code, now, f"retry with lifetime {allowed}")
+
+    def _resynchronise(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+        """133 (§3.6.2.3, §5.7): timestamps take the HA's clock from the reply's high 32 bits (the
+        low 32 bits were checked already); nonces took the new nonce with the reply."""
+        self._resyncs += 1
+        if self._resyncs > MAX_RESYNC:
+            self._resyncs = 0
+            return self._hold_down(p, reply.code, now, "identification keeps mismatching")
+        if self._home_sa_replay() != "nonce":
+            self._clock_offset = clock_offset_from_reply(reply.identification, now)
+            self._prev_id = self._last_accepted_id  # the HA's last accepted value is the floor
+        self.counters["resync"] += 1
+        return self._retry_now(p, reply.code, now, f"resynchronised, clock offset {self._clock_offset} s")
+
+    def _repair_reverse(self, p: _Pending, code: int, now: float, want: bool) -> list[Action]:
+        """RFC 3024 §4.1.2 / §3.4: drop T after 74/137 (or 70/134 with T); set it after 75/138."""
+        adapt = self._adapt_for(p, code)
+        if adapt.reverse is (not want) or bool(p.flags & reg.FLAG_T) == want:
+            return self._hold_down(p, code, now, "reverse tunnelling cannot be agreed")
+        adapt.reverse = want
+        return self._retry_now(p, code, now, "retry with T set" if want else "retry without T")
+
+    def _repair_encapsulation(self, p: _Pending, code: int, now: float) -> list[Action]:
+        """72/139: fall back to IP-in-IP, which every agent supports (RFC 2003)."""
+        if encap_for_flags(p.flags) == "ipip":
+            return self._hold_down(p, code, now, "encapsulation refused even as IP-in-IP")
+        self._adapt_for(p, code).ipip_only = True
+        return self._retry_now(p, code, now, "retry with IP-in-IP")
+
+    def _repair_home_agent(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+        """136: the reply's Home Agent field is the unicast address to use (§3.6.2.3)."""
+        ha = reply.home_agent
+        if ha in ("0.0.0.0", "255.255.255.255", p.home_agent) or ha.startswith(("224.", "239.")):
+            return self._hold_down(p, reply.code, now, "no usable home agent address in the reply")
+        self._ha_override = ha
+        if self._home_sa_replay() != "nonce":
+            self._clock_offset = clock_offset_from_reply(reply.identification, now)
+        return self._retry_now(p, reply.code, now, f"retry with home agent {ha}")
+
+    def _repair_challenge(self, p: _Pending, code: int, now: float) -> list[Action]:
+        """RFC 3012 §3.1: use a new challenge (from the reply, or the next advertisement)."""
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        if relay is None:
+            return self._hold_down(p, code, now, "challenge error without a foreign agent")
+        relay.challenge_errors += 1
+        if relay.challenge_errors > MAX_CHALLENGE_RETRIES:
+            relay.challenge_errors = 0
+            return self._hold_down(p, code, now, "challenge keeps failing")
+        return self._retry_later(p, code, now, "retry with a fresh challenge")
+
+    def _retry_later(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+        """Back off: 1, 2, 4 ... s up to the retransmission cap, then try the same place again."""
+        self._failures += 1
+        delay = min(self.config.max_retransmit_interval, 2.0 ** (self._failures - 1))
+        self._pending = _Pending(p.attachment, p.deregister)
+        return [self._decision(p, code, f"{reason} in {delay:g} s"), ArmTimer(SEND_TIMER, now + delay)]
+
+    def _hold_down(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+        """A denial we cannot repair: leave the FA's care-of address / the FA / the HA alone for a
+        while (§2.4: try the FA's next care-of address first), and go elsewhere if we can."""
+        level = "warning" if code in _AUTH_FAILURES else "info"  # §3.6.2.1: security exception
+        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        if relay is not None and code in _FA_FAULT:
+            return self._leave_agent(relay, p, code, now, reason, level)
+        self._ha_hold_until = now + HOLDDOWN
+        self._pending = _Pending(p.attachment, p.deregister)
+        log = self._decision(p, code, f"{reason}: home agent held down for {HOLDDOWN:g} s", level)
+        return [log, ArmTimer(SEND_TIMER, self._ha_hold_until)]
+
+    def _leave_agent(
+        self, relay: HeardAgent, p: _Pending, code: int, now: float, reason: str, level: str
+    ) -> list[Action]:
+        relay.coa_index += 1
+        if relay.coa_index < len(relay.care_of_addresses) and p.attachment.kind == FOREIGN:
+            log = self._decision(p, code, f"{reason}: next care-of address {relay.care_of}", level)
+            self._target = None
+            return [log, *self._reconsider(now, "next care-of address", prefer=relay)]
+        relay.coa_index = 0
+        relay.hold_until = now + HOLDDOWN
+        self._target = None
+        self._pending = None
+        log = self._decision(p, code, f"{reason}: agent {relay.address} held down for {HOLDDOWN:g} s", level)
+        return [log, *self._reconsider(now, f"denied by {relay.address}")]
+
+    # ------------------------------------------------------------------ data plane (§4.2.1)
+
+    def _desired_dataplane(self, att: Attachment, flags: int, ha: str) -> _DataPlane:
+        home, iface = self.config.home_address, att.interface
+        if att.kind == HOME:
+            gw = self.config.home_gateway
+            return _DataPlane(default_route=SetDefaultRoute(gw, iface) if gw else None)
+        if att.kind == FOREIGN:
+            relay = self._agents.get(att.relay) if att.relay else None
+            if relay is None:
+                return self._installed
+            # §4.2.1: the FA as first-hop router, its MAC from the advertisement (no ARP, §4.6)
+            return _DataPlane(
+                host_route=AddHostRoute(relay.address, iface, relay.lladdr),
+                default_route=SetDefaultRoute(relay.address, iface, source=home),
+            )
+        encap = encap_for_flags(flags)
+        gw = self._links[iface].gateway
+        return _DataPlane(
+            default_route=SetDefaultRoute(gw, iface, source=home) if gw else None,
+            tunnel=AddTunnel(att.care_of, ha, encap),  # we decapsulate the HA's tunnel (D bit)
+            reverse=AddReverseTunnel(home, att.care_of, ha, encap) if flags & reg.FLAG_T else None,
+        )
+
+    def _apply_dataplane(self, want: _DataPlane) -> list[Action]:
+        """The actions that turn what is installed into `want` (removals first)."""
+        have, actions = self._installed, []
+        if have.reverse is not None and have.reverse != want.reverse:
+            actions.append(RemoveReverseTunnel(have.reverse.source))
+        if have.tunnel is not None and have.tunnel != want.tunnel:
+            t = have.tunnel
+            actions.append(RemoveTunnel(t.local, t.remote, t.encap))
+        if have.host_route is not None and have.host_route != want.host_route:
+            actions.append(RemoveHostRoute(have.host_route.dest, have.host_route.interface))
+        if want.host_route is not None and want.host_route != have.host_route:
+            actions.append(want.host_route)
+        if want.default_route != have.default_route:
+            actions.append(want.default_route or SetDefaultRoute(None, None))
+        if want.tunnel is not None and want.tunnel != have.tunnel:
+            actions.append(want.tunnel)
+        if want.reverse is not None and want.reverse != have.reverse:
+            actions.append(want.reverse)
+        self._installed = want
+        return actions
+
+    def _teardown_interface(self, interface: str) -> list[Action]:
+        """Remove what was installed for an attachment on `interface` (the link went away)."""
+        reg_ = self._registration
+        on_it = reg_ is not None and reg_.attachment.interface == interface
+        dr = self._installed.default_route
+        if not on_it and not (dr is not None and dr.interface == interface):
+            return []
+        return self._apply_dataplane(_DataPlane())
