@@ -7,14 +7,26 @@ the returned actions and on the decoded bytes of what the node sends. Time is pa
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mipd.protocol import codes
 from mipd.protocol.actions import (
     AddHostRoute,
+    AddReverseTunnel,
+    AddTunnel,
     ArmTimer,
     CancelTimer,
+    LinkChange,
     Log,
     Packet,
+    RemoveHostRoute,
+    RemoveReverseTunnel,
+    RemoveTunnel,
+    SendGratuitousArp,
+    SendICMP,
     SendUDP,
     SetArpReplies,
     SetDefaultRoute,
@@ -22,13 +34,19 @@ from mipd.protocol.actions import (
 from mipd.protocol.mobile_node import (
     EXPIRE_TIMER,
     HOLDDOWN,
+    MAX_SOLICIT_INTERVAL,
     RENEW_TIMER,
     SEND_TIMER,
+    SOLICIT_JITTER,
+    MobileNode,
     agent_timer,
+    garp_timer,
+    solicit_timer,
 )
-from mipd.security import SecurityAssociation
+from mipd.security import SecurityAssociation, SecurityAssociations
 from mipd.security.replay import ntp_seconds
 from mipd.wire import (
+    FLAG_D,
     FLAG_G,
     FLAG_M,
     FLAG_T,
@@ -44,8 +62,10 @@ from mn_helpers import (
     FA1_MAC,
     FA2,
     FA2_COA,
+    FA2_MAC,
     HA,
     HOME,
+    HOME_GW,
     KEY,
     NOW,
     SA_FA1,
@@ -53,7 +73,9 @@ from mn_helpers import (
     Driver,
     advert,
     auth_ext,
+    config,
     decisions,
+    home_advert,
     index_of,
     mhae_ok,
     node,
@@ -580,3 +602,529 @@ def test_every_denial_code_gets_one_decision_and_a_way_forward(code):
     else:
         assert nxt >= NOW + 1
         assert len(requests(d.mn.on_timer(SEND_TIMER, nxt))) == 1
+
+
+# ============================================================================ move detection (§2.4.2)
+
+
+def test_new_agent_does_not_cause_a_registration_while_the_current_one_is_heard():
+    """RFC 5944 §3.6: advertisements from new agents SHOULD NOT cause a new registration while the
+    current registration is valid and the current FA is still advertising."""
+    mn = node()
+    registered_with_fa1(mn)
+    assert requests(mn.on_packet(advert(FA2, coas=[FA2_COA]), NOW + 1)) == []
+    assert requests(mn.on_packet(advert(FA1, seq=2), NOW + 2)) == []
+    assert mn.status(NOW + 2).agent_address == FA1
+
+
+def test_lifetime_expiry_moves_to_another_agent_still_heard():
+    """RFC 5944 §2.4.2.1: no advertisement from the current agent within its Lifetime -> lost;
+    register with another agent whose advertisement has not expired."""
+    mn = node()
+    registered_with_fa1(mn)  # FA1's advertisement lifetime: 15 s
+    mn.on_packet(advert(FA2, coas=[FA2_COA], lifetime=60), NOW + 5)
+    assert mn.on_timer(agent_timer(("eth0", FA1)), NOW + 10) == []  # not expired yet: nothing
+    actions = mn.on_timer(agent_timer(("eth0", FA1)), NOW + 15)
+    send, req = the_request(actions)
+    assert (send.dest, send.lladdr, req.care_of_address) == (FA2, FA2_MAC, FA2_COA)
+    assert mn.counters["agent.expired"] == 1 and mn.counters["move.agent_lost"] == 1
+
+
+def test_lifetime_expiry_without_another_agent_starts_soliciting():
+    """RFC 5944 §2.4.2.1: with no other valid agent the node SHOULD discover a new one (§2.4)."""
+    mn = node()
+    registered_with_fa1(mn)
+    actions = mn.on_timer(agent_timer(("eth0", FA1)), NOW + 15)
+    sol = of_type(actions, SendICMP)
+    assert len(sol) == 1 and (sol[0].dest, sol[0].interface, sol[0].ttl) == ("224.0.0.11", "eth0", 1)
+    assert isinstance(icmp.decode(sol[0].payload), icmp.AgentSolicitation)
+    assert requests(actions) == [] and mn.status(NOW + 15).location == "detached"
+
+
+def test_prefix_change_means_the_node_moved():
+    """RFC 5944 §2.4.2.2: when both advertisements carry Prefix-Lengths and the new agent's
+    prefix differs, the node has moved and registers with the new agent."""
+    mn = node()
+    registered_with_fa1(mn, prefix=24)
+    actions = mn.on_packet(advert(FA2, coas=[FA2_COA], prefix=24), NOW + 3)
+    assert the_request(actions)[0].dest == FA2
+    assert mn.counters["move.prefix"] == 1
+
+
+def test_same_prefix_is_not_a_move():
+    """RFC 5944 §2.4.2.2: an agent on the same prefix (192.0.2.0/24) is not a move."""
+    mn = node()
+    registered_with_fa1(mn, prefix=24)
+    assert requests(mn.on_packet(advert("192.0.2.77", prefix=24), NOW + 3)) == []
+
+
+def test_prefix_method_needs_prefix_lengths_from_both_agents():
+    """RFC 5944 §2.4.2.2: with a FA care-of address, not used unless both advertisements carry
+    the Prefix-Lengths extension."""
+    mn = node()
+    registered_with_fa1(mn)  # FA1 without prefix lengths
+    assert requests(mn.on_packet(advert(FA2, coas=[FA2_COA], prefix=24), NOW + 3)) == []
+
+
+def test_agent_reboot_triggers_reregistration_but_rollover_does_not():
+    """RFC 5944 §2.4.4: a lower sequence number below 256 means the FA rebooted -> register
+    again; a drop to 256 or above is the 0xffff rollover (§2.3.2)."""
+    mn = node()
+    registered_with_fa1(mn, seq=0xFFFF)
+    assert requests(mn.on_packet(advert(FA1, seq=256), NOW + 3)) == []
+    send, req = the_request(mn.on_packet(advert(FA1, seq=2), NOW + 4))
+    assert send.dest == FA1 and mn.counters["agent.rebooted"] == 1
+
+
+def test_advertisement_with_zero_lifetime_withdraws_the_agent():
+    """RFC 1256 §3 (via RFC 5944 §2.4): an advertisement with Lifetime 0 means the agent is
+    going away; the node looks elsewhere."""
+    mn = node()
+    registered_with_fa1(mn)
+    mn.on_packet(advert(FA2, coas=[FA2_COA], lifetime=60), NOW + 1)
+    send, _ = the_request(mn.on_packet(advert(FA1, seq=3, lifetime=0), NOW + 2))
+    assert send.dest == FA2
+
+
+def test_busy_agent_takes_no_new_registration():
+    """RFC 5944 §2.1.1 B bit: the FA will not accept registrations from additional nodes."""
+    mn = node()
+    assert requests(mn.on_packet(advert(flags=icmp.ADV_F | icmp.ADV_B), NOW)) == []
+    assert len(requests(mn.on_packet(advert(seq=2), NOW + 1))) == 1
+
+
+def test_advertisement_without_f_or_h_or_mobility_extension_is_ignored():
+    """RFC 5944 §2.1.1 (at least one of F and H) and §2.4 (only advertisements with the mobility
+    extension are agent advertisements)."""
+    mn = node()
+    plain = icmp.AgentAdvertisement(1800, routers=[(FA1, 0)], is_agent=False).encode()
+    assert mn.on_packet(Packet(plain, FA1, "224.0.0.1", interface="eth0", icmp=True), NOW) == []
+    assert mn.on_packet(advert(flags=0), NOW) == []
+    assert mn.on_packet(advert(interface="eth9"), NOW) == []
+    assert mn.counters["ignore.router_advertisement"] == 1
+    assert mn.counters["discard.advertisement_no_service"] == 1
+    assert mn.counters["discard.advertisement_unknown_interface"] == 1
+
+
+# ============================================================================ returning home (§2.4.3, §4.6)
+
+
+def test_returning_home_arp_then_gratuitous_arp_then_routes_then_deregistration():
+    """RFC 5944 §2.4.3 and §4.6: on hearing its home agent the node re-enables ARP for its home
+    address, sends a gratuitous ARP, configures routing for home, and only then deregisters:
+    Lifetime 0, care-of address = home address, straight to the HA from the home address (C.3)."""
+    mn = node()
+    registered_with_fa1(mn)
+    actions = mn.on_packet(home_advert(), NOW + 5)
+    kinds = [type(a) for a in actions if not isinstance(a, (Log, ArmTimer, CancelTimer))]
+    assert kinds == [SetArpReplies, SendGratuitousArp, RemoveHostRoute, SetDefaultRoute, SendUDP]
+    assert SetArpReplies(HOME, "eth0", True) in actions and SendGratuitousArp(HOME, "eth0") in actions
+    assert RemoveHostRoute(FA1, "eth0") in actions and SetDefaultRoute(HOME_GW, "eth0") in actions
+    send, req = the_request(actions)
+    assert (send.dest, send.source, send.lladdr) == (HA, HOME, None)
+    assert (req.lifetime, req.care_of_address, req.home_agent, req.flags) == (0, HOME, HA, 0)
+    assert mhae_ok(req)
+    actions = mn.on_packet(reply_packet(req, source=HA), NOW + 5.1)
+    assert decisions(actions)[0].event == "deregistration"
+    st_ = mn.status(NOW + 5.1)
+    assert st_.at_home and not st_.registered and not st_.pending and st_.last_reply_code == 0
+    assert CancelTimer(RENEW_TIMER) in actions and CancelTimer(EXPIRE_TIMER) in actions
+
+
+def test_gratuitous_arp_is_repeated_a_few_times_at_home():
+    """RFC 5944 §4.6: the gratuitous ARP SHOULD be retransmitted a small number of times, in
+    parallel with the deregistration."""
+    mn = node()
+    actions = mn.on_packet(home_advert(), NOW)
+    sent = len(of_type(actions, SendGratuitousArp))
+    t = timer_at(actions, garp_timer("eth0"))
+    while t is not None:
+        actions = mn.on_timer(garp_timer("eth0"), t)
+        sent += len(of_type(actions, SendGratuitousArp))
+        t = timer_at(actions, garp_timer("eth0"))
+    assert sent == 3
+
+
+def test_home_recognised_from_an_h_agent_in_the_home_prefix():
+    """RFC 5944 §2.3 / §2.4.3: an agent with H set advertising from the home network is at home
+    (here a second home agent address on the home link)."""
+    mn = node()
+    send, req = the_request(mn.on_packet(home_advert("10.1.1.2"), NOW))
+    assert req.lifetime == 0 and send.dest == HA and mn.status(NOW).at_home
+
+
+def test_a_foreign_home_agent_is_not_home():
+    """RFC 5944 §2.4.3: only our own home agent (or one on our home network) means home; another
+    network's agent offering H and F is a foreign agent to us."""
+    mn = node()
+    send, req = the_request(mn.on_packet(advert(FA1, flags=icmp.ADV_H | icmp.ADV_F), NOW))
+    assert req.lifetime > 0 and send.dest == FA1 and mn.status(NOW).location == "away"
+
+
+def test_move_fa1_to_fa2_to_home():
+    """RFC 5944 §2.4.2 / §3.6 / §4.6: FA1 -> (FA1 lost) FA2 -> home; the data plane follows, the
+    host route to the old FA goes, ARP is re-enabled only at home."""
+    mn = node()
+    registered_with_fa1(mn)
+    mn.on_packet(advert(FA2, coas=[FA2_COA], lifetime=60), NOW + 10)
+    actions = mn.on_timer(agent_timer(("eth0", FA1)), NOW + 15)
+    _, req2 = the_request(actions)
+    assert of_type(actions, SetArpReplies) == []  # already disabled when leaving home
+    actions = mn.on_packet(reply_packet(req2, source=FA2), NOW + 15.2)
+    assert RemoveHostRoute(FA1, "eth0") in actions and AddHostRoute(FA2, "eth0", FA2_MAC) in actions
+    assert SetDefaultRoute(FA2, "eth0", source=HOME) in actions
+    assert mn.status(NOW + 16).agent_address == FA2
+    actions = mn.on_packet(home_advert(), NOW + 20)
+    _, dereg = the_request(actions)
+    assert dereg.lifetime == 0 and RemoveHostRoute(FA2, "eth0") in actions
+    mn.on_packet(reply_packet(dereg, source=HA), NOW + 20.1)
+    assert mn.status(NOW + 21).at_home
+
+
+def test_leaving_home_disables_arp_before_registering():
+    """RFC 5944 §4.6 (leaving home): ARP for the home address off before the request."""
+    mn = node()
+    _, dereg = the_request(mn.on_packet(home_advert(), NOW))
+    mn.on_packet(reply_packet(dereg, source=HA), NOW + 0.1)
+    actions = mn.on_timer(agent_timer(("eth0", HA)), NOW + 15)
+    actions += mn.on_packet(advert(FA1), NOW + 16)
+    assert index_of(actions, SetArpReplies) < index_of(actions, SendUDP)
+    assert SetArpReplies(HOME, "eth0", False) in actions
+
+
+# ============================================================================ co-located care-of address
+
+
+def test_colocated_registration_goes_straight_to_the_home_agent():
+    """RFC 5944 §3.6.1.1-§3.6.1.2 and App. C.2: D set, CoA = the co-located address, sent to the
+    HA from that address; M/G allowed since the node decapsulates itself."""
+    mn = node(colocated=True, encapsulation="gre")
+    actions = mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW)
+    send, req = the_request(actions)
+    assert (send.dest, send.source, send.lladdr) == (HA, "203.0.113.7", None)
+    assert req.flags & FLAG_D and req.flags & FLAG_G and req.care_of_address == "203.0.113.7"
+    assert of_type(actions, SendICMP) == []  # §2.4: a care-of address is known, no soliciting
+
+
+def test_colocated_acceptance_installs_decapsulation_and_reverse_tunnel():
+    """RFC 5944 §3.6.2.2 / RFC 3024 §4.1.2: with a co-located address the node decapsulates the
+    HA's tunnel and, with T granted, tunnels its own packets back to the HA."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW))
+    assert req.flags & FLAG_T
+    actions = mn.on_packet(reply_packet(req, source=HA), NOW + 0.2)
+    assert AddTunnel("203.0.113.7", HA, "ipip") in actions
+    assert AddReverseTunnel(HOME, "203.0.113.7", HA, "ipip") in actions
+    assert SetDefaultRoute("203.0.113.1", "eth0", source=HOME) in actions
+    assert mn.status(NOW + 1).colocated and mn.status(NOW + 1).care_of_address == "203.0.113.7"
+
+
+def test_registration_required_bit_sends_the_colocated_request_through_the_fa():
+    """RFC 5944 §2.4.1: with R set the node SHOULD register through the FA even with a
+    co-located address (D stays set, source = the co-located address, §3.6.1.1)."""
+    mn = node(colocated=True)
+    mn.on_link(LinkChange("eth0", True, "192.0.2.50", 24, "192.0.2.254"), NOW)
+    send, req = the_request(mn.on_packet(advert(flags=icmp.ADV_F | icmp.ADV_R), NOW + 1))
+    assert (send.dest, send.lladdr, send.source) == (FA1, FA1_MAC, "192.0.2.50")
+    assert req.flags & FLAG_D and req.care_of_address == "192.0.2.50"
+
+
+def test_fa_less_link_falls_back_to_a_colocated_address():
+    """RFC 5944 §3.6 / App. C.2: on a link where no agent answers the initial solicitations but
+    the link gave the node an address, it registers that address as co-located care-of address."""
+    mn = node()
+    actions = mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW)
+    t = NOW
+    for _ in range(3):
+        assert requests(actions) == [] and len(of_type(actions, SendICMP)) == 1
+        t = timer_at(actions, solicit_timer("eth0"))
+        actions = mn.on_timer(solicit_timer("eth0"), t)
+    send, req = the_request(actions)
+    assert send.dest == HA and req.flags & FLAG_D and req.care_of_address == "203.0.113.7"
+
+
+def test_address_change_on_the_link_reregisters_the_new_colocated_address():
+    """RFC 5944 §3.6: a change in network connectivity (new DHCP address) -> register again."""
+    mn = node(colocated=True)
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24), NOW))
+    mn.on_packet(reply_packet(req, source=HA), NOW + 0.1)
+    actions = mn.on_link(LinkChange("eth0", True, "198.51.100.9", 24), NOW + 30)
+    _, req2 = the_request(actions)
+    assert req2.care_of_address == "198.51.100.9"
+    actions = mn.on_packet(reply_packet(req2, source=HA), NOW + 30.1)
+    assert RemoveTunnel("203.0.113.7", HA, "ipip") in actions and AddTunnel("198.51.100.9", HA, "ipip") in actions
+    assert index_of(actions, RemoveTunnel) < index_of(actions, AddTunnel)
+
+
+# ============================================================================ solicitation (§2.4)
+
+
+def _solicitation_waits(mn, actions, count, iface="eth0"):
+    """Fire the solicitation timer `count` times; the waits between consecutive solicitations."""
+    waits, t = [], NOW
+    for _ in range(count):
+        assert len(of_type(actions, SendICMP)) == 1
+        nxt = timer_at(actions, solicit_timer(iface))
+        waits.append(nxt - t)
+        t = nxt
+        actions = mn.on_timer(solicit_timer(iface), t)
+    return waits
+
+
+def test_solicitations_three_at_one_per_second_then_binary_backoff_to_a_minute():
+    """RFC 5944 §2.4: at most three initial solicitations at one per second, then the interval
+    doubles up to a maximum of at least one minute; randomised (never below the nominal value);
+    TTL 1 (§2.2), sent to the Mobile-Agents group 224.0.0.11 (§2.3)."""
+    mn = node()
+    actions = mn.start(NOW)
+    (sol,) = of_type(actions, SendICMP)
+    assert (sol.dest, sol.interface, sol.ttl, sol.source) == ("224.0.0.11", "eth0", 1, HOME)
+    assert isinstance(icmp.decode(sol.payload), icmp.AgentSolicitation)
+    waits = _solicitation_waits(mn, actions, 10)
+    nominal = [1, 1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert all(n <= w <= n * (1 + SOLICIT_JITTER) for w, n in zip(waits, nominal, strict=True)), waits
+    assert max(nominal) == MAX_SOLICIT_INTERVAL and len(set(waits)) > 3  # randomised
+
+
+def test_an_advertisement_stops_soliciting_on_that_link():
+    """RFC 5944 §2.4: solicitations SHOULD only be sent in the absence of advertisements."""
+    mn = node(SecurityAssociation("nobody", 0x100, KEY))  # no SA: hears agents, never registers
+    mn.start(NOW)
+    actions = mn.on_packet(advert(), NOW + 0.5)
+    assert CancelTimer(solicit_timer("eth0")) in actions
+    assert mn.on_timer(solicit_timer("eth0"), NOW + 1) == []
+
+
+def test_search_resumes_at_the_slow_rate_without_a_positive_indication():
+    """RFC 5944 §2.4: while searching the node MUST NOT increase the solicitation rate unless it
+    has a positive indication of a move (or registered successfully since)."""
+    mn = node()
+    actions = mn.start(NOW)
+    _solicitation_waits(mn, actions, 4)  # next wait would be 8 s nominal
+    mn.on_packet(advert(flags=icmp.ADV_F | icmp.ADV_B, lifetime=10), NOW + 9)  # busy: no registration
+    actions = mn.on_timer(agent_timer(("eth0", FA1)), NOW + 19)
+    assert len(of_type(actions, SendICMP)) == 1
+    assert timer_at(actions, solicit_timer("eth0")) - (NOW + 19) >= 16
+
+
+def test_search_after_a_registration_starts_at_the_initial_rate():
+    """RFC 5944 §2.4: after registering, the next search MAY start at the initial rate again."""
+    mn = node()
+    actions = mn.start(NOW)
+    _solicitation_waits(mn, actions, 5)
+    registered_with_fa1(mn, now=NOW + 40)
+    actions = mn.on_timer(agent_timer(("eth0", FA1)), NOW + 55)
+    assert len(of_type(actions, SendICMP)) == 1
+    assert 1 <= timer_at(actions, solicit_timer("eth0")) - (NOW + 55) <= 1 + SOLICIT_JITTER
+
+
+def test_link_up_is_a_positive_indication_and_restarts_fast_soliciting():
+    """RFC 5944 §2.4 / §3.6: a link-layer indication of a new link restarts the search at the
+    initial rate; link down cancels it."""
+    mn = node()
+    actions = mn.start(NOW)
+    _solicitation_waits(mn, actions, 6)
+    actions = mn.on_link(LinkChange("eth0", False), NOW + 40)
+    assert CancelTimer(solicit_timer("eth0")) in actions and of_type(actions, SendICMP) == []
+    assert mn.on_timer(solicit_timer("eth0"), NOW + 41) == []
+    actions = mn.on_link(LinkChange("eth0", True), NOW + 50)
+    assert len(of_type(actions, SendICMP)) == 1
+    assert timer_at(actions, solicit_timer("eth0")) - (NOW + 50) <= 1 + SOLICIT_JITTER
+
+
+# ============================================================================ links, reload, shutdown
+
+
+def test_link_down_removes_what_was_installed_and_forgets_its_agents():
+    """RFC 5944 §2.4.2 (link-layer indications) / §4.2.1: the routes through an FA on a link that
+    went away are removed and that link's agents forgotten."""
+    mn = node()
+    registered_with_fa1(mn)
+    actions = mn.on_link(LinkChange("eth0", False), NOW + 3)
+    assert RemoveHostRoute(FA1, "eth0") in actions and SetDefaultRoute(None, None) in actions
+    assert CancelTimer(agent_timer(("eth0", FA1))) in actions
+    assert mn.agents() == [] and mn.status(NOW + 3).location == "detached"
+
+
+def test_losing_one_interface_moves_to_an_agent_on_another():
+    """RFC 5944 §2.4.2.1 / §3.6: with several interfaces, lose the link of the current agent and
+    register with an agent heard on another link."""
+    mn = node(interfaces=("eth0", "wlan0"))
+    registered_with_fa1(mn)
+    mn.on_packet(advert(FA2, coas=[FA2_COA], interface="wlan0"), NOW + 1)
+    send, req = the_request(mn.on_link(LinkChange("eth0", False), NOW + 3))
+    assert (send.dest, send.interface, req.care_of_address) == (FA2, "wlan0", FA2_COA)
+
+
+def test_link_events_for_unknown_interfaces_are_ignored():
+    """RFC 5944 §2.4: the node only roams on its configured interfaces."""
+    mn = node()
+    assert mn.on_link(LinkChange("eth9", True, "203.0.113.7", 24), NOW) == []
+    assert mn.counters["ignore.link_unknown_interface"] == 1
+
+
+def test_reload_with_new_settings_registers_again():
+    """RFC 5944 §3.6: the node MAY register again at any time; a reload that changes what it
+    asks for (here reverse tunnelling) sends a new request at once."""
+    mn = node()
+    registered_with_fa1(mn, flags=icmp.ADV_F | icmp.ADV_T)
+    mn.on_packet(advert(FA1, seq=2, flags=icmp.ADV_F | icmp.ADV_T), NOW + 3)
+    actions = mn.on_config(config(reverse_tunnel=True), SecurityAssociations([SA_HOME]), NOW + 4)
+    _, req = the_request(actions)
+    assert req.flags & FLAG_T
+    assert mn.on_config(config(reverse_tunnel=True), SecurityAssociations([SA_HOME]), NOW + 6) == []
+
+
+def test_reload_with_a_new_home_agent_registers_with_it():
+    """RFC 5944 §3.6.1.2: the Home Agent field is the node's (configured) home agent."""
+    mn = node()
+    registered_with_fa1(mn)
+    mn.on_packet(advert(FA1, seq=2), NOW + 3)
+    actions = mn.on_config(config(home_agent="10.1.1.3"), SecurityAssociations([SA_HOME]), NOW + 4)
+    assert the_request(actions)[1].home_agent == "10.1.1.3"
+
+
+def test_shutdown_removes_routes_and_cancels_timers_without_sending():
+    """Sans-IO teardown: everything installed is removed, nothing is sent; ARP stays off away
+    from home (RFC 5944 §4.6)."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW))
+    mn.on_packet(reply_packet(req, source=HA), NOW + 0.1)
+    actions = mn.shutdown()
+    assert RemoveReverseTunnel(HOME) in actions and RemoveTunnel("203.0.113.7", HA, "ipip") in actions
+    assert SetDefaultRoute(None, None) in actions
+    for key in (SEND_TIMER, RENEW_TIMER, EXPIRE_TIMER, solicit_timer("eth0"), garp_timer("eth0")):
+        assert CancelTimer(key) in actions
+    assert of_type(actions, SendUDP) == [] and of_type(actions, SetArpReplies) == []
+
+
+def test_status_of_a_fresh_node():
+    """`mipctl status`: nothing heard, nothing registered."""
+    st_ = node().status(NOW)
+    assert (st_.location, st_.registered, st_.pending, st_.care_of_address, st_.last_reply_code) == (
+        "detached",
+        False,
+        False,
+        None,
+        None,
+    )
+    assert st_.home_agent == HA and st_.lifetime_left is None
+
+
+# ============================================================================ robustness (hypothesis)
+
+
+def _pending_node():
+    mn = node()
+    _, req = the_request(mn.on_packet(advert(lifetime=10_000), NOW))
+    return mn, req
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120))
+def test_arbitrary_bytes_as_a_reply_never_raise(data):
+    """RFC 5944 §3.6.2.1: whatever arrives on port 434 is processed or silently discarded."""
+    mn, req = _pending_node()
+    assert isinstance(mn.on_packet(Packet(data, FA1, HOME, interface="eth0"), NOW + 0.1), list)
+    assert mn.counters["discard.internal_error"] == 0
+    mn.on_packet(reply_packet(req), NOW + 0.2)  # still answers a valid reply afterwards
+    assert mn.status(NOW + 0.2).registered
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120), st.sampled_from(["eth0", "eth9", None]))
+def test_arbitrary_bytes_as_an_advertisement_never_raise(data, iface):
+    """RFC 5944 §2.4: malformed ICMP never raises out of the node."""
+    mn, _ = _pending_node()
+    assert isinstance(mn.on_packet(Packet(data, FA2, "224.0.0.1", interface=iface, icmp=True), NOW + 1), list)
+    assert mn.counters["discard.internal_error"] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 255),
+    st.integers(0, 0xFFFF),
+    st.sampled_from([HA, "10.1.1.2", "0.0.0.0", "255.255.255.255", "224.0.0.1"]),
+    st.integers(0, 0xFFFFFFFF),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_matching_reply_gets_exactly_one_decision_or_a_discard(code, lifetime, ha, high, signed, chal):
+    """RFC 5944 §3.6.2: a reply matching the pending request is either discarded (counted) or
+    acted upon with exactly one logged decision; odd fields never raise."""
+    mn, req = _pending_node()
+    ident = (high << 32) | (req.identification & 0xFFFFFFFF)
+    exts = [ChallengeExtension(b"c" * 8)] if chal else []
+    pkt = reply_packet(
+        req, code, lifetime=lifetime, ident=ident, home_agent=ha, sa=SA_HOME if signed else None, extensions=exts
+    )
+    actions = mn.on_packet(pkt, NOW + 0.5)
+    assert mn.counters["discard.internal_error"] == 0
+    logs = decisions(actions)
+    assert len(logs) == 1 or (logs == [] and sum(v for k, v in mn.counters.items() if k.startswith("discard.")))
+
+
+_EVENT = st.one_of(
+    st.tuples(
+        st.just("adv"),
+        st.sampled_from([FA1, FA2, HA, "10.1.1.2"]),
+        st.integers(0, 600),
+        st.integers(0, 40),
+        st.sampled_from([0, icmp.ADV_T, icmp.ADV_R, icmp.ADV_B, icmp.ADV_G]),
+        st.sampled_from([None, 24, 16]),
+    ),
+    st.tuples(st.just("reply"), st.sampled_from([0, 1, 69, 72, 74, 75, 77, 78, 104, 129, 130, 133, 136, 139])),
+    st.tuples(st.just("timer"), st.sampled_from(["send", "renew", "expire", "solicit", "agent", "garp"])),
+    st.tuples(st.just("link"), st.booleans(), st.sampled_from([None, "203.0.113.7", "10.1.1.10"])),
+    st.tuples(st.just("wait"), st.floats(0.01, 120)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_EVENT, max_size=40), st.booleans())
+def test_random_event_sequences_keep_the_invariants(events, colocated):
+    """Whatever happens: never raises; requests at least 1 s apart (RFC 5944 §3.6, §3.6.3);
+    tunnels added and removed in pairs; ARP answered for the home address only at home (§4.6)."""
+    mn = MobileNode(config(colocated=colocated, reverse_tunnel=True), SecurityAssociations([SA_HOME]), random.Random(3))
+    now, last_req, seq = NOW, None, {FA1: 10, FA2: 10, HA: 10, "10.1.1.2": 10}
+    tunnels = 0
+    actions = mn.start(now)
+    for ev in events:
+        if ev[0] == "adv":
+            _, src, s, life, extra, prefix = ev
+            base = icmp.ADV_H if src in (HA, "10.1.1.2") else icmp.ADV_F
+            seq[src] = s
+            actions = mn.on_packet(
+                advert(src, flags=base | (extra if base == icmp.ADV_F else 0), seq=s, lifetime=life, prefix=prefix), now
+            )
+        elif ev[0] == "reply":
+            sent = requests(actions)
+            if not sent:
+                continue
+            req = sent[-1][1]
+            actions = mn.on_packet(
+                reply_packet(req, ev[1], lifetime=req.lifetime or 0, sa=None if 64 <= ev[1] < 128 else SA_HOME), now
+            )
+        elif ev[0] == "timer":
+            key = {
+                "send": SEND_TIMER,
+                "renew": RENEW_TIMER,
+                "expire": EXPIRE_TIMER,
+                "solicit": solicit_timer("eth0"),
+                "agent": agent_timer(("eth0", FA1)),
+                "garp": garp_timer("eth0"),
+            }[ev[1]]
+            actions = mn.on_timer(key, now)
+        elif ev[0] == "link":
+            actions = mn.on_link(LinkChange("eth0", ev[1], ev[2], 24), now)
+        else:
+            now += ev[1]
+            continue
+        assert mn.counters["discard.internal_error"] == 0
+        for _sent in of_type(actions, SendUDP):
+            assert last_req is None or now - last_req >= 1.0 - 1e-9
+            last_req = now
+        tunnels += len(of_type(actions, AddTunnel)) - len(of_type(actions, RemoveTunnel))
+        assert tunnels in (0, 1)
+        for a in of_type(actions, SetArpReplies):
+            assert a.enable == mn.status(now).at_home

@@ -247,7 +247,12 @@ class _DataPlane:
 
 @dataclass(frozen=True, slots=True)
 class MobileNodeStatus:
-    """What `mipctl status` shows for a mobile node."""
+    """What `mipctl status` shows for a mobile node.
+
+    `location` is where the node is now ("detached": no agent or address to register with);
+    `registered` says whether the home agent holds an unexpired binding for it, which can
+    outlast a move until the binding's lifetime runs out.
+    """
 
     location: str  # "home" | "away" | "detached"
     registered: bool
@@ -337,11 +342,12 @@ class MobileNode:
     def status(self, now: float) -> MobileNodeStatus:
         """Current location and registration, for `mipctl status`."""
         reg_ = self._registration
-        att = reg_.attachment if reg_ else self._target
+        target = self._target
+        att = target or (reg_.attachment if reg_ else None)  # where we are, else what is registered
         left = None
         if reg_ is not None and reg_.expires_at is not None:
             left = max(0.0, reg_.expires_at - now)
-        location = "detached" if att is None else ("home" if att.kind == HOME else "away")
+        location = "detached" if target is None else ("home" if target.kind == HOME else "away")
         relay = self._agents.get(att.relay) if att and att.relay else None
         return MobileNodeStatus(
             location=location,
