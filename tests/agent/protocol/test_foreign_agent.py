@@ -8,7 +8,7 @@ the foreign agent sends.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from fa_helpers import (
@@ -219,11 +219,7 @@ def test_code_zero_and_no_prefix_lengths_when_configured():
 def test_advertisements_go_to_the_limited_broadcast_when_configured():
     """RFC 5944 §2.1: the destination is 224.0.0.1 or 255.255.255.255."""
 
-    @dataclass(frozen=True, slots=True)
-    class BroadcastConfig(ForeignAgentConfig):
-        advertise_broadcast: bool = True
-
-    fa = ForeignAgent(BroadcastConfig((ETH1,)), SecurityAssociations(), random.Random(1))
+    fa = ForeignAgent(ForeignAgentConfig((ETH1,), advertise_broadcast=True), SecurityAssociations(), random.Random(1))
     fa.start(NOW)
     assert only(fa.on_timer((ADVERTISE_TIMER, "eth1"), NOW), SendICMP).dest == "255.255.255.255"
 

@@ -1,4 +1,5 @@
-"""Registration Reply codes (RFC 5944 §3.4; RFC 3024 §3.5 for 74-79 and 137-139)."""
+"""Registration Reply codes (RFC 5944 §3.4; RFC 3024 §3.5 for 74-79 and 137-139; RFC 2794 §5 for
+97-99; RFC 3012 §10 for 104-106)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ FA_HA_HOST_UNREACHABLE = 81
 FA_HA_PORT_UNREACHABLE = 82
 FA_HA_UNREACHABLE = 88
 FA_INVALID_HA_ADDRESS = 194
+
+# Denied by the foreign agent: RFC 2794 §5 (NAI) and RFC 3012 §10 (challenges)
+FA_MISSING_NAI = 97
+FA_MISSING_HOME_AGENT = 98
+FA_MISSING_HOMEADDR = 99
+FA_UNKNOWN_CHALLENGE = 104
+FA_MISSING_CHALLENGE = 105
+FA_STALE_CHALLENGE = 106
 
 # Denied by the home agent
 HA_UNSPECIFIED = 128
@@ -65,6 +74,12 @@ NAMES = {
     81: "FA: home agent host unreachable",
     82: "FA: home agent port unreachable",
     88: "FA: home agent unreachable",
+    97: "FA: missing NAI",
+    98: "FA: missing home agent",
+    99: "FA: missing home address",
+    104: "FA: unknown challenge",
+    105: "FA: missing challenge",
+    106: "FA: stale challenge",
     194: "FA: invalid home agent address",
     128: "HA: reason unspecified",
     129: "HA: administratively prohibited",

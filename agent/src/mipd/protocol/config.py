@@ -77,13 +77,14 @@ class ForeignAgentConfig:
     advertisement_interval: float = 5.0  # mean; randomised; at most lifetime / 3 (§2.3.2)
     advertisement_lifetime: int = 15  # ICMP lifetime of an advertisement
     advertisement_code: int = 16  # 16: mobility only; 0: also routes common traffic
+    advertise_broadcast: bool = False  # §2.1: advertise to 255.255.255.255 instead of 224.0.0.1
     advertise_prefix_lengths: bool = True
     registration_lifetime: int = 1800  # longest lifetime accepted; longer -> 69
     registration_required: bool = False  # R bit
     reverse_tunnel: str = "offered"  # off | offered | mandatory (RFC 3024)
     encapsulations: frozenset[str] = frozenset(ENCAPSULATIONS)
     visitor_limit: int = 0  # 0 = unlimited; at limit: B bit, requests -> 66
-    pending_limit: int = 5  # §3.7.1: pending requests per FA; beyond -> 66
+    pending_limit: int = 5  # §3.7.1: pending requests per FA; beyond -> 66; 0 = unlimited
     pending_timeout: float = 7.0  # §3.7.1: pending longer -> 78
     challenge: bool = False  # RFC 3012 challenges in advertisements
     filters: RegistrationFilters = RegistrationFilters()

@@ -84,13 +84,13 @@ CHALLENGE_WINDOW = 2  # RFC 3012 §9 CHALLENGE_WINDOW: recent advertised challen
 CHALLENGE_LEN = 16  # RFC 3012 §2: "SHOULD be at least 32 bits"
 DENIAL_MEMORY = 1024  # rate-limit entries kept before the stale ones are pruned
 
-# Reply codes of RFC 2794 §5 and RFC 3012 §10 (codes.py does not define them).
-MISSING_NAI = 97
-MISSING_HOME_AGENT = 98
-MISSING_HOMEADDR = 99
-UNKNOWN_CHALLENGE = 104
-MISSING_CHALLENGE = 105
-STALE_CHALLENGE = 106
+# Reply codes of RFC 2794 §5 and RFC 3012 §10
+MISSING_NAI = codes.FA_MISSING_NAI
+MISSING_HOME_AGENT = codes.FA_MISSING_HOME_AGENT
+MISSING_HOMEADDR = codes.FA_MISSING_HOMEADDR
+UNKNOWN_CHALLENGE = codes.FA_UNKNOWN_CHALLENGE
+MISSING_CHALLENGE = codes.FA_MISSING_CHALLENGE
+STALE_CHALLENGE = codes.FA_STALE_CHALLENGE
 
 ICMP_DEST_UNREACHABLE = 3
 # §3.7.3: ICMP errors about a relayed request -> "home agent unreachable" codes 80-95.
@@ -606,12 +606,8 @@ class ForeignAgent:
         return flags
 
     def _advert_dest(self) -> str:
-        """§2.1: 224.0.0.1, or 255.255.255.255 when the configuration asks for the limited broadcast.
-
-        ForeignAgentConfig has no such switch yet; a field named `advertise_broadcast` is honoured
-        as soon as the model grows one.
-        """
-        return LIMITED_BROADCAST if getattr(self.config, "advertise_broadcast", False) else ALL_SYSTEMS
+        """§2.1: 224.0.0.1, or 255.255.255.255 when the configuration asks for the limited broadcast."""
+        return LIMITED_BROADCAST if self.config.advertise_broadcast else ALL_SYSTEMS
 
     def _advert_delay(self) -> float:
         """§2.1: a randomised interval around the mean, never beyond advertisement lifetime / 3."""
