@@ -201,3 +201,82 @@ class Driver:
         out = self.fire(SEND_TIMER, at)
         assert len(requests(out)) == 1, out
         return at, out
+
+
+class Wire:
+    """Carries packets between a mobile node, a foreign agent and a home agent (the project's own
+    state machines), by destination address, with every armed timer fired in time order.
+
+    The mobile node sits on the FA's link `fa_link` (its interface "eth0"); the HA is reachable
+    from everyone by unicast. Data-plane actions are collected per machine, not carried out.
+    """
+
+    MN_MAC = "02:00:00:00:00:10"
+
+    def __init__(self, mn: Any, ha: Any, fa: Any = None, fa_address: str = FA1, fa_link: str = "eth1") -> None:
+        self.machines = {"mn": mn, "ha": ha, "fa": fa}
+        self.fa_address, self.fa_link = fa_address, fa_link
+        self.timers: dict[tuple[str, Any], float] = {}
+        self.actions: dict[str, list[Any]] = {"mn": [], "ha": [], "fa": []}
+        self.now = NOW
+        self.clock_skew = {"mn": 0.0, "ha": 0.0, "fa": 0.0}  # each machine's clock error
+
+    def _t(self, who: str) -> float:
+        return self.now + self.clock_skew[who]
+
+    def execute(self, who: str, actions: list[Any]) -> None:
+        from mipd.protocol.actions import ArmTimer, CancelTimer, SendICMP
+
+        queue = [(who, a) for a in actions]
+        while queue:
+            sender, act = queue.pop(0)
+            self.actions[sender].append(act)
+            if isinstance(act, ArmTimer):
+                self.timers[(sender, act.key)] = act.at - self.clock_skew[sender]
+            elif isinstance(act, CancelTimer):
+                self.timers.pop((sender, act.key), None)
+            elif isinstance(act, (SendUDP, SendICMP)):
+                for target, pkt in self._route(sender, act):
+                    queue += [(target, a) for a in self.machines[target].on_packet(pkt, self._t(target))]
+
+    def _route(self, sender: str, act: Any) -> list[tuple[str, Packet]]:
+        from mipd.protocol.actions import SendICMP
+
+        fa_on, icmp_ = self.machines["fa"] is not None, isinstance(act, SendICMP)
+        src = act.source or (self.fa_address if sender == "fa" else HA if sender == "ha" else HOME)
+        if sender == "mn" and act.interface == "eth0" and fa_on and (icmp_ or act.dest == self.fa_address):
+            ttl = act.ttl if act.ttl is not None else 64
+            return [
+                (
+                    "fa",
+                    Packet(act.payload, src, act.dest, interface=self.fa_link, lladdr=self.MN_MAC, icmp=icmp_, ttl=ttl),
+                )
+            ]
+        if sender == "fa" and (icmp_ or act.interface == self.fa_link):
+            return [
+                (
+                    "mn",
+                    Packet(
+                        act.payload, src, act.dest, interface="eth0", lladdr=FA1_MAC, icmp=icmp_, ttl=1 if icmp_ else 64
+                    ),
+                )
+            ]
+        if act.dest == HA and sender != "ha":
+            return [("ha", Packet(act.payload, src, HA, source_port=act.source_port))]
+        if sender == "ha" and fa_on and act.dest == self.fa_address:
+            return [("fa", Packet(act.payload, HA, act.dest))]
+        if sender == "ha":
+            return [("mn", Packet(act.payload, HA, act.dest, interface="eth0"))]
+        return []
+
+    def run(self, until: float) -> None:
+        """Advance time to `until` (true time), firing due timers in order."""
+        while True:
+            due = [(at, k) for k, at in self.timers.items() if at <= until]
+            if not due:
+                break
+            at, (who, key) = min(due, key=lambda x: x[0])
+            del self.timers[(who, key)]
+            self.now = max(self.now, at)
+            self.execute(who, self.machines[who].on_timer(key, self._t(who)))
+        self.now = max(self.now, until)

@@ -51,7 +51,7 @@ from mipd.protocol.actions import (
 )
 from mipd.protocol.config import MobileNodeConfig, encap_for_flags
 from mipd.protocol.filters import addr_int
-from mipd.security import SecurityAssociation, SecurityAssociations, next_request_id, sign, verify
+from mipd.security import SecurityAssociation, SecurityAssociations, next_request_id, sign, sign_mn_aaa, verify
 from mipd.security.replay import clock_offset_from_reply, low32
 from mipd.wire import icmp
 from mipd.wire import registration as reg
@@ -137,6 +137,7 @@ class HeardAgent:
     coa_index: int = 0  # §2.4: after an FA denial, "retry ... with each subsequent advertised address"
     hold_until: float = 0.0
     challenge_errors: int = 0
+    refused_challenge: bytes | None = None  # RFC 3012 §3.1: the FA refused it; wait for a new one
 
     @property
     def key(self) -> AgentKey:
@@ -202,6 +203,7 @@ class _Pending:
     lifetime: int = 0
     flags: int = 0
     home_agent: str = ""
+    challenge: bytes | None = None  # the FA's challenge this request answers (RFC 3012 §3.1)
     awaiting: bool = False  # sent, no reply yet
 
 
@@ -348,7 +350,7 @@ class MobileNode:
         if reg_ is not None and reg_.expires_at is not None:
             left = max(0.0, reg_.expires_at - now)
         location = "detached" if target is None else ("home" if target.kind == HOME else "away")
-        relay = self._agents.get(att.relay) if att and att.relay else None
+        relay = self._relay(att) if att else None
         return MobileNodeStatus(
             location=location,
             registered=reg_ is not None,
@@ -541,11 +543,22 @@ class MobileNode:
         if rebooted and target is not None and target.relay == agent.key:
             self.counters["agent.rebooted"] += 1  # §2.4.4, §3.6: register again
             return actions + self._begin(now, "foreign agent rebooted")
+        if self._fresh_challenge(agent):
+            return actions + self._transmit(now)
         if target is not None and self._moved_by_prefix(agent, target):
             self.counters["move.prefix"] += 1  # §2.4.2.2
             actions += self._leave_network(target)
             return actions + self._reconsider(now, "network prefix changed", prefer=agent)
         return actions + self._reconsider(now, "agent advertisement")
+
+    def _fresh_challenge(self, agent: HeardAgent) -> bool:
+        """RFC 3012 §3.1: the agent refused our challenge and now advertises a new one."""
+        p = self._pending
+        refused = agent.refused_challenge
+        if refused is None or agent.challenge is None or agent.challenge == refused:
+            return False
+        agent.refused_challenge = None
+        return p is not None and not p.awaiting and p.attachment.relay == agent.key
 
     def _record_agent(self, pkt: Packet, adv: icmp.AgentAdvertisement, now: float) -> tuple[HeardAgent, bool]:
         """Remember what the advertisement says; True if the agent rebooted (§2.4.4)."""
@@ -569,6 +582,7 @@ class MobileNode:
         )
         if old is not None:
             agent.adapt, agent.hold_until, agent.challenge_errors = old.adapt, old.hold_until, old.challenge_errors
+            agent.refused_challenge = old.refused_challenge
             agent.coa_index = old.coa_index if old.care_of_addresses == coas else 0
         self._agents[key] = agent
         return agent, rebooted
@@ -597,7 +611,7 @@ class MobileNode:
         """The network prefixes of where we are: the current agent's (§2.4.2.2: only when it sent
         them), the home network's, or our co-located address's when its prefix is known."""
         if target.kind == FOREIGN:
-            relay = self._agents.get(target.relay) if target.relay else None
+            relay = self._relay(target)
             return relay.networks if relay else None
         if target.kind == HOME:
             home = _network(self.config.home_address, self.config.home_prefix_length)
@@ -734,7 +748,7 @@ class MobileNode:
             if link.address != target.care_of:
                 return False
             return target == self._colocated_attachment(link, now)
-        relay = self._agents.get(target.relay) if target.relay else None
+        relay = self._relay(target)
         return relay is not None and relay.usable_fa(now) and relay.care_of == target.care_of
 
     def _best_away(self, now: float) -> Attachment | None:
@@ -841,13 +855,14 @@ class MobileNode:
         sa = self._home_sa()
         if plan is None or sa is None:
             return self._cannot_send(p, plan is None, now)
+        relay = self._relay(p.attachment)
+        if relay is not None and plan.challenge is not None and plan.challenge == relay.refused_challenge:
+            return []  # RFC 3012 §3.1: needs a new challenge; the next advertisement brings one
         actions: list[Action] = []
-        if p.payload is None or sa.replay != "nonce" or p.home_agent != plan.home_agent:
-            # §3.6.3: with timestamps every transmission is a new request; with nonces a
-            # retransmission is the same request, unchanged.
+        if not self._resend_unchanged(p, plan, sa):
             ident = self._next_identification(sa, now)
             p.payload = self._encode(plan, ident, sa)
-            p.identification, p.first_sent = ident, now
+            p.identification, p.first_sent, p.challenge = ident, now, plan.challenge
             p.lifetime, p.flags, p.home_agent = plan.lifetime, plan.flags, plan.home_agent
         self.counters["tx.retransmission" if p.awaiting else "tx.request"] += 1
         actions.append(
@@ -865,6 +880,16 @@ class MobileNode:
         actions.append(ArmTimer(SEND_TIMER, now + p.interval))
         p.interval = min(p.interval * 2, self._max_retransmit(p))
         return actions
+
+    @staticmethod
+    def _resend_unchanged(p: _Pending, plan: _Plan, sa: SecurityAssociation) -> bool:
+        """§3.6.3: with timestamps every transmission is a new request; with nonces a
+        retransmission is the same request, unchanged. RFC 3012 §3.2: an FA takes a challenge
+        again only with the same Identification, so a request answering a challenge is also
+        resent unchanged (until a new challenge is known)."""
+        if p.payload is None or p.home_agent != plan.home_agent or plan.challenge != p.challenge:
+            return False
+        return sa.replay == "nonce" or p.challenge is not None
 
     def _max_retransmit(self, p: _Pending) -> float:
         """§3.6.3: no longer than the requested lifetime, never under one second."""
@@ -886,7 +911,7 @@ class MobileNode:
         if deregister:
             # §3.6.1.2: lifetime 0 and care-of = home address deregisters every binding (App. C.3)
             return _Plan(0, 0, ha, home, ha, home, att.interface, None, None, None, None)
-        relay = self._agents.get(att.relay) if att.relay else None
+        relay = self._relay(att)
         if att.relay is not None and relay is None:
             return None
         colocated = att.kind == COLOCATED
@@ -945,7 +970,12 @@ class MobileNode:
 
     def _encode(self, plan: _Plan, ident: int, sa: SecurityAssociation) -> bytes:
         """§3.6.1.3 order: fixed part, NAI (RFC 2794 §2), MHAE, FA-only extensions (the RFC 3012
-        §3.1 challenge follows the MHAE), MFAE last."""
+        §3.1 challenge follows the MHAE), MFAE last.
+
+        RFC 3012 §3.1: a challenge is answered by an MFAE when the node shares an SA with the FA,
+        otherwise by an MN-AAA extension (MUST); the MN-AAA key is the node's SA with its home
+        domain, the same one the home agent checks (it accepts MN-AAA as authorization-enabling).
+        """
         c = self.config
         exts: list[Any] = [NAIExtension(c.nai)] if c.nai else []
         req = reg.RegistrationRequest(
@@ -955,7 +985,9 @@ class MobileNode:
         if plan.challenge is not None:
             data += ChallengeExtension(plan.challenge).encode()
         if plan.fa_sa is not None:
-            data = sign(plan.fa_sa, data, MFAE)
+            return sign(plan.fa_sa, data, MFAE)
+        if plan.challenge is not None:
+            return sign_mn_aaa(sa, data)
         return data
 
     def _next_identification(self, sa: SecurityAssociation, now: float) -> int:
@@ -966,6 +998,10 @@ class MobileNode:
 
     def _home_agent(self) -> str:
         return self._ha_override or self.config.home_agent
+
+    def _relay(self, att: Attachment) -> HeardAgent | None:
+        """The foreign agent `att` registers through, if any and still heard."""
+        return self._agents.get(att.relay) if att.relay is not None else None
 
     def _mn_peers(self) -> list[str]:
         """Whom our SA with the home agent is filed under: home address, NAI, or the HA (§3.6)."""
@@ -1040,7 +1076,7 @@ class MobileNode:
     def _authentication_problem(self, reply: reg.RegistrationReply, p: _Pending) -> str | None:
         """§3.6.2.1 a/b: exactly one valid MFAE when we share an SA with the FA; exactly one
         valid MHAE when the code comes from the home agent."""
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         if relay is not None and self._fa_sa(relay) is not None:
             peers = [relay.address, *relay.care_of_addresses]
             problem = self._check_auth(reply, MFAE, peers, "mfae")
@@ -1067,7 +1103,7 @@ class MobileNode:
 
     def _take_challenge(self, reply: reg.RegistrationReply, p: _Pending) -> None:
         """RFC 3012 §3.1: a reply from the FA MAY carry the next challenge to use."""
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         ext = reply.find(ChallengeExtension.type)
         if relay is not None and isinstance(ext, ChallengeExtension):
             relay.challenge = ext.challenge
@@ -1092,9 +1128,9 @@ class MobileNode:
         self._last_accepted_id = p.identification
         for link in self._links.values():
             link.fast_restart = True  # §2.4: search at the initial rate next time
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         if relay is not None:
-            relay.challenge_errors = 0
+            relay.challenge_errors, relay.refused_challenge = 0, None
         actions: list[Action] = [CancelTimer(SEND_TIMER)]
         if p.deregister:
             self.counters["deregistered"] += 1
@@ -1163,7 +1199,7 @@ class MobileNode:
 
     def _adapt_for(self, p: _Pending, code: int) -> Adaptation:
         """The FA's adaptation for FA codes when registering through one, else the HA's."""
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         return relay.adapt if relay is not None and not self._from_home_agent(code) else self._ha_adapt
 
     def _retry_now(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
@@ -1225,14 +1261,20 @@ class MobileNode:
 
     def _repair_challenge(self, p: _Pending, code: int, now: float) -> list[Action]:
         """RFC 3012 §3.1: use a new challenge (from the reply, or the next advertisement)."""
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         if relay is None:
             return self._hold_down(p, code, now, "challenge error without a foreign agent")
         relay.challenge_errors += 1
         if relay.challenge_errors > MAX_CHALLENGE_RETRIES:
             relay.challenge_errors = 0
             return self._hold_down(p, code, now, "challenge keeps failing")
-        return self._retry_later(p, code, now, "retry with a fresh challenge")
+        if p.challenge is None:
+            return self._retry_later(p, code, now, "challenge demanded but none advertised: retry")
+        if relay.challenge is not None and relay.challenge != p.challenge:
+            return self._retry_now(p, code, now, "retry with the challenge from the reply")
+        relay.refused_challenge = p.challenge
+        self._pending = _Pending(p.attachment, p.deregister)
+        return [self._decision(p, code, "waiting for a fresh challenge")]
 
     def _retry_later(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
         """Back off: 1, 2, 4 ... s up to the retransmission cap, then try the same place again."""
@@ -1245,7 +1287,7 @@ class MobileNode:
         """A denial we cannot repair: leave the FA's care-of address / the FA / the HA alone for a
         while (§2.4: try the FA's next care-of address first), and go elsewhere if we can."""
         level = "warning" if code in _AUTH_FAILURES else "info"  # §3.6.2.1: security exception
-        relay = self._agents.get(p.attachment.relay) if p.attachment.relay else None
+        relay = self._relay(p.attachment)
         if relay is not None and code in _FA_FAULT:
             return self._leave_agent(relay, p, code, now, reason, level)
         self._ha_hold_until = now + HOLDDOWN
@@ -1276,7 +1318,7 @@ class MobileNode:
             gw = self.config.home_gateway
             return _DataPlane(default_route=SetDefaultRoute(gw, iface) if gw else None)
         if att.kind == FOREIGN:
-            relay = self._agents.get(att.relay) if att.relay else None
+            relay = self._relay(att)
             if relay is None:
                 return self._installed
             # §4.2.1: the FA as first-hop router, its MAC from the advertisement (no ARP, §4.6)
