@@ -85,10 +85,19 @@ _M32 = 0xFFFFFFFF
 
 # §3.6.2.3: denials the node cannot repair itself. Codes the foreign agent (or its relationship
 # with the home agent, 132) is to blame for make the node try another care-of address or agent.
-_TRANSIENT = frozenset({codes.FA_RESOURCES, codes.FA_TIMEOUT, *range(80, 89), 97, 98, 99})
+_TRANSIENT = frozenset(
+    {
+        codes.FA_RESOURCES,
+        codes.FA_TIMEOUT,
+        *range(80, 89),
+        codes.FA_MISSING_NAI,
+        codes.FA_MISSING_HOME_AGENT,
+        codes.FA_MISSING_HOMEADDR,
+    }  # RFC 2794 §3: the HA's reply lacked what the FA needed; try later
+)
 _FA_FAULT = frozenset({*range(64, 128), codes.FA_INVALID_HA_ADDRESS, codes.HA_FA_AUTH})
 _AUTH_FAILURES = frozenset({codes.FA_MN_AUTH, codes.HA_MN_AUTH, codes.FA_HA_AUTH, codes.HA_FA_AUTH})
-_CHALLENGE_ERRORS = frozenset({104, 105, 106})  # RFC 3012 §10: unknown, missing, stale challenge
+_CHALLENGE_ERRORS = frozenset({codes.FA_UNKNOWN_CHALLENGE, codes.FA_MISSING_CHALLENGE, codes.FA_STALE_CHALLENGE})
 
 AgentKey = tuple[str, str]  # (interface, agent address)
 
