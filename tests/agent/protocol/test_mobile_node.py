@@ -564,6 +564,21 @@ def test_stale_challenge_waits_for_a_newly_advertised_one():
     assert [e.challenge for e in req.extensions if isinstance(e, ChallengeExtension)] == [b"challenge-two..."]
 
 
+def test_next_challenge_from_a_reply_is_the_new_one_not_the_echo():
+    """RFC 3012 §3.3/§3.4: the HA echoes the challenge it saw, the FA MAY append a new one; the
+    node's next request uses the new one (§3.1)."""
+    d = Driver(node())
+    d.feed(advert(challenge=b"challenge-one...", lifetime=10_000), NOW)
+    echo, fresh = ChallengeExtension(b"challenge-one..."), ChallengeExtension(b"challenge-two...")
+    d.reply(0, NOW + 0.2, extensions=[], sa=SA_HOME)  # accepted; nothing new offered
+    _, again = the_request(d.fire(RENEW_TIMER, NOW + 1790))
+    assert again.extensions[1].challenge == b"challenge-one..."
+    raw = reply_packet(again, 0, sa=SA_HOME).data + echo.encode() + fresh.encode()
+    d.mn.on_packet(Packet(raw, FA1, HOME, interface="eth0"), NOW + 1790.2)
+    _, third = the_request(d.fire(RENEW_TIMER, NOW + 3580))
+    assert third.extensions[1].challenge == b"challenge-two..."
+
+
 def test_request_answering_a_challenge_is_retransmitted_unchanged():
     """RFC 3012 §3.2: the FA relays a challenge again only for a retransmission with the same
     Identification and challenge, so such a request is resent unchanged even with timestamps."""

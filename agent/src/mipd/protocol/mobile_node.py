@@ -439,7 +439,6 @@ class MobileNode:
         actions: list[Action] = []
         for name in [n for n in self._links if n not in config.interfaces]:
             actions += self._link_down(self._links.pop(name), now, reconsider=False)
-            actions.append(CancelTimer(solicit_timer(name)))
         for name in config.interfaces:
             self._links.setdefault(name, _Link(name))
         identity = ("home_address", "home_agent", "home_prefix_length", "nai")
@@ -551,7 +550,7 @@ class MobileNode:
         target = self._target
         if rebooted and target is not None and target.relay == agent.key:
             self.counters["agent.rebooted"] += 1  # §2.4.4, §3.6: register again
-            return actions + self._begin(now, "foreign agent rebooted")
+            return actions + self._begin(now)
         if self._fresh_challenge(agent):
             return actions + self._transmit(now)
         if target is not None and self._moved_by_prefix(agent, target):
@@ -656,7 +655,7 @@ class MobileNode:
         self._agents.pop(agent.key, None)
         actions: list[Action] = [CancelTimer(agent_timer(agent.key))]
         target = self._target
-        if target is not None and (target.relay == agent.key or target.kind == HOME):
+        if target is not None and (target.relay == agent.key or self._is_home_advertisement(agent)):
             self.counters["move.agent_lost"] += 1
         actions += self._reconsider(now, reason)
         link = self._links.get(agent.interface)
@@ -807,7 +806,7 @@ class MobileNode:
             actions += self._return_home(att, now)
         else:
             actions += self._arp_away()
-        return actions + self._begin(now, reason)
+        return actions + self._begin(now)
 
     def _return_home(self, att: Attachment, now: float) -> list[Action]:
         """§4.6 (returning home) and §2.4.3: answer ARP again, gratuitous ARP for ourselves, and
@@ -844,7 +843,7 @@ class MobileNode:
 
     # ------------------------------------------------------------------ sending requests (§3.6.1)
 
-    def _begin(self, now: float, reason: str) -> list[Action]:
+    def _begin(self, now: float) -> list[Action]:
         """Start a new registration (or deregistration at home) for the current target."""
         att = self._target
         if att is None:
@@ -863,7 +862,7 @@ class MobileNode:
         plan = self._plan(p.attachment, p.deregister)
         sa = self._home_sa()
         if plan is None or sa is None:
-            return self._cannot_send(p, plan is None, now)
+            return self._cannot_send(p, plan is None)
         relay = self._relay(p.attachment)
         if relay is not None and plan.challenge is not None and plan.challenge == relay.refused_challenge:
             return []  # RFC 3012 §3.1: needs a new challenge; the next advertisement brings one
@@ -907,7 +906,7 @@ class MobileNode:
             cap = min(cap, float(p.lifetime))
         return max(MIN_REQUEST_INTERVAL, cap)
 
-    def _cannot_send(self, p: _Pending, no_route: bool, now: float) -> list[Action]:
+    def _cannot_send(self, p: _Pending, no_route: bool) -> list[Action]:
         reason = "relay agent gone" if no_route else "no security association with the home agent"
         self.counters["error.no_route" if no_route else "error.no_security_association"] += 1
         self._pending = None
@@ -1111,11 +1110,14 @@ class MobileNode:
         return None
 
     def _take_challenge(self, reply: reg.RegistrationReply, p: _Pending) -> None:
-        """RFC 3012 §3.1: a reply from the FA MAY carry the next challenge to use."""
+        """RFC 3012 §3.1/§3.3: a reply from the FA MAY carry the next challenge to use, appended
+        after the home agent's echo of the one we answered (§3.4); the echo is not new."""
         relay = self._relay(p.attachment)
-        ext = reply.find(ChallengeExtension.type)
-        if relay is not None and isinstance(ext, ChallengeExtension):
-            relay.challenge = ext.challenge
+        new = [
+            e.challenge for e in reply.extensions if isinstance(e, ChallengeExtension) and e.challenge != p.challenge
+        ]
+        if relay is not None and new:
+            relay.challenge = new[-1]
 
     def _decision(self, p: _Pending, code: int, reason: str, level: str = "info") -> Log:
         """The one log line of a registration decision (never any key material)."""
@@ -1167,7 +1169,7 @@ class MobileNode:
         self.counters["renewal"] += 1
         if self._target.kind != HOME and not self._still_valid(self._target, now):
             return self._reconsider(now, "renewal: attachment no longer valid")
-        return self._begin(now, "renewal")
+        return self._begin(now)
 
     def _expire(self, now: float) -> list[Action]:
         reg_ = self._registration
@@ -1178,7 +1180,7 @@ class MobileNode:
         fields = {"node": self.config.home_address, "care_of": reg_.attachment.care_of}
         actions: list[Action] = [Log("registration-expired", fields, "warning")]
         if self._pending is None and self._target is not None:
-            actions += self._begin(now, "registration expired")
+            actions += self._begin(now)
         return actions
 
     # ------------------------------------------------------------------ denied (§3.6.2.3)
