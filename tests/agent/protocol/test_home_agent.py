@@ -305,6 +305,19 @@ def test_nai_identifies_node_and_is_returned():
     assert verify(sa, rep.raw, rep.extensions[1])
 
 
+def test_mn_fa_challenge_is_echoed_after_the_mhae():
+    """RFC 3012 §3.4: the challenge comes back in the reply, after the MHAE, before the FHAE."""
+    from mipd.wire.extensions import ChallengeExtension
+
+    ha = make_ha([mn_sa(), fa_sa()])
+    data = request(after=ChallengeExtension(b"0123456789abcdef").encode(), fa_sa=fa_sa())
+    rep = reply_of(ha.on_packet(packet(data), NOW))
+    assert rep.code == 0
+    assert [e.type for e in rep.extensions] == [MHAE, 132, FHAE]
+    assert rep.extensions[1] == ChallengeExtension(b"0123456789abcdef")
+    assert verify(fa_sa(), rep.raw, rep.extensions[2])
+
+
 def test_nai_after_the_mhae_is_not_trusted():
     """§3.5.1: extensions after the MHAE are not authenticated, so they cannot select the SA."""
     sa = SecurityAssociation("mn1@example.net", 300, KEY)
@@ -455,7 +468,10 @@ def test_filters_do_not_block_deregistration():
     ha = make_ha()
     ha.on_packet(packet(request()), NOW)
     ha.config = HomeAgentConfig(
-        HA, "home0", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
+        HA,
+        "home0",
+        ("10.1.0.0/24",),
+        mobile_hosts=HostSet(("10.1.0.0/24",)),
         filters=RegistrationFilters(care_of=RuleList(default="deny")),
     )
     assert reply_of(ha.on_packet(packet(request(lifetime=0, ident=ntp_timestamp(NOW + 1))), NOW + 1)).code == 0
@@ -568,8 +584,13 @@ def test_arbitrary_bytes_never_raise(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 255), st.integers(0, 0xFFFF), st.sampled_from([MN, MN2, "0.0.0.0", "10.1.0.255"]),
-       st.sampled_from([HA, "10.1.0.255", "1.2.3.4"]), st.integers(0, 2**64 - 1))
+@given(
+    st.integers(0, 255),
+    st.integers(0, 0xFFFF),
+    st.sampled_from([MN, MN2, "0.0.0.0", "10.1.0.255"]),
+    st.sampled_from([HA, "10.1.0.255", "1.2.3.4"]),
+    st.integers(0, 2**64 - 1),
+)
 def test_signed_requests_with_any_fields_never_raise(flags, lifetime, home, ha_field, ident):
     """Authenticated but odd requests always get a decision (reply or counted discard)."""
     ha = make_ha([mn_sa(), mn_sa(MN2)])

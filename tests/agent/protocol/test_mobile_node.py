@@ -1240,11 +1240,6 @@ def test_interop_challenge_answered_with_an_mfae_through_the_project_foreign_age
     assert ha.bindings()[0].care_of_address == FA1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="home_agent.py does not echo the MN-FA Challenge in its reply (RFC 3012 §3.4 MUST), so the "
-    "project FA turns the reply into 105 when it relayed the challenge (MN-AAA case, RFC 3012 §3.2)",
-)
 def test_interop_challenge_answered_with_mn_aaa_through_the_project_foreign_agent():
     """RFC 3012 §3.1: without an MN-FA SA the node answers the challenge with MN-AAA; the FA
     relays the challenge, the HA must echo it (§3.4), and the node is registered."""

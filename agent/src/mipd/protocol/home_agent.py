@@ -35,7 +35,7 @@ from mipd.security import SecurityAssociation, SecurityAssociations, sign, verif
 from mipd.security.replay import ReplayState
 from mipd.wire import registration as reg
 from mipd.wire.errors import UnknownExtensionError, WireError
-from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_NAI, AuthExtension, GenAuthExtension
+from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_FA_CHALLENGE, MN_NAI, AuthExtension, GenAuthExtension
 
 EXPIRY_TIMER = "binding-expiry"
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
@@ -451,12 +451,16 @@ class HomeAgent:
         cfg = self.config
         ha_field = req.home_agent if req.home_agent == cfg.address else cfg.address
         data = reg.encode_reply_fixed(code, lifetime, req.home_address, ha_field, identification)
-        for e in req.extensions:  # RFC 2794 §2: the NAI comes back in the reply, as received
-            if e.type == MN_NAI:
-                raw, o = req.raw, e.offset
-                data += raw[o : o + 2 + raw[o + 1]]
-                break
-        data = sign(sa, data, MHAE)
+        nai = challenge = b""
+        raw = req.raw
+        for e in req.extensions:
+            t = e.type
+            if t == MN_NAI and not nai:  # RFC 2794 §2: the NAI comes back in the reply, before the MHAE
+                nai = raw[e.offset : e.offset + 2 + raw[e.offset + 1]]
+            elif t == MN_FA_CHALLENGE and not challenge:  # RFC 3012 §3.4: echoed after the MHAE
+                challenge = raw[e.offset : e.offset + 2 + raw[e.offset + 1]]
+        data += nai
+        data = sign(sa, data, MHAE) + challenge
         if fa_sa is not None:
             data = sign(fa_sa, data, FHAE)
         to_home = req.lifetime == 0 and pkt.source == req.home_address == req.care_of_address
