@@ -1,0 +1,417 @@
+"""The mipd configuration file and keys file: YAML -> validated protocol configs + SAs.
+
+One file per host; its role sections map one to one onto the protocol config dataclasses:
+``home_agent`` -> HomeAgentConfig (RFC 5944 §3.8.1, RFC 3024 §4), ``foreign_agent`` ->
+ForeignAgentConfig (§2.3 advertisements, §3.7 registrations), ``mobile_node`` ->
+MobileNodeConfig (§3.6). A host is HA, FA, HA+FA or MN. Security associations (§3.5, §5.1;
+RFC 3012 §6 MN-AAA; RFC 2794 NAI peers) live in a separate keys file (mode 0600) so the main
+file can be shown and diffed; key values never appear in any error or output.
+
+Relative paths in the file are relative to the file's own directory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from mipd.protocol.config import (
+    ENCAPSULATIONS,
+    REVERSE_TUNNEL_MODES,
+    ForeignAgentConfig,
+    HomeAgentConfig,
+    MobileNodeConfig,
+    ServedInterface,
+)
+from mipd.protocol.filters import ACTIONS, FilterRule, HostSet, RegistrationFilters, RuleList
+from mipd.protocol.foreign_agent import validate_config as validate_foreign_agent
+from mipd.runtime import schema as s
+from mipd.runtime import yamlfile
+from mipd.runtime.schema import ConfigError, Section
+from mipd.security import ALGORITHMS, REPLAY_METHODS, SPI_MIN, SecurityAssociation, SecurityAssociations, parse_key
+from mipd.security.associations import SPI_MAX
+from mipd.security.keys import KEY_FORMS
+
+DEFAULT_CONFIG = "/etc/mipd/mipd.yaml"
+DEFAULT_CONTROL_SOCKET = "/run/mipd/mipd.sock"
+DEFAULT_STATE_DB = "/var/lib/mipd/state.db"
+DEFAULT_KEYS_FILE = "keys.yaml"  # next to the config file
+DATAPLANE_BACKENDS = ("auto", "kernel", "userspace", "none")  # none: signalling only (tests, benchmarks)
+STATE_SYNC = ("normal", "full")  # SQLite synchronous: normal survives a process kill, full a power cut
+LOG_LEVELS = ("debug", "info", "warning", "error")
+ROLES = ("home_agent", "foreign_agent", "mobile_node")
+
+TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", *ROLES)
+HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "max_lifetime",
+           "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
+           "encapsulations", "filters")
+FA_KEYS = ("interfaces", "advertisement", "registration_lifetime", "registration_required", "reverse_tunnel",
+           "encapsulations", "visitor_limit", "pending_limit", "pending_timeout", "filters")
+ADV_KEYS = ("interval", "lifetime", "code", "prefix_lengths", "challenge")
+IFACE_KEYS = ("name", "address", "prefix_length", "care_of_addresses")
+MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "nai", "interfaces", "colocated",
+           "reverse_tunnel", "encapsulation", "lifetime", "reregister_margin", "solicit_interval",
+           "max_retransmit_interval")
+RULES_KEYS = ("default", "rules")
+RULE_KEYS = ("action", "prefix", "nai")
+SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback")
+LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: file paths, daemon settings, role configs and SAs."""
+
+    path: str
+    keys_file: str | None
+    control_socket: str = DEFAULT_CONTROL_SOCKET
+    state_db: str = DEFAULT_STATE_DB
+    state_sync: str = "normal"
+    dataplane_backend: str = "auto"
+    tun: str = "mip0"
+    log_level: str = "info"
+    log_file: str | None = None
+    home_agent: HomeAgentConfig | None = None
+    foreign_agent: ForeignAgentConfig | None = None
+    mobile_node: MobileNodeConfig | None = None
+    sas: SecurityAssociations = field(default_factory=SecurityAssociations, compare=False)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(r for r in ROLES if getattr(self, r) is not None)
+
+
+def load_config(path: str, check_key_permissions: bool = False) -> Config:
+    """Read and validate `path` and its keys file. Raises ConfigError naming the field.
+
+    `check_key_permissions`: refuse a keys file readable by group or others (the daemon sets
+    it; `mipd check-config` only warns).
+    """
+    path = os.path.abspath(path)
+    try:
+        return _load(path, check_key_permissions)
+    except ConfigError as e:
+        if e.file is None:
+            e.file = path
+        raise
+
+
+def _load(path: str, check_key_permissions: bool) -> Config:
+    base = os.path.dirname(path)
+    top = Section(yamlfile.load(path, "config"), "", TOP_KEYS)
+    warnings: list[str] = []
+
+    def file_path(sec: Section, name: str, default: str | None) -> str | None:
+        value = sec.get(name, s.string, default)
+        return None if value is None else os.path.normpath(os.path.join(base, value))
+
+    for role in ROLES:
+        if role in top.data and top.data[role] is None:
+            raise ConfigError(role, "must be a mapping (remove the key if this host has no such role)")
+    dp = top.section("dataplane", ("backend", "tun"))
+    log = top.section("log", ("level", "file"))
+    ha = top.get("home_agent", _home_agent, None, warnings)
+    fa = top.get("foreign_agent", _foreign_agent, None, warnings)
+    mn = top.get("mobile_node", _mobile_node, None, warnings)
+    if ha is None and fa is None and mn is None:
+        raise ConfigError("", "no role configured: give home_agent, foreign_agent and/or mobile_node")
+    if mn is not None and (ha is not None or fa is not None):
+        raise ConfigError("mobile_node", "a mobile node cannot also be a home or foreign agent on the same host")
+    no_keys = "keys_file" in top.data and top.data["keys_file"] is None  # keys_file: null -> no SAs
+    keys_file = None if no_keys else file_path(top, "keys_file", DEFAULT_KEYS_FILE)
+    sas = SecurityAssociations()
+    if keys_file is not None:
+        sas = load_keys(keys_file)
+        mode = stat.S_IMODE(os.stat(keys_file).st_mode)
+        if mode & 0o077:
+            text = f"{keys_file} is readable by group or others (mode {mode:04o}); chmod 600 it"
+            if check_key_permissions:
+                raise ConfigError("keys_file", text)
+            warnings.append(f"keys_file: {text}")
+    _check_sas(ha, mn, sas, keys_file, warnings)
+    return Config(
+        path=path,
+        keys_file=keys_file,
+        control_socket=file_path(top, "control_socket", DEFAULT_CONTROL_SOCKET) or DEFAULT_CONTROL_SOCKET,
+        state_db=file_path(top, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
+        state_sync=top.get("state_sync", s.choice, "normal", STATE_SYNC),
+        dataplane_backend=dp.get("backend", s.choice, "auto", DATAPLANE_BACKENDS),
+        tun=dp.get("tun", s.ifname, "mip0"),
+        log_level=log.get("level", s.choice, "info", LOG_LEVELS),
+        log_file=file_path(log, "file", None),
+        home_agent=ha,
+        foreign_agent=fa,
+        mobile_node=mn,
+        sas=sas,
+        warnings=tuple(warnings),
+    )
+
+
+# ------------------------------------------------------------------ roles
+
+
+def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfig:
+    sec = Section(value, path, HA_KEYS)
+    home_networks = sec.get("home_networks", _prefixes, ())
+    virtual_networks = sec.get("virtual_networks", _prefixes, ())
+    if not home_networks and not virtual_networks:
+        raise ConfigError(sec.at("home_networks"), "at least one home network (or virtual network) is needed")
+    mobile_hosts = sec.get("mobile_hosts", _host_set, HostSet())
+    if not mobile_hosts.entries:
+        warnings.append(f"{sec.at('mobile_hosts')}: empty, every registration will be refused (code 129)")
+    filters = sec.section("filters", ("care_of", "roaming"))
+    reverse = sec.get("reverse_tunnel", s.boolean, True)
+    mandatory = sec.get("reverse_tunnel_mandatory", s.boolean, False)
+    if mandatory and not reverse:
+        raise ConfigError(sec.at("reverse_tunnel_mandatory"), "true needs reverse_tunnel: true")
+    return HomeAgentConfig(
+        address=sec.get("address", s.ipv4),
+        interface=sec.get("interface", s.ifname),
+        home_networks=home_networks,
+        virtual_networks=virtual_networks,
+        mobile_hosts=mobile_hosts,
+        max_lifetime=sec.get("max_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
+        simultaneous_bindings=sec.get("simultaneous_bindings", s.integer, 0, 0, 255),
+        binding_limit=sec.get("binding_limit", s.integer, 0, 0),
+        reverse_tunnel=reverse,
+        reverse_tunnel_mandatory=mandatory,
+        encapsulations=sec.get("encapsulations", _encapsulations, frozenset(ENCAPSULATIONS)),
+        filters=RegistrationFilters(
+            care_of=filters.get("care_of", _rule_list, RuleList()),
+            roaming=filters.get("roaming", _rule_list, RuleList()),
+        ),
+    )
+
+
+def _foreign_agent(value: object, path: str, warnings: list[str]) -> ForeignAgentConfig:
+    sec = Section(value, path, FA_KEYS)
+    interfaces = sec.get("interfaces", _served_interfaces)
+    adv = sec.section("advertisement", ADV_KEYS)
+    lifetime = adv.get("lifetime", s.integer, 15, 1, LIFETIME_MAX)
+    interval = adv.get("interval", s.number, 5.0, 0.0, None, True)
+    if interval * 3 > lifetime:
+        raise ConfigError(adv.at("interval"), f"{interval:g} s is more than 1/3 of the advertisement lifetime "
+                          f"({lifetime} s): mobile nodes must be able to miss two advertisements (RFC 5944 §2.1)")
+    config = ForeignAgentConfig(
+        interfaces=interfaces,
+        advertisement_interval=interval,
+        advertisement_lifetime=lifetime,
+        advertisement_code=adv.get("code", _adv_code, 16),
+        advertise_prefix_lengths=adv.get("prefix_lengths", s.boolean, True),
+        challenge=adv.get("challenge", s.boolean, False),
+        registration_lifetime=sec.get("registration_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
+        registration_required=sec.get("registration_required", s.boolean, False),
+        reverse_tunnel=sec.get("reverse_tunnel", _reverse_mode, "offered"),
+        encapsulations=sec.get("encapsulations", _encapsulations, frozenset(ENCAPSULATIONS)),
+        visitor_limit=sec.get("visitor_limit", s.integer, 0, 0),
+        pending_limit=sec.get("pending_limit", s.integer, 5, 0),
+        pending_timeout=sec.get("pending_timeout", s.number, 7.0, 0.0, 3600.0, True),
+        filters=RegistrationFilters(home_agents=sec.section("filters", ("home_agents",)).get(
+            "home_agents", _rule_list, RuleList())),
+    )
+    try:
+        validate_foreign_agent(config)  # the state machine's own checks, so it never refuses a loaded config
+    except ValueError as e:
+        raise ConfigError(path, str(e)) from None
+    return config
+
+
+def _mobile_node(value: object, path: str, warnings: list[str]) -> MobileNodeConfig:
+    sec = Section(value, path, MN_KEYS)
+    lifetime = sec.get("lifetime", s.integer, 1800, 1, LIFETIME_MAX)
+    margin = sec.get("reregister_margin", s.integer, 10, 0, LIFETIME_MAX)
+    if lifetime != LIFETIME_MAX and margin >= lifetime:
+        raise ConfigError(sec.at("reregister_margin"), f"{margin} must be shorter than lifetime ({lifetime})")
+    solicit = sec.get("solicit_interval", s.number, 1.0, 0.0, 3600.0, True)
+    cap = sec.get("max_retransmit_interval", s.number, 32.0, 0.0, 3600.0, True)
+    if cap < solicit:
+        raise ConfigError(sec.at("max_retransmit_interval"), f"{cap:g} is shorter than solicit_interval ({solicit:g})")
+    home_address = sec.get("home_address", s.ipv4)
+    home_agent = sec.get("home_agent", s.ipv4)
+    if home_address == home_agent:
+        raise ConfigError(sec.at("home_agent"), "is the mobile node's own home address")
+    return MobileNodeConfig(
+        home_address=home_address,
+        home_agent=home_agent,
+        home_prefix_length=sec.get("home_prefix_length", s.integer, 24, 1, 32),
+        home_gateway=sec.get("home_gateway", s.ipv4, None),
+        nai=sec.get("nai", s.nai, None),
+        interfaces=sec.get("interfaces", _ifnames),
+        colocated=sec.get("colocated", s.boolean, False),
+        reverse_tunnel=sec.get("reverse_tunnel", s.boolean, False),
+        encapsulation=sec.get("encapsulation", s.choice, "ipip", ENCAPSULATIONS),
+        lifetime=lifetime,
+        reregister_margin=margin,
+        solicit_interval=solicit,
+        max_retransmit_interval=cap,
+    )
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def _prefixes(value: object, path: str) -> tuple[str, ...]:
+    return s.items(value, path, s.prefix)
+
+
+def _ifnames(value: object, path: str) -> tuple[str, ...]:
+    return s.items(value, path, s.ifname, min_items=1)
+
+
+def _encapsulations(value: object, path: str) -> frozenset[str]:
+    return frozenset(s.items(value, path, lambda v, p: s.choice(v, p, ENCAPSULATIONS), min_items=1))
+
+
+def _adv_code(value: object, path: str) -> int:
+    if value not in (0, 16) or isinstance(value, bool):
+        raise ConfigError(path, f"must be 16 (mobility agent only) or 0 (also a router), got {s.describe(value)}")
+    return value  # type: ignore[return-value]
+
+
+def _reverse_mode(value: object, path: str) -> str:
+    if value is False:  # YAML reads a bare `off` as false
+        return "off"
+    return s.choice(value, path, REVERSE_TUNNEL_MODES)
+
+
+def _host_entry(value: object, path: str) -> str:
+    """An address, range "a-b", prefix "p/len", NAI or NAI pattern (HostSet syntax)."""
+    if isinstance(value, str) and value:
+        try:
+            HostSet((value,))
+            return value
+        except ValueError:
+            pass
+    raise ConfigError(path, "must be an address, range a.b.c.d-e.f.g.h, prefix a.b.c.d/len or NAI pattern "
+                      f"(user@realm, * allowed), got {s.describe(value)}")
+
+
+def _host_set(value: object, path: str) -> HostSet:
+    return HostSet(s.items(value, path, _host_entry))
+
+
+def _rule(value: object, path: str) -> FilterRule:
+    sec = Section(value, path, RULE_KEYS)
+    action = sec.get("action", s.choice, None, ACTIONS)
+    if action is None:
+        raise ConfigError(sec.at("action"), "is required (permit or deny)")
+    if sec.has("prefix") == sec.has("nai"):
+        raise ConfigError(path, "needs exactly one of prefix or nai")
+    if sec.has("prefix"):
+        return FilterRule(action, prefix=sec.get("prefix", _prefix_or_address))
+    return FilterRule(action, nai=sec.get("nai", s.string, None, 255))
+
+
+def _prefix_or_address(value: object, path: str) -> str:
+    if isinstance(value, str) and "/" not in value:
+        return s.ipv4(value, path) + "/32"
+    return s.prefix(value, path)
+
+
+def _rule_list(value: object, path: str) -> RuleList:
+    sec = Section(value, path, RULES_KEYS)
+    return RuleList(
+        rules=sec.get("rules", lambda v, p: s.items(v, p, _rule, unique=False), ()),
+        default=sec.get("default", s.choice, "permit", ACTIONS),
+    )
+
+
+def _served_interface(value: object, path: str) -> ServedInterface:
+    sec = Section(value, path, IFACE_KEYS)
+    address = sec.get("address", s.ipv4)
+    return ServedInterface(
+        name=sec.get("name", s.ifname),
+        address=address,
+        prefix_length=sec.get("prefix_length", s.integer, 24, 1, 32),
+        care_of_addresses=sec.get("care_of_addresses", lambda v, p: s.items(v, p, s.ipv4, min_items=1),
+                                  (address,)),
+    )
+
+
+def _served_interfaces(value: object, path: str) -> tuple[ServedInterface, ...]:
+    interfaces = s.items(value, path, _served_interface, min_items=1)
+    names: set[str] = set()
+    for i, iface in enumerate(interfaces):
+        if iface.name in names:
+            raise ConfigError(s.join(s.join(path, i), "name"), f"interface {iface.name!r} is listed twice")
+        names.add(iface.name)
+    return interfaces
+
+
+# ------------------------------------------------------------------ keys file
+
+
+def load_keys(path: str) -> SecurityAssociations:
+    """The security associations in keys file `path`. Errors name the field, never a key value."""
+    try:
+        return _load_keys(path)
+    except ConfigError as e:
+        e.file = path
+        raise
+
+
+def _load_keys(path: str) -> SecurityAssociations:
+    top = Section(yamlfile.load(path, "keys_file"), "", ("security_associations",))
+    entries = top.raw("security_associations", [])
+    if not isinstance(entries, list):
+        raise ConfigError("security_associations", f"must be a list, got {s.describe(entries)}")
+    sas = SecurityAssociations()
+    for i, entry in enumerate(entries):
+        sa = _security_association(entry, s.join("security_associations", i))
+        if sas.get(sa.peer, sa.spi) is not None:
+            raise ConfigError(s.join(s.join("security_associations", i), "spi"),
+                              f"peer {sa.peer} already has an SA with SPI {sa.spi}")
+        sas.add(sa)
+    return sas
+
+
+def _spi(value: object, path: str) -> int:
+    if s.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
+        raise ConfigError(path, f"{value} is reserved (0-{SPI_MIN - 1}, RFC 5944 §1.6)")
+    return s.integer(value, path, SPI_MIN, SPI_MAX)
+
+
+def _peer(value: object, path: str) -> str:
+    if isinstance(value, str) and "@" in value:
+        return s.nai(value, path)
+    try:
+        return s.ipv4(value, path)
+    except ConfigError:
+        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {s.describe(value)}") from None
+
+
+def _security_association(value: object, path: str) -> SecurityAssociation:
+    sec = Section(value, path, SA_KEYS)
+    peer = sec.get("peer", _peer)
+    spi = sec.get("spi", _spi)
+    form = sec.get("key_format", s.choice, "hex", KEY_FORMS)
+    raw_key = sec.raw("key")  # never passed to describe(): a key value must not reach any message
+    if not isinstance(raw_key, str):
+        kind = "number" if isinstance(raw_key, (int, float)) else "non-string"
+        raise ConfigError(sec.at("key"), f'must be a quoted string (YAML read this key as a {kind}; write key: "...")')
+    try:
+        key = parse_key(raw_key, form)
+    except ValueError as e:
+        raise ConfigError(sec.at("key"), str(e)) from None  # parse_key's messages never echo the value
+    return SecurityAssociation(
+        peer=peer,
+        spi=spi,
+        key=key,
+        algorithm=sec.get("algorithm", s.choice, "hmac-md5", ALGORITHMS),
+        replay=sec.get("replay", s.choice, "timestamp", REPLAY_METHODS),
+        replay_window=sec.get("replay_window", s.integer, 7, 1, 3600),
+        fallback=sec.get("fallback", s.boolean, False),
+    )
+
+
+def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: SecurityAssociations,
+               keys_file: str | None, warnings: list[str]) -> None:
+    """Cross-checks between the roles and the keys file."""
+    if mn is not None and not sas.has_peer(mn.home_agent):
+        raise ConfigError("security_associations", f"the mobile node needs an SA with its home agent {mn.home_agent} "
+                          "(RFC 5944 §3.5.2: every request carries a Mobile-Home Authentication Extension)",
+                          keys_file)
+    if ha is not None and not len(sas):
+        warnings.append("security_associations: none, the home agent will discard every request (§3.8.2.1)")

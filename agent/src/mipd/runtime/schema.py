@@ -1,0 +1,217 @@
+"""Typed reading of YAML values with errors that name the field path.
+
+Every error says where (``home_agent.filters.care_of.rules[0].prefix``) and what was expected;
+values are echoed only through `describe`, and never for fields marked secret (the caller
+simply does not pass them to `describe`). Unknown keys are refused, with a close match
+suggested, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_MISSING: Any = object()
+IFNAMSIZ = 16  # Linux interface names are at most 15 bytes (include/uapi/linux/if.h)
+
+
+class ConfigError(ValueError):
+    """A configuration value that is wrong: `path` names the field, `message` what is wrong."""
+
+    def __init__(self, path: str, message: str, file: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+        self.file = file  # the file the field is in, when known
+
+    def located(self) -> str:
+        """"FILE: path: message" (just the error when the file is unknown)."""
+        return f"{self.file}: {self}" if self.file else str(self)
+
+
+def join(path: str, name: str | int) -> str:
+    """The path of `name` (a key or a list index) inside `path`."""
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def describe(value: object) -> str:
+    """A short rendering of a (non-secret) value for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def is_int(value: object) -> bool:
+    """An int that is not a bool (YAML `yes` must not become 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------------------ scalar readers
+
+
+def integer(value: object, path: str, lo: int, hi: int | None = None) -> int:
+    if not is_int(value) or value < lo or (hi is not None and value > hi):  # type: ignore[operator]
+        bound = f"{lo}-{hi}" if hi is not None else f">= {lo}"
+        raise ConfigError(path, f"must be an integer {bound}, got {describe(value)}")
+    return value  # type: ignore[return-value]
+
+
+def number(value: object, path: str, lo: float, hi: float | None = None, lo_open: bool = False) -> float:
+    """An int or float in [lo, hi] ((lo, hi] when `lo_open`)."""
+    ok = (is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = (v > lo if lo_open else v >= lo) and (hi is None or v <= hi)
+    if not ok:
+        low = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        bound = f"{low} and <= {hi:g}" if hi is not None else low
+        raise ConfigError(path, f"must be a number {bound}, got {describe(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def boolean(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, f"must be true or false, got {describe(value)}")
+    return value
+
+
+def string(value: object, path: str, max_len: int = 4096) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise ConfigError(path, f"must be a non-empty string of at most {max_len} characters, got {describe(value)}")
+    return value
+
+
+def choice(value: object, path: str, options: Iterable[str]) -> str:
+    options = tuple(options)
+    if not isinstance(value, str) or value not in options:
+        raise ConfigError(path, f"must be one of {', '.join(options)}, got {describe(value)}")
+    return value
+
+
+def ipv4(value: object, path: str) -> str:
+    """A unicast IPv4 host address, normalised ("10.1.0.1")."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        addr = ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ConfigError(path, f"must be an IPv4 address, got {describe(value)}") from None
+    if addr.is_unspecified or addr.is_multicast or addr == ipaddress.IPv4Address("255.255.255.255"):
+        raise ConfigError(path, f"must be a unicast address, got {describe(value)}")
+    return str(addr)
+
+
+def prefix(value: object, path: str) -> str:
+    """An IPv4 prefix "a.b.c.d/len" (host bits allowed), normalised to its network form."""
+    try:
+        if not isinstance(value, str) or "/" not in value:
+            raise ValueError
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        raise ConfigError(path, f"must be an IPv4 prefix like 10.1.0.0/24, got {describe(value)}") from None
+    return str(net)
+
+
+def ifname(value: object, path: str) -> str:
+    """A Linux interface name (dev_valid_name: 1-15 bytes, no '/', ':' or whitespace, not . or ..)."""
+    ok = isinstance(value, str) and 0 < len(value.encode()) < IFNAMSIZ and value not in (".", "..")
+    if ok and any(c in "/:" or c.isspace() for c in value):  # type: ignore[union-attr]
+        ok = False
+    if not ok:
+        raise ConfigError(path, f"must be an interface name (1-15 characters, no '/', ':' or spaces), got "
+                          f"{describe(value)}")
+    return value  # type: ignore[return-value]
+
+
+def nai(value: object, path: str) -> str:
+    """A Network Access Identifier user@realm (RFC 2794 §2, at most 255 bytes)."""
+    ok = isinstance(value, str) and "@" in value and 0 < len(value.encode()) <= 255
+    if ok and any(c.isspace() for c in value):  # type: ignore[union-attr]
+        ok = False
+    if not ok:
+        raise ConfigError(path, f"must be an NAI like mn@example.net (at most 255 bytes), got {describe(value)}")
+    return value  # type: ignore[return-value]
+
+
+def items(value: object, path: str, read: Callable[[object, str], T], min_items: int = 0,
+          unique: bool = True) -> tuple[T, ...]:
+    """A YAML list read item by item with `read(item, path[i])`."""
+    if not isinstance(value, list):
+        raise ConfigError(path, f"must be a list, got {describe(value)}")
+    if len(value) < min_items:
+        raise ConfigError(path, f"needs at least {min_items} item{'s' if min_items > 1 else ''}")
+    out: list[T] = []
+    for i, item in enumerate(value):
+        v = read(item, join(path, i))
+        if unique and v in out:
+            raise ConfigError(join(path, i), f"{describe(v)} is listed twice")
+        out.append(v)
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ mappings
+
+
+class Section:
+    """A YAML mapping at `path` whose keys must all be in `keys`; typed getters with defaults."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, value: object, path: str, keys: Iterable[str]) -> None:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(path, f"must be a mapping, got {describe(value)}")
+        allowed = tuple(keys)
+        for key in value:
+            if key not in allowed:
+                raise ConfigError(path, unknown_key(key, allowed))
+        self.data: dict[str, Any] = value
+        self.path = path
+
+    def at(self, name: str) -> str:
+        return join(self.path, name)
+
+    def has(self, name: str) -> bool:
+        return self.data.get(name) is not None
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        """The value of `name`; `default` when absent or null; an error when required (no default)."""
+        value = self.data.get(name)
+        if value is None:
+            if default is _MISSING:
+                raise ConfigError(self.at(name), "is required")
+            return default
+        return value
+
+    def get(self, name: str, read: Callable[..., T], default: Any = _MISSING, *args: Any) -> T:
+        """`read(value, path, *args)` of `name`, or `default` (returned as is) when absent."""
+        value = self.raw(name, default)
+        if value is default and default is not _MISSING:
+            return default
+        return read(value, self.at(name), *args)
+
+    def section(self, name: str, keys: Iterable[str]) -> Section:
+        return Section(self.data.get(name), self.at(name), keys)
+
+
+def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
+    """"unknown key 'x' (did you mean 'y'?)"; names the key only, never a value."""
+    text = f"unknown key {describe(key)}"
+    close = difflib.get_close_matches(str(key), allowed, n=1) if isinstance(key, str) else []
+    if close:
+        return f"{text} (did you mean {close[0]!r}?)"
+    return f"{text} (expected one of: {', '.join(allowed)})"

@@ -1,0 +1,51 @@
+"""Reading one YAML document strictly: duplicate keys refused, syntax errors without file excerpts.
+
+PyYAML's own messages quote the offending line; a keys file line holds a key, so errors here
+give only the position and the kind of problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from mipd.runtime.schema import ConfigError
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (a silent override otherwise)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key is refused by the schema later
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
+def load(path: str, what: str) -> Any:
+    """The document in `path`; ConfigError(`what`, ...) when unreadable or not YAML."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(what, f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(what, f"{path} is not UTF-8 text") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = e.problem or e.context or "invalid YAML"
+        raise ConfigError(what, f"{path}: YAML error{where}: {problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(what, f"{path}: YAML error: {type(e).__name__}") from None
