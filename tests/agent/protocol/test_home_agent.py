@@ -571,6 +571,26 @@ def test_replies_and_icmp_are_not_processed():
     rep = reg.RegistrationReply(0, 10, MN, HA, 1).encode()
     assert ha.on_packet(packet(rep), NOW) == [] and ha.counters["discard.not_a_request"] == 1
     assert ha.on_packet(packet(b"\x0a\x00", icmp=True), NOW) == []
+    assert ha.counters["discard.malformed_icmp"] == 1
+
+
+def test_home_agent_advertises_on_home_link_and_answers_solicitations():
+    """§2.3, §2.1.1: the HA advertises with H (not F) on its home link and answers solicitations."""
+    from mipd.wire import icmp
+
+    ha = make_ha()
+    [arm] = ha.start(NOW)
+    assert arm.key == ("ha-advertise", "home0")
+    acts = ha.on_timer(arm.key, arm.at)
+    send = next(a for a in acts if isinstance(a, A.SendICMP))
+    adv = icmp.decode(send.payload)
+    assert (send.dest, send.interface, send.ttl) == ("224.0.0.1", "home0", 1)
+    assert adv.flags & icmp.ADV_H and not adv.flags & icmp.ADV_F
+    assert adv.routers == [(HA, 0)] and adv.prefix_lengths == [24] and adv.care_of_addresses == []
+    solicit = packet(icmp.AgentSolicitation().encode(), source="0.0.0.0", dest="224.0.0.11", icmp=True,
+                     interface="home0")
+    assert isinstance(ha.on_packet(solicit, NOW + 30)[0], A.SendICMP)
+    assert make_ha(advertise=False).start(NOW) == []
 
 
 @settings(max_examples=300, deadline=None)

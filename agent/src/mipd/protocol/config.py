@@ -40,6 +40,10 @@ class HomeAgentConfig:
     reverse_tunnel_mandatory: bool = False  # refuse requests without T (138)
     encapsulations: frozenset[str] = frozenset(ENCAPSULATIONS)  # else 139
     filters: RegistrationFilters = RegistrationFilters()
+    advertise: bool = True  # §2.3: advertise on the home link (H bit) so mobile nodes know they are home
+    advertisement_interval: float = 5.0
+    advertisement_lifetime: int = 15
+    advertisement_code: int = 16
     broadcasts: frozenset[str] = field(default=frozenset(), compare=False)  # derived
     _links: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)  # derived
 
@@ -52,6 +56,14 @@ class HomeAgentConfig:
         object.__setattr__(self, "broadcasts", frozenset(bcast))
         links = [ipaddress.IPv4Network(n, strict=False) for n in self.home_networks]
         object.__setattr__(self, "_links", tuple((int(n.network_address), int(n.netmask)) for n in links))
+
+    def home_prefix_length(self) -> int:
+        """The prefix length of the home network the HA's own address is in (24 if none is)."""
+        a = addr_int(self.address)
+        for (net, mask), text in zip(self._links, self.home_networks, strict=True):
+            if a & mask == net:
+                return ipaddress.IPv4Network(text, strict=False).prefixlen
+        return 24
 
     def on_home_link(self, address: str) -> bool:
         """Is `address` in a home network with a physical link (so §4.6 ARP applies)?"""

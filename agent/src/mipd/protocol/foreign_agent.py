@@ -39,10 +39,10 @@ from mipd.protocol.actions import (
     RemoveHostRoute,
     RemoveReverseTunnel,
     RemoveTunnel,
-    SendICMP,
     SendUDP,
     StoreRecord,
 )
+from mipd.protocol.advertiser import LIMITED_BROADCAST, Advertiser, AdvertLink, AdvertSettings, check_timing
 from mipd.protocol.config import (
     ENCAPSULATIONS,
     REVERSE_TUNNEL_MODES,
@@ -69,19 +69,12 @@ from mipd.wire.extensions import (
     PadExtension,
 )
 
-ALL_SYSTEMS = "224.0.0.1"  # §2.1: destination of multicast advertisements
-LIMITED_BROADCAST = "255.255.255.255"
 UNSPECIFIED = "0.0.0.0"
 INFINITE = float("inf")
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X  # §3.3 'r' and 'x'
 REVERSE_TUNNEL_TTL = 255  # RFC 3024 §4.2.1: requests asking for T must arrive with TTL 255
 
 DENIAL_INTERVAL = 1.0  # §3.7.2: at most one denial per second to the same mobile node
-SOLICITED_INTERVAL = 1.0  # §2.3: at most one solicited (multicast) advertisement per link per second
-ADVERT_JITTER = 0.25  # §2.1: each interval drawn from [0.75, 1.25] x the mean, capped at lifetime / 3
-FIRST_ADVERT_DELAY = 1.0  # RFC 1256 §4.2 style: the first advertisement after start, within this delay
-CHALLENGE_WINDOW = 2  # RFC 3012 §9 CHALLENGE_WINDOW: recent advertised challenges still accepted
-CHALLENGE_LEN = 16  # RFC 3012 §2: "SHOULD be at least 32 bits"
 DENIAL_MEMORY = 1024  # rate-limit entries kept before the stale ones are pruned
 
 # Reply codes of RFC 2794 §5 and RFC 3012 §10
@@ -257,15 +250,7 @@ def validate_config(config: ForeignAgentConfig) -> None:
         raise ValueError("interfaces: a foreign agent serves at least one link")
     if len(set(names)) != len(names):
         raise ValueError("interfaces: an interface is listed twice")
-    if not 0 < config.advertisement_lifetime <= 0xFFFF:
-        raise ValueError(f"advertisement_lifetime: {config.advertisement_lifetime} is not 1-65535 s")
-    if not config.advertisement_interval > 0:
-        raise ValueError(f"advertisement_interval: {config.advertisement_interval} s is not positive")
-    if config.advertisement_interval > config.advertisement_lifetime / 3:
-        raise ValueError(
-            f"advertisement_interval: {config.advertisement_interval} s is more than advertisement_lifetime / 3 "
-            f"= {config.advertisement_lifetime / 3:g} s (RFC 5944 §2.1)"
-        )
+    check_timing(config.advertisement_interval, config.advertisement_lifetime, "")
     if config.advertisement_code not in (icmp.CODE_ROUTES_ALL, icmp.CODE_MOBILITY_ONLY):
         raise ValueError(f"advertisement_code: {config.advertisement_code} is not 0 or 16 (RFC 5944 §2.1)")
     if not 0 < config.registration_lifetime <= 0xFFFF:
@@ -278,6 +263,22 @@ def validate_config(config: ForeignAgentConfig) -> None:
         raise ValueError("visitor_limit/pending_limit: must be 0 (unlimited) or more")
     if not config.pending_timeout > 0:
         raise ValueError(f"pending_timeout: {config.pending_timeout} s is not positive")
+
+
+def _advert_links(config: ForeignAgentConfig) -> list[AdvertLink]:
+    return [AdvertLink(i.name, i.address, i.prefix_length, offered_care_of_addresses(i)) for i in config.interfaces]
+
+
+def _advert_settings(config: ForeignAgentConfig) -> AdvertSettings:
+    return AdvertSettings(
+        config.advertisement_interval,
+        config.advertisement_lifetime,
+        config.registration_lifetime,
+        config.advertisement_code,
+        config.advertise_prefix_lengths,
+        config.challenge,
+        config.advertise_broadcast,
+    )
 
 
 def offered_care_of_addresses(iface: ServedInterface) -> tuple[str, ...]:
@@ -391,12 +392,10 @@ class ForeignAgent:
         self._rng = rng
         self._ifaces = {i.name: i for i in config.interfaces}
         self._own = self._own_addresses(config)
-        self._started = False
         self._now = 0.0  # time of the last event: the views' default
-        self._sequence: dict[str, int] = {}  # next advertisement sequence number per link
-        self._challenges: dict[str, list[bytes]] = {}  # per link, oldest first (RFC 3012 §3.2)
         self._challenge_users: dict[bytes, set[str]] = {}  # challenge -> nodes that answered it
-        self._last_solicited: dict[str, float] = {}
+        self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER, self._drop_challenge)
+        self.advertiser.configure(_advert_links(config), _advert_settings(config), 0.0)
         self._last_denial: dict[str, float] = {}
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._visitors: dict[str, Visitor] = {}  # by home address
@@ -430,10 +429,7 @@ class ForeignAgent:
     def start(self, now: float) -> list[Action]:
         """Arm one advertisement timer per served link; sequence numbers restart at 0 (§2.3.2)."""
         self._now = now
-        self._started = True
-        self._sequence.clear()
-        first = min(FIRST_ADVERT_DELAY, self.config.advertisement_interval)
-        return [ArmTimer((ADVERTISE_TIMER, name), now + self._rng.uniform(0.0, first)) for name in self._ifaces]
+        return self.advertiser.start(now)
 
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
         """A UDP 434 datagram (request from a visitor, reply from a home agent) or ICMP message. Never raises."""
@@ -441,7 +437,7 @@ class ForeignAgent:
         self.counters["rx.packets"] += 1
         try:
             if pkt.icmp:
-                return self._on_icmp(pkt, now)
+                return self.advertiser.on_icmp(pkt, now, self._advert_flags())
             kind = pkt.data[:1]
             if kind == b"\x01":
                 return self._on_request(pkt, now)
@@ -458,8 +454,8 @@ class ForeignAgent:
         self._now = now
         if not isinstance(key, tuple) or len(key) < 2:
             return []
-        if key[0] == ADVERTISE_TIMER:
-            return self._on_advertise_timer(key[1], now)
+        if self.advertiser.is_timer(key):
+            return self.advertiser.on_timer(key, now, self._advert_flags())
         if key[0] == PENDING_TIMER and len(key) == 3:
             return self._on_pending_timeout((key[1], key[2]), now)
         if key[0] == VISITOR_TIMER:
@@ -489,15 +485,8 @@ class ForeignAgent:
         self.config, self.sas = config, sas
         self._ifaces = {i.name: i for i in config.interfaces}
         self._own = self._own_addresses(config)
-        actions: list[Action] = []
-        for name in {i.name for i in old.interfaces} - self._ifaces.keys():
-            actions.append(CancelTimer((ADVERTISE_TIMER, name)))
-            self._forget_link(name)
-        if not config.challenge:
-            for name in list(self._challenges):
-                self._forget_link(name)
-        if self._started:
-            actions += self._rearm_advertisements(old, now)
+        del old
+        actions = self.advertiser.configure(_advert_links(config), _advert_settings(config), now)
         actions.append(Log("config-applied", {"links": len(self._ifaces), "visitors": len(self._visitors)}))
         return actions
 
@@ -522,9 +511,7 @@ class ForeignAgent:
 
         Visitor records are kept (no DeleteRecord) so that `restore` can bring them back.
         """
-        actions: list[Action] = []
-        if self._started:
-            actions += [CancelTimer((ADVERTISE_TIMER, name)) for name in self._ifaces]
+        actions = self.advertiser.stop()
         actions += [CancelTimer((PENDING_TIMER, *key)) for key in self._pending]
         for v in self._visitors.values():
             actions += _dataplane_changes(v, None)
@@ -533,61 +520,9 @@ class ForeignAgent:
         actions.append(Log("shutdown", {"visitors": len(self._visitors), "pending": len(self._pending)}))
         self._pending.clear()
         self._visitors.clear()
-        self._started = False
         return actions
 
     # ------------------------------------------------------------------ agent advertisement (§2.3)
-
-    def _on_advertise_timer(self, name: str, now: float) -> list[Action]:
-        iface = self._ifaces.get(name)
-        if iface is None or not self._started:
-            return []
-        return [self._advertise(iface, rotate=True), ArmTimer((ADVERTISE_TIMER, name), now + self._advert_delay())]
-
-    def _on_icmp(self, pkt: Packet, now: float) -> list[Action]:
-        """§2.3: answer an Agent Solicitation on a served link at once.
-
-        The answer is multicast (224.0.0.1, or the limited broadcast) like a periodic one: the
-        solicitor's home address is usually not on this link and SendICMP carries no link-layer
-        address, and every other node on the link learns from it too. Solicited advertisements
-        are limited to one per link per second (§2.3: "MUST limit the rate").
-        """
-        try:
-            msg = icmp.decode(pkt.data)
-        except WireError:
-            self.counters["discard.malformed_icmp"] += 1
-            return []
-        if not isinstance(msg, icmp.AgentSolicitation):
-            self.counters["rx.advertisement"] += 1  # another agent's: nothing for a foreign agent to do
-            return []
-        self.counters["rx.solicitation"] += 1
-        iface = self._ifaces.get(pkt.interface or "")
-        if iface is None:
-            self.counters["discard.solicitation_off_served_link"] += 1
-            return []
-        last = self._last_solicited.get(iface.name)
-        if last is not None and now - last < SOLICITED_INTERVAL:
-            self.counters["solicitation.rate_limited"] += 1
-            return []
-        self._last_solicited[iface.name] = now
-        return [self._advertise(iface, rotate=False)]
-
-    def _advertise(self, iface: ServedInterface, rotate: bool) -> SendICMP:
-        """One Agent Advertisement on `iface` (§2.1, §2.1.1, §2.1.2; RFC 3012 §2)."""
-        cfg = self.config
-        adv = icmp.AgentAdvertisement(
-            lifetime=cfg.advertisement_lifetime,
-            sequence=self._take_sequence(iface.name),
-            registration_lifetime=cfg.registration_lifetime,
-            flags=self._advert_flags(),
-            care_of_addresses=list(offered_care_of_addresses(iface)),
-            routers=[(iface.address, 0)],  # §2.3.1: only our own address
-            code=cfg.advertisement_code,
-            prefix_lengths=[iface.prefix_length] if cfg.advertise_prefix_lengths else None,
-            challenge=self._current_challenge(iface.name, rotate) if cfg.challenge else None,
-        )
-        self.counters["tx.advertisement"] += 1
-        return SendICMP(self._advert_dest(), adv.encode(), iface.name, iface.address, ttl=1)
 
     def _advert_flags(self) -> int:
         """§2.1.1: F always; R, B, M, G as configured/current; T when reverse tunnels are offered (RFC 3024 §3.1)."""
@@ -605,51 +540,9 @@ class ForeignAgent:
             flags |= icmp.ADV_T
         return flags
 
-    def _advert_dest(self) -> str:
-        """§2.1: 224.0.0.1, or 255.255.255.255 when the configuration asks for the limited broadcast."""
-        return LIMITED_BROADCAST if self.config.advertise_broadcast else ALL_SYSTEMS
-
-    def _advert_delay(self) -> float:
-        """§2.1: a randomised interval around the mean, never beyond advertisement lifetime / 3."""
-        mean = self.config.advertisement_interval
-        cap = self.config.advertisement_lifetime / 3
-        return self._rng.uniform(mean * (1 - ADVERT_JITTER), min(mean * (1 + ADVERT_JITTER), cap))
-
-    def _take_sequence(self, name: str) -> int:
-        """§2.3.2: 0 first, then one more each time, 0xffff followed by 256."""
-        seq = self._sequence.get(name, 0)
-        self._sequence[name] = icmp.next_sequence(seq)
-        return seq
-
-    def _current_challenge(self, name: str, rotate: bool) -> bytes:
-        """RFC 3012 §2/§3.2: a fresh random challenge for each periodic advertisement; the last
-        CHALLENGE_WINDOW stay acceptable. Solicited advertisements repeat the current one, so a
-        burst of solicitations cannot push a node's challenge out of the window."""
-        window = self._challenges.setdefault(name, [])
-        if rotate or not window:
-            window.append(self._rng.randbytes(CHALLENGE_LEN))
-            while len(window) > CHALLENGE_WINDOW:
-                self._challenge_users.pop(window.pop(0), None)
-        return window[-1]
-
-    def _forget_link(self, name: str) -> None:
-        for value in self._challenges.pop(name, ()):
-            self._challenge_users.pop(value, None)
-        self._sequence.pop(name, None)
-        self._last_solicited.pop(name, None)
-
-    def _rearm_advertisements(self, old: ForeignAgentConfig, now: float) -> list[Action]:
-        """New links start advertising; all links are re-timed when the advertisement timing changed."""
-        retime = (old.advertisement_interval, old.advertisement_lifetime) != (
-            self.config.advertisement_interval,
-            self.config.advertisement_lifetime,
-        )
-        old_names = {i.name for i in old.interfaces}
-        return [
-            ArmTimer((ADVERTISE_TIMER, name), now + self._advert_delay())
-            for name in self._ifaces
-            if retime or name not in old_names
-        ]
+    def _drop_challenge(self, value: bytes) -> None:
+        """A challenge left the advertised window: forget who answered it."""
+        self._challenge_users.pop(value, None)
 
     def _busy(self) -> bool:
         """§2.1.1 B: no registrations from additional mobile nodes (visitor limit reached)."""
@@ -774,7 +667,7 @@ class ForeignAgent:
         if not any(_is_mn_authenticator(e) and e.offset > ext.offset for e in req.extensions):
             raise _Discard("discard.challenge_unauthenticated")
         value = ext.challenge
-        if value not in self._challenges.get(ctx.iface.name, ()):
+        if value not in self.advertiser.challenges(ctx.iface.name):
             raise _Denied(UNKNOWN_CHALLENGE, "challenge is not one recently advertised on this link")
         pending = self._pending.get((node, low32(req.identification)))
         resent = pending is not None and pending.mn.identification == req.identification and pending.challenge == value

@@ -30,14 +30,17 @@ from mipd.protocol.actions import (
     SetProxyArp,
     StoreRecord,
 )
+from mipd.protocol.advertiser import Advertiser, AdvertLink, AdvertSettings, check_timing
 from mipd.protocol.config import HomeAgentConfig, encap_for_flags
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import ReplayState
+from mipd.wire import icmp
 from mipd.wire import registration as reg
 from mipd.wire.errors import UnknownExtensionError, WireError
 from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_FA_CHALLENGE, MN_NAI, AuthExtension, GenAuthExtension
 
 EXPIRY_TIMER = "binding-expiry"
+ADVERTISE_TIMER = "ha-advertise"  # key (ADVERTISE_TIMER, home interface)
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
 BROADCAST = "255.255.255.255"
 INFINITE = float("inf")
@@ -85,6 +88,8 @@ class HomeAgent:
         self._bindings: dict[str, list[Binding]] = {}
         self._expiry: list[tuple[float, str, str]] = []  # heap of (expires, home, coa); lazy deletion
         self._armed = INFINITE
+        self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER)
+        self.advertiser.configure(*_advertising(config), 0.0)
 
     # ------------------------------------------------------------------ queries
 
@@ -99,11 +104,14 @@ class HomeAgent:
 
     # ------------------------------------------------------------------ events
 
+    def start(self, now: float) -> list[Action]:
+        """Begin advertising on the home link (§2.3), when configured to."""
+        return self.advertiser.start(now)
+
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
-        """A UDP 434 datagram for the home agent (§3.8.2). Never raises."""
+        """A UDP 434 datagram for the home agent (§3.8.2), or an ICMP solicitation (§2.3). Never raises."""
         if pkt.icmp:
-            self.counters["discard.icmp"] += 1
-            return []
+            return self.advertiser.on_icmp(pkt, now, self._advert_flags())
         try:
             req = reg.decode(pkt.data)
         except UnknownExtensionError:
@@ -123,7 +131,10 @@ class HomeAgent:
             return [Log("internal-error", {"error": repr(e), "home": req.home_address}, "error")]
 
     def on_timer(self, key: Any, now: float) -> list[Action]:
-        """Binding lifetime expiry (§3.8.2.2: "MUST delete its entry"); no message is sent (§3.8)."""
+        """Binding lifetime expiry (§3.8.2.2: "MUST delete its entry"); no message is sent (§3.8).
+        Also the periodic advertisement on the home link (§2.3)."""
+        if self.advertiser.is_timer(key):
+            return self.advertiser.on_timer(key, now, self._advert_flags())
         if key != EXPIRY_TIMER:
             return []
         self._armed = INFINITE
@@ -144,7 +155,7 @@ class HomeAgent:
         """Apply new settings (SAs, filters, lifetimes) keeping live bindings (reload)."""
         self.config = config
         self.sas = sas
-        actions: list[Action] = []
+        actions = self.advertiser.configure(*_advertising(config), now)
         for home, bs in list(self._bindings.items()):
             for b in bs:
                 if b.lifetime != reg.LIFETIME_INFINITE and b.lifetime > config.max_lifetime:
@@ -172,7 +183,7 @@ class HomeAgent:
 
     def shutdown(self) -> list[Action]:
         """Remove every tunnel, route and proxy ARP entry this home agent installed."""
-        actions: list[Action] = []
+        actions = self.advertiser.stop()
         for home, bs in list(self._bindings.items()):
             actions += self._remove_bindings(home, list(bs), None, forget=False)
         return actions
@@ -475,7 +486,25 @@ class HomeAgent:
             pkt.lladdr if to_home else None,
         )
 
+    def _advert_flags(self) -> int:
+        """§2.1.1: H; M and G when those encapsulations are offered."""
+        enc = self.config.encapsulations
+        return icmp.ADV_H | (icmp.ADV_M if "minimal" in enc else 0) | (icmp.ADV_G if "gre" in enc else 0)
+
     def _arm(self, actions: list[Action]) -> None:
         if self._expiry and self._expiry[0][0] < self._armed:
             self._armed = self._expiry[0][0]
             actions.append(ArmTimer(EXPIRY_TIMER, self._armed))
+
+
+def _advertising(config: HomeAgentConfig) -> tuple[list[AdvertLink], AdvertSettings]:
+    """The home link advertisement (§2.3): the HA's address as router, no care-of addresses."""
+    check_timing(config.advertisement_interval, config.advertisement_lifetime, "home_agent.")
+    links = [AdvertLink(config.interface, config.address, config.home_prefix_length())] if config.advertise else []
+    settings = AdvertSettings(
+        config.advertisement_interval,
+        config.advertisement_lifetime,
+        min(config.max_lifetime, 0xFFFF),
+        config.advertisement_code,
+    )
+    return links, settings
