@@ -1,0 +1,52 @@
+"""The state machines a configuration asks for, and what the runtime needs to know about each.
+
+A host runs a home agent (RFC 5944 §3.8), a foreign agent (§3.7), both, or a mobile node
+(§3.6). Each runs in one `Role`: its state machine, its name (for logs, timers, counters) and
+the record kinds it persists (`StoreRecord` kinds, with their codecs).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from mipd.protocol.foreign_agent import ForeignAgent, Visitor
+from mipd.protocol.home_agent import Binding, HomeAgent
+from mipd.protocol.mobile_node import MobileNode
+from mipd.runtime.config import Config
+from mipd.runtime.logs import DecisionLog
+from mipd.runtime.store import Codec
+
+HOME_AGENT = "home_agent"
+FOREIGN_AGENT = "foreign_agent"
+MOBILE_NODE = "mobile_node"
+
+CODECS = {
+    "binding": Codec(Binding, ("home_address", "care_of_address")),  # DeleteRecord key (home, coa)
+    "visitor": Codec(Visitor, ("home_address",)),  # DeleteRecord key: home address
+}
+
+# HomeAgent Log events that follow an accepted request: its replay state advanced (§5.7).
+ACCEPTED_EVENTS = frozenset({"registration", "deregistration"})
+
+
+@dataclass(slots=True)
+class Role:
+    name: str
+    machine: Any  # HomeAgent | ForeignAgent | MobileNode
+    log: DecisionLog
+
+
+def build(config: Config, rng: random.Random) -> dict[str, Role]:
+    """One Role per configured role, in a fixed order (home agent, foreign agent, mobile node)."""
+    roles: dict[str, Role] = {}
+    if config.home_agent is not None:
+        roles[HOME_AGENT] = Role(HOME_AGENT, HomeAgent(config.home_agent, config.sas, rng), DecisionLog(HOME_AGENT))
+    if config.foreign_agent is not None:
+        fa = ForeignAgent(config.foreign_agent, config.sas, rng)
+        roles[FOREIGN_AGENT] = Role(FOREIGN_AGENT, fa, DecisionLog(FOREIGN_AGENT))
+    if config.mobile_node is not None:
+        mn = MobileNode(config.mobile_node, config.sas, rng)
+        roles[MOBILE_NODE] = Role(MOBILE_NODE, mn, DecisionLog(MOBILE_NODE))
+    return roles

@@ -1,0 +1,185 @@
+"""Durable state: home agent bindings, foreign agent visitors, replay state (SQLite).
+
+RFC 5944 §3.8.1 / §3.7.1 tables survive a restart, and so does the home agent's record of the
+last Identification accepted per mobile node (§5.7), so a restarted agent does not accept a
+replayed request. Writes are queued by `put`/`delete` and made durable together by `commit`
+(group commit): the daemon commits a batch before sending the replies that announce it, so a
+`kill -9` loses nothing whose acceptance was sent.
+
+Records are stored as JSON objects keyed by (kind, key); each kind has a codec naming its
+dataclass and key fields. Unknown fields in stored JSON are ignored and missing ones take the
+dataclass default, so the schema survives field additions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any
+
+SCHEMA_VERSION = 1
+REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The state database cannot be opened or written."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Codec:
+    """How records of one kind are keyed, written and read back."""
+
+    cls: type
+    key_fields: tuple[str, ...]
+    fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(f.name for f in dataclasses.fields(self.cls)))
+
+    def key(self, record: Any) -> str:
+        return key_text(tuple(getattr(record, f) for f in self.key_fields))
+
+    def encode(self, record: Any) -> str:
+        return json.dumps({f: _jsonable(getattr(record, f)) for f in self.fields}, separators=(",", ":"))
+
+    def decode(self, text: str) -> Any:
+        data = json.loads(text)
+        return self.cls(**{f: _from_json(data[f]) for f in self.fields if f in data})
+
+
+def key_text(key: Any) -> str:
+    """The text form of a record key: a tuple's parts joined by '|', anything else as str()."""
+    if isinstance(key, tuple):
+        return "|".join(str(k) for k in key)
+    return str(key)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return {"inf": 1 if value > 0 else -1}  # strict JSON has no Infinity
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"inf"}:
+        return math.inf if value["inf"] > 0 else -math.inf
+    return value
+
+
+class Store:
+    """The SQLite state database at `path` (created with its directory when missing)."""
+
+    def __init__(self, path: str, codecs: dict[str, Codec], sync: str = "normal") -> None:
+        self.path = path
+        self.codecs = codecs
+        self._pending: dict[tuple[str, str], str | None] = {}  # (kind, key) -> JSON, None = delete
+        try:
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit is in the OS's hands when commit() returns (survives a killed
+            # process); FULL also fsyncs every commit (survives a power cut).
+            self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
+        except sqlite3.Error as e:
+            raise StoreError(f"{path}: {e}") from None
+        if path != ":memory:":
+            os.chmod(path, 0o600)
+
+    # ------------------------------------------------------------------ writes (queued until commit)
+
+    def put(self, kind: str, record: Any) -> None:
+        codec = self.codecs[kind]
+        self._pending[(kind, codec.key(record))] = codec.encode(record)
+
+    def delete(self, kind: str, key: Any) -> None:
+        self._pending[(kind, key_text(key))] = None
+
+    def put_replay(self, node: str, identification: int) -> None:
+        self._pending[(REPLAY, node)] = str(identification)  # 64-bit unsigned: text, not INTEGER
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending)
+
+    def commit(self) -> int:
+        """Write every queued change in one transaction; returns how many rows changed."""
+        if not self._pending:
+            return 0
+        puts = [(kind, key, data) for (kind, key), data in self._pending.items() if data is not None]
+        dels = [(kind, key) for (kind, key), data in self._pending.items() if data is None]
+        n = len(self._pending)
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            if puts:
+                db.executemany("INSERT OR REPLACE INTO records (kind, key, data) VALUES (?, ?, ?)", puts)
+            if dels:
+                db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", dels)
+            db.execute("COMMIT")
+        except sqlite3.Error as e:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: {e}") from None
+        self._pending.clear()
+        return n
+
+    def discard(self) -> None:
+        """Drop the queued changes (after a failed commit the caller decides what to do)."""
+        self._pending.clear()
+
+    # ------------------------------------------------------------------ reads
+
+    def load(self, kind: str, on_error: Callable[[str, Exception], None] | None = None) -> list[Any]:
+        """Every stored record of `kind`; rows that no longer decode are skipped (reported to `on_error`)."""
+        codec = self.codecs[kind]
+        out = []
+        for key, data in self._rows(kind):
+            try:
+                out.append(codec.decode(data))
+            except (ValueError, TypeError, KeyError) as e:
+                if on_error is not None:
+                    on_error(key, e)
+        return out
+
+    def load_replay(self) -> dict[str, int]:
+        out = {}
+        for node, value in self._rows(REPLAY):
+            try:
+                out[node] = int(value)
+            except ValueError:
+                continue
+        return out
+
+    def count(self, kind: str) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def _rows(self, kind: str) -> Iterator[tuple[str, str]]:
+        return iter(self._db.execute("SELECT key, data FROM records WHERE kind = ? ORDER BY key", (kind,)).fetchall())
+
+    def close(self) -> None:
+        """Commit what is queued and close the database."""
+        try:
+            self.commit()
+        finally:
+            self._db.close()

@@ -1,0 +1,235 @@
+"""The state database (mipd.runtime.store): records and replay state written, committed, read back
+after reopening (and after a kill -9), and the restore semantics of the agents on top of it:
+expired bindings/visitors are dropped and deleted, live ones re-installed."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import runtime_helpers as h
+from mipd.protocol.actions import AddTunnel, AddTunnelRoute, DeleteRecord, Packet, StoreRecord
+from mipd.protocol.config import HomeAgentConfig
+from mipd.protocol.filters import HostSet
+from mipd.protocol.foreign_agent import ForeignAgent, Visitor
+from mipd.protocol.home_agent import Binding, HomeAgent
+from mipd.runtime.roles import CODECS
+from mipd.runtime.store import Store, StoreError
+from mipd.security import SecurityAssociation, SecurityAssociations
+
+NOW = 1_900_000_000.0
+
+
+def binding(home: str = h.HOME, coa: str = h.COA, expires: float = NOW + 600, ident: int = 0xE8FE6F8080000000,
+            **kw) -> Binding:
+    fields = dict(lifetime=600, expires=expires, identification=ident, encap="ipip", reverse=False, source=coa)
+    fields.update(kw)
+    return Binding(home, coa, **fields)
+
+
+def visitor(home: str = h.HOME, expires: float = NOW + 600) -> Visitor:
+    return Visitor(home, "mn@example.net", "10.2.0.1", h.HA_ADDRESS, "fa-visit", "02:00:00:00:00:10",
+                   0xE8FE6F8080000001, 600, expires, "gre", True)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "state" / "state.db")
+
+
+def test_records_round_trip_through_a_reopen(db):
+    s = Store(db, CODECS)
+    b1, b2 = binding(), binding(home="10.1.0.11", expires=math.inf, lifetime=0xFFFF, nai="mn11@example.net",
+                                simultaneous=True)
+    v = visitor()
+    s.put("binding", b1)
+    s.put("binding", b2)
+    s.put("visitor", v)
+    assert s.dirty and s.commit() == 3 and not s.dirty
+    s.close()
+    s = Store(db, CODECS)
+    assert sorted(s.load("binding"), key=lambda b: b.home_address) == [b1, b2]
+    assert s.load("binding")[1].expires == math.inf
+    assert s.load("visitor") == [v]
+    assert s.count("binding") == 2
+    assert oct(os.stat(db).st_mode & 0o777) == "0o600"
+
+
+def test_delete_uses_the_state_machines_keys(db):
+    s = Store(db, CODECS)
+    s.put("binding", binding())
+    s.put("binding", binding(coa="192.0.2.78"))
+    s.put("visitor", visitor())
+    s.commit()
+    s.delete("binding", (h.HOME, h.COA))  # HomeAgent: DeleteRecord("binding", (home, coa))
+    s.delete("visitor", h.HOME)  # ForeignAgent: DeleteRecord("visitor", home)
+    s.commit()
+    assert [b.care_of_address for b in s.load("binding")] == ["192.0.2.78"]
+    assert s.load("visitor") == []
+
+
+def test_changes_in_one_batch_coalesce(db):
+    s = Store(db, CODECS)
+    s.put("binding", binding(lifetime=100))
+    s.put("binding", binding(lifetime=200))
+    s.delete("binding", (h.HOME, "192.0.2.99"))
+    assert s.commit() == 2
+    assert [b.lifetime for b in s.load("binding")] == [200]
+    s.put("binding", binding(coa="192.0.2.5"))
+    s.delete("binding", (h.HOME, "192.0.2.5"))
+    s.commit()
+    assert [b.care_of_address for b in s.load("binding")] == [h.COA]
+
+
+def test_replay_state_keeps_64_bit_identifications(db):
+    s = Store(db, CODECS)
+    s.put_replay(h.HOME, 0xFFFF_FFFF_FFFF_FFFE)
+    s.put_replay("mn@example.net", 1)
+    s.commit()
+    s.put_replay(h.HOME, 0xEEEE_0000_0000_0001)
+    s.commit()
+    s.close()
+    assert Store(db, CODECS).load_replay() == {h.HOME: 0xEEEE_0000_0000_0001, "mn@example.net": 1}
+
+
+def test_uncommitted_changes_are_not_on_disk(db):
+    s = Store(db, CODECS)
+    s.put("binding", binding())
+    s.commit()
+    s.put("binding", binding(coa="192.0.2.78"))  # queued, never committed: a crash here loses it
+    other = Store(db, CODECS)
+    assert [b.care_of_address for b in other.load("binding")] == [h.COA]
+
+
+def test_discard_drops_queued_changes(db):
+    s = Store(db, CODECS)
+    s.put("binding", binding())
+    s.discard()
+    assert not s.dirty and s.commit() == 0 and s.load("binding") == []
+
+
+def test_a_commit_survives_kill_9(db, tmp_path):
+    """What commit() returned for is durable even if the process dies right after (no close)."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_runtime_store import binding
+        from mipd.runtime.roles import CODECS
+        from mipd.runtime.store import Store
+        s = Store({db!r}, CODECS)
+        for i in range(50):
+            s.put("binding", binding(home=f"10.1.0.{{i + 1}}"))
+        s.commit()
+        s.put("binding", binding(home="10.1.9.9"))  # never committed
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -9, r.stderr
+    homes = {b.home_address for b in Store(db, CODECS).load("binding")}
+    assert len(homes) == 50 and "10.1.9.9" not in homes
+
+
+def test_rows_that_no_longer_decode_are_skipped_and_reported(db):
+    s = Store(db, CODECS)
+    s.put("binding", binding())
+    s.commit()
+    with sqlite3.connect(db) as raw:
+        raw.execute("INSERT INTO records VALUES ('binding', 'x|y', '{not json')")
+        raw.execute("""INSERT INTO records VALUES ('binding', 'a|b', '{"home_address": "a"}')""")
+    bad: list[str] = []
+    assert s.load("binding", lambda key, e: bad.append(key)) == [binding()]
+    assert sorted(bad) == ["a|b", "x|y"]
+
+
+def test_unknown_stored_fields_are_ignored(db):
+    s = Store(db, CODECS)
+    data = CODECS["binding"].encode(binding())[:-1] + ',"from_a_newer_mipd":1}'
+    s._db.execute("INSERT INTO records VALUES ('binding', 'k', ?)", (data,))
+    assert s.load("binding") == [binding()]
+
+
+def test_newer_schema_is_refused(db):
+    Store(db, CODECS).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE meta SET value = '99' WHERE name = 'schema'")
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        Store(db, CODECS)
+
+
+def test_unwritable_location(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises((StoreError, OSError)):
+        Store(str(blocker / "state.db"), CODECS)
+
+
+# ------------------------------------------------------------------ restore semantics of the agents
+
+
+def apply(store: Store, actions) -> None:
+    """What the daemon does with the persistence actions."""
+    for a in actions:
+        if isinstance(a, StoreRecord):
+            store.put(a.kind, a.record)
+        elif isinstance(a, DeleteRecord):
+            store.delete(a.kind, a.key)
+    store.commit()
+
+
+def home_agent() -> HomeAgent:
+    cfg = HomeAgentConfig(h.HA_ADDRESS, "lo", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
+                          max_lifetime=0xFFFF)
+    sas = SecurityAssociations([SecurityAssociation(f"10.1.0.{i}", h.SPI, h.KEY) for i in range(10, 13)])
+    return HomeAgent(cfg, sas, random.Random(1))
+
+
+def test_home_agent_bindings_survive_a_restart_and_expired_ones_go(db):
+    ha, store = home_agent(), Store(db, CODECS)
+    for i, lifetime in ((10, 600), (11, 30), (12, 0xFFFF)):
+        data, _ = h.request(home=f"10.1.0.{i}", lifetime=lifetime, now=NOW)
+        actions = ha.on_packet(Packet(data, h.COA, h.HA_ADDRESS), NOW)
+        assert any(isinstance(a, StoreRecord) for a in actions)
+        apply(store, actions)
+    store.close()
+
+    later = NOW + 60  # 10.1.0.11's 30 s lifetime is over
+    store = Store(db, CODECS)
+    ha2 = home_agent()
+    actions = ha2.restore(store.load("binding"), later)
+    apply(store, actions)
+    assert sorted(b.home_address for b in ha2.bindings()) == ["10.1.0.10", "10.1.0.12"]
+    assert DeleteRecord("binding", ("10.1.0.11", h.COA)) in actions
+    assert [a for a in actions if isinstance(a, AddTunnelRoute)] == [
+        AddTunnelRoute(home, h.HA_ADDRESS, h.COA, "ipip") for home in ("10.1.0.10", "10.1.0.12")]
+    assert AddTunnel(h.HA_ADDRESS, h.COA, "ipip") in actions
+    assert sorted(b.home_address for b in store.load("binding")) == ["10.1.0.10", "10.1.0.12"]
+    remaining = {b.home_address: b.remaining(later) for b in ha2.bindings()}
+    assert remaining["10.1.0.10"] == 540 and remaining["10.1.0.12"] == 0xFFFF
+
+
+def foreign_agent() -> ForeignAgent:
+    cfg = h.config(home_agent=None, foreign_agent=h.FA_SECTION)
+    from mipd.runtime.config import _foreign_agent  # the same validation the file goes through
+
+    return ForeignAgent(_foreign_agent(cfg["foreign_agent"], "foreign_agent", []), SecurityAssociations(),
+                        random.Random(1))
+
+
+def test_foreign_agent_visitors_survive_a_restart_and_expired_ones_go(db):
+    store = Store(db, CODECS)
+    live, dead = visitor("10.1.0.10", NOW + 600), visitor("10.1.0.11", NOW - 1)
+    store.put("visitor", live)
+    store.put("visitor", dead)
+    store.commit()
+    fa = foreign_agent()
+    actions = fa.restore(store.load("visitor"), NOW)
+    apply(store, actions)
+    assert [v.home_address for v in fa.visitors(NOW)] == ["10.1.0.10"]
+    assert DeleteRecord("visitor", "10.1.0.11") in actions
+    assert [v.home_address for v in store.load("visitor")] == ["10.1.0.10"]
