@@ -129,9 +129,7 @@ class Visitor:
     colocated: bool = False  # D: the node decapsulates itself, nothing to install here
 
     def remaining(self, now: float) -> int:
-        if self.expires == INFINITE:
-            return reg.LIFETIME_INFINITE
-        return max(0, int(self.expires - now))
+        return reg.lifetime_left(self.expires, now)
 
 
 @dataclass(frozen=True, slots=True)

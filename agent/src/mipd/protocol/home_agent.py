@@ -62,9 +62,7 @@ class Binding:
     simultaneous: bool = False
 
     def remaining(self, now: float) -> int:
-        if self.expires == INFINITE:
-            return reg.LIFETIME_INFINITE
-        return max(0, int(self.expires - now))
+        return reg.lifetime_left(self.expires, now)
 
 
 class _Discard(Exception):

@@ -66,10 +66,7 @@ class RegistrationRequest:
 
     def find(self, ext_type: int) -> Extension | None:
         """The first extension of `ext_type`, or None."""
-        for e in self.extensions:
-            if e.type == ext_type:
-                return e
-        return None
+        return find_extension(self.extensions, ext_type)
 
 
 @dataclass(slots=True)
@@ -91,10 +88,23 @@ class RegistrationReply:
         return self.encode_fixed() + encode_extensions(self.extensions)
 
     def find(self, ext_type: int) -> Extension | None:
-        for e in self.extensions:
-            if e.type == ext_type:
-                return e
-        return None
+        """The first extension of `ext_type`, or None."""
+        return find_extension(self.extensions, ext_type)
+
+
+def find_extension(extensions: list[Extension], ext_type: int) -> Extension | None:
+    """The first extension of `ext_type` in `extensions`, or None."""
+    for e in extensions:
+        if e.type == ext_type:
+            return e
+    return None
+
+
+def lifetime_left(expires: float, now: float) -> int:
+    """The Lifetime field for a registration expiring at `expires` (§3.4: 0xffff = infinity)."""
+    if expires == float("inf"):
+        return LIFETIME_INFINITE
+    return max(0, int(expires - now))
 
 
 def encode_reply_fixed(code: int, lifetime: int, home_address: str, home_agent: str, identification: int) -> bytes:
