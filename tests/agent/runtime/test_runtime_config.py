@@ -71,6 +71,12 @@ FIELD_ERRORS = [
     ("home_agent", "home_agent.filters", {"roaming": {"rules": [{"action": "deny", "prefix": "300.0.0.0/8"}]}},
      "home_agent.filters.roaming.rules[0].prefix: must be an IPv4 prefix"),
     ("home_agent", "home_agent.filters", {"home_agents": {}}, "home_agent.filters: unknown key 'home_agents'"),
+    ("home_agent", "home_agent.advertisement", {"interval": 6}, "home_agent.advertisement.interval: 6 s is more than "
+     "1/3 of the advertisement lifetime (15 s)"),
+    ("home_agent", "home_agent.advertisement", {"enabled": "no"}, "home_agent.advertisement.enabled: must be true or "
+     "false"),
+    ("home_agent", "home_agent.advertisement", {"challenge": True}, "home_agent.advertisement: unknown key "
+     "'challenge'"),
     ("home_agent", "dataplane.backend", "ebpf", "dataplane.backend: must be one of auto, kernel, userspace, none"),
     ("home_agent", "dataplane.tun", "", "dataplane.tun: must be an interface name"),
     ("home_agent", "log.level", "loud", "log.level: must be one of debug, info, warning, error, got 'loud'"),
@@ -313,6 +319,7 @@ def test_home_agent_config_and_paths(tmp_path):
                     "roaming": {"default": "deny", "rules": [{"action": "permit", "nai": "*@example.net"},
                                                              {"action": "permit", "prefix": "10.1.0.10"}]}},
     })
+    cfg["home_agent"]["advertisement"] = {"enabled": False, "interval": 2, "lifetime": 9, "code": 0}
     cfg["log"] = {"level": "debug", "file": "logs/mipd.log"}
     c = load_config(str(h.write(tmp_path, cfg)))
     assert c.roles == ("home_agent",)
@@ -331,6 +338,10 @@ def test_home_agent_config_and_paths(tmp_path):
             roaming=RuleList((FilterRule("permit", nai="*@example.net"), FilterRule("permit", prefix="10.1.0.10/32")),
                              "deny"),
         ),
+        advertise=False,
+        advertisement_interval=2.0,
+        advertisement_lifetime=9,
+        advertisement_code=0,
     )
     assert c.control_socket == str(tmp_path / "mipd.sock")
     assert c.state_db == str(tmp_path / "state.db")
@@ -347,6 +358,7 @@ def test_defaults(tmp_path):
     assert c.control_socket == "/run/mipd/mipd.sock" and c.state_db == "/var/lib/mipd/state.db"
     assert c.dataplane_backend == "auto" and c.log_level == "info" and c.log_file is None
     assert c.home_agent.max_lifetime == 1800 and c.home_agent.reverse_tunnel is True
+    assert c.home_agent.advertise is True and c.home_agent.advertisement_interval == 5.0
     assert any("mobile_hosts: empty" in w for w in c.warnings)
 
 
@@ -354,7 +366,8 @@ def test_foreign_agent_config(tmp_path):
     fa = {
         "interfaces": [{"name": "fa-visit", "address": "10.2.0.1", "prefix_length": 24},
                        {"name": "fa-two", "address": "10.3.0.1", "care_of_addresses": ["10.3.0.2", "10.3.0.3"]}],
-        "advertisement": {"interval": 1, "lifetime": 3, "code": 0, "prefix_lengths": False, "challenge": True},
+        "advertisement": {"interval": 1, "lifetime": 3, "code": 0, "prefix_lengths": False, "challenge": True,
+                          "broadcast": True},
         "registration_lifetime": 600,
         "registration_required": True,
         "reverse_tunnel": False,  # a bare YAML `off`
@@ -370,7 +383,7 @@ def test_foreign_agent_config(tmp_path):
     assert f.interfaces[0].care_of_addresses == ("10.2.0.1",)
     assert f.interfaces[1].care_of_addresses == ("10.3.0.2", "10.3.0.3") and f.interfaces[1].prefix_length == 24
     assert (f.advertisement_interval, f.advertisement_lifetime, f.advertisement_code) == (1.0, 3, 0)
-    assert f.advertise_prefix_lengths is False and f.challenge is True
+    assert f.advertise_prefix_lengths is False and f.challenge is True and f.advertise_broadcast is True
     assert (f.registration_lifetime, f.registration_required, f.reverse_tunnel) == (600, True, "off")
     assert f.encapsulations == frozenset({"ipip"})
     assert (f.visitor_limit, f.pending_limit, f.pending_timeout) == (10, 0, 3.5)

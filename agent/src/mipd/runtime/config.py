@@ -45,10 +45,11 @@ ROLES = ("home_agent", "foreign_agent", "mobile_node")
 TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", *ROLES)
 HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "max_lifetime",
            "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
-           "encapsulations", "filters")
+           "encapsulations", "filters", "advertisement")
+HA_ADV_KEYS = ("enabled", "interval", "lifetime", "code")
 FA_KEYS = ("interfaces", "advertisement", "registration_lifetime", "registration_required", "reverse_tunnel",
            "encapsulations", "visitor_limit", "pending_limit", "pending_timeout", "filters")
-ADV_KEYS = ("interval", "lifetime", "code", "prefix_lengths", "challenge")
+ADV_KEYS = ("interval", "lifetime", "code", "prefix_lengths", "challenge", "broadcast")
 IFACE_KEYS = ("name", "address", "prefix_length", "care_of_addresses")
 MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "nai", "interfaces", "colocated",
            "reverse_tunnel", "encapsulation", "lifetime", "reregister_margin", "solicit_interval",
@@ -166,6 +167,8 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
     mandatory = sec.get("reverse_tunnel_mandatory", s.boolean, False)
     if mandatory and not reverse:
         raise ConfigError(sec.at("reverse_tunnel_mandatory"), "true needs reverse_tunnel: true")
+    adv = sec.section("advertisement", HA_ADV_KEYS)
+    interval, lifetime = _advert_timing(adv, 5.0, 15)
     return HomeAgentConfig(
         address=sec.get("address", s.ipv4),
         interface=sec.get("interface", s.ifname),
@@ -182,6 +185,10 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
             care_of=filters.get("care_of", _rule_list, RuleList()),
             roaming=filters.get("roaming", _rule_list, RuleList()),
         ),
+        advertise=adv.get("enabled", s.boolean, True),
+        advertisement_interval=interval,
+        advertisement_lifetime=lifetime,
+        advertisement_code=adv.get("code", _adv_code, 16),
     )
 
 
@@ -189,16 +196,13 @@ def _foreign_agent(value: object, path: str, warnings: list[str]) -> ForeignAgen
     sec = Section(value, path, FA_KEYS)
     interfaces = sec.get("interfaces", _served_interfaces)
     adv = sec.section("advertisement", ADV_KEYS)
-    lifetime = adv.get("lifetime", s.integer, 15, 1, LIFETIME_MAX)
-    interval = adv.get("interval", s.number, 5.0, 0.0, None, True)
-    if interval * 3 > lifetime:
-        raise ConfigError(adv.at("interval"), f"{interval:g} s is more than 1/3 of the advertisement lifetime "
-                          f"({lifetime} s): mobile nodes must be able to miss two advertisements (RFC 5944 §2.1)")
+    interval, lifetime = _advert_timing(adv, 5.0, 15)
     config = ForeignAgentConfig(
         interfaces=interfaces,
         advertisement_interval=interval,
         advertisement_lifetime=lifetime,
         advertisement_code=adv.get("code", _adv_code, 16),
+        advertise_broadcast=adv.get("broadcast", s.boolean, False),
         advertise_prefix_lengths=adv.get("prefix_lengths", s.boolean, True),
         challenge=adv.get("challenge", s.boolean, False),
         registration_lifetime=sec.get("registration_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
@@ -262,6 +266,16 @@ def _ifnames(value: object, path: str) -> tuple[str, ...]:
 
 def _encapsulations(value: object, path: str) -> frozenset[str]:
     return frozenset(s.items(value, path, lambda v, p: s.choice(v, p, ENCAPSULATIONS), min_items=1))
+
+
+def _advert_timing(adv: Section, interval: float, lifetime: int) -> tuple[float, int]:
+    """(interval, lifetime) of agent advertisements: the interval at most a third of the lifetime (§2.1)."""
+    lifetime = adv.get("lifetime", s.integer, lifetime, 1, LIFETIME_MAX)
+    interval = adv.get("interval", s.number, interval, 0.0, None, True)
+    if interval * 3 > lifetime:
+        raise ConfigError(adv.at("interval"), f"{interval:g} s is more than 1/3 of the advertisement lifetime "
+                          f"({lifetime} s): mobile nodes must be able to miss two advertisements (RFC 5944 §2.1)")
+    return interval, lifetime
 
 
 def _adv_code(value: object, path: str) -> int:
