@@ -7,17 +7,23 @@ Imported by the test modules as `runtime_helpers` (pytest puts this directory on
 from __future__ import annotations
 
 import copy
+import ctypes
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
-from mipd.security import SecurityAssociation, sign
+from mipd.runtime import control
+from mipd.security import SecurityAssociation, sign, verify
 from mipd.security.replay import ntp_timestamp
 from mipd.wire import registration as reg
 from mipd.wire.extensions import MHAE
@@ -138,3 +144,113 @@ class Netns:
     @staticmethod
     def exists(name: str) -> bool:
         return os.path.exists(f"/run/netns/{name}")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def in_netns(name: str, fn: Any) -> Any:
+    """fn() run on a thread that entered network namespace `name` (a socket made there stays there)."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            out["value"] = fn()
+        except BaseException as e:  # handed to the caller
+            out["error"] = e
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def udp_socket(ns: str, address: str = COA, port: int = 0, broadcast: bool = False) -> socket.socket:
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if broadcast:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.bind((address, port))
+        s.settimeout(3.0)
+        return s
+
+    return in_netns(ns, make)
+
+
+def exchange(sock: socket.socket, data: bytes, dest: str = HA_ADDRESS) -> reg.RegistrationReply:
+    """Send a request to `dest`:434 and decode the reply."""
+    sock.sendto(data, (dest, 434))
+    reply, _addr = sock.recvfrom(4096)
+    msg = reg.decode(reply)
+    assert isinstance(msg, reg.RegistrationReply)
+    return msg
+
+
+def reply_verifies(reply: reg.RegistrationReply, home: str = HOME, key: bytes = KEY, spi: int = SPI) -> bool:
+    ext = reply.find(MHAE)
+    return ext is not None and verify(SecurityAssociation(home, spi, key), reply.raw, ext) is not None
+
+
+class Mipd:
+    """`mipd run --foreground` inside a namespace, with its control socket and log file."""
+
+    def __init__(self, ns: Netns, config_path: Path) -> None:
+        self.ns = ns
+        self.config_path = config_path
+        self.socket = str(config_path.parent / "mipd.sock")
+        self.log = config_path.parent / "mipd.log"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 15.0) -> Mipd:
+        self.proc = self.ns.popen(MIPD, "run", "--config", str(self.config_path), "--foreground",
+                                  "--log-file", str(self.log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mipd exited {self.proc.returncode}: {self.proc.stderr.read()}\n{self.log_text()}")
+            try:
+                if control.request(self.socket, "status", timeout=1.0)["ok"]:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"mipd did not come up within {timeout} s\n{self.log_text()}")
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MIPCTL, "--socket", self.socket, *args], capture_output=True, text=True, timeout=30)
+
+    def ctl_json(self, command: str) -> Any:
+        r = self.ctl("--json", command)
+        answer = json.loads(r.stdout)
+        assert answer["ok"], answer
+        return answer["result"]
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        # `ip netns exec` execs mipd, so the child's pid is mipd's
+        os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.signal(signal.SIGTERM)
+        try:
+            return self.wait()
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self.wait()
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""

@@ -1,0 +1,145 @@
+"""The control socket: a Unix stream socket speaking one JSON object per line.
+
+Request: ``{"command": "bindings"}``. Response: ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error": "..."}``. The socket file is mode 0600 and peers are checked with
+SO_PEERCRED: only root (or the daemon's own user) is served. Nothing served here ever holds key
+material: security associations are shown by peer, SPI, algorithm, replay method and a key
+fingerprint (`mipd.security.fingerprint`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas", "reload")
+MAX_REQUEST = 64 * 1024
+_UCRED = struct.Struct("=iII")  # struct ucred: pid, uid, gid
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+class ControlError(Exception):
+    """A request the daemon refuses; the message goes back to the client."""
+
+
+class ControlServer:
+    """Serves `handler(command, request)` on the Unix socket at `path`."""
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        path = self.path
+        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+        if os.path.exists(path):
+            if _answers(path):
+                raise OSError(f"control socket {path} is in use by a running mipd")
+            os.unlink(path)  # stale, from a daemon that did not exit cleanly
+        old = os.umask(0o177)  # the socket is created 0600: no window where others may connect
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=path, limit=MAX_REQUEST)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _peer_allowed(writer):
+                await _write(writer, {"ok": False, "error": "permission denied: root only"})
+                return
+            while True:
+                try:
+                    line = await reader.readline()
+                except (asyncio.LimitOverrunError, ValueError):
+                    await _write(writer, {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes"})
+                    return
+                if not line:
+                    return
+                await _write(writer, await self._answer(line))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError
+        except ValueError:
+            return {"ok": False, "error": "request is not a JSON object"}
+        command = request.get("command")
+        if command not in COMMANDS:
+            return {"ok": False, "error": f"unknown command {command!r}; one of {', '.join(COMMANDS)}"}
+        try:
+            return {"ok": True, "result": await self.handler(command, request)}
+        except ControlError as e:
+            return {"ok": False, "error": str(e)}
+        except Exception as e:  # the daemon must keep serving
+            return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
+
+
+def _peer_allowed(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        _pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    except OSError:
+        return False
+    return uid == 0 or uid == os.geteuid()
+
+
+async def _write(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
+    writer.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+    await writer.drain()
+
+
+def _answers(path: str) -> bool:
+    """Is a daemon listening on `path`?"""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def request(path: str, command: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+    """Send one request to the daemon at `path` and return its response object (blocking).
+
+    Raises OSError when the daemon cannot be reached, ValueError for a garbled response.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    response = json.loads(buf)
+    if not isinstance(response, dict) or "ok" not in response:
+        raise ValueError("malformed response from mipd")
+    return response

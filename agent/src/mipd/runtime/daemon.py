@@ -1,0 +1,648 @@
+"""The mipd daemon: runs the sans-IO state machines on real sockets, timers and a data plane.
+
+Events in: UDP 434 datagrams (RFC 5944 §3.3-3.4), frames from served/roaming links (§2.2
+solicitations, §2.1 advertisements, §3.7.1 requests with the sender's link-layer address),
+ICMP errors about relayed requests (§3.7.3), link changes (§2.4.2), timers, reload, shutdown.
+Actions out, executed in the order the state machine returned them: data-plane changes at
+once, records queued for the state database, sends held back until the batch's records are
+committed (group commit: a batch of datagrams read until the socket would block is processed,
+committed once, then its replies leave), so no acceptance is ever sent for a binding a crash
+could lose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import random
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from mipd import __version__
+from mipd.protocol.actions import (
+    Action,
+    ArmTimer,
+    CancelTimer,
+    DeleteRecord,
+    LinkChange,
+    Log,
+    Packet,
+    SendICMP,
+    SendUDP,
+    SetDefaultRoute,
+    StoreRecord,
+)
+from mipd.runtime import frames, logs, views
+from mipd.runtime.config import Config, ConfigError, load_config
+from mipd.runtime.control import ControlError, ControlServer
+from mipd.runtime.driver import Driver
+from mipd.runtime.linklayer import Filter, LinkLayer
+from mipd.runtime.linkmon import LinkMonitor
+from mipd.runtime.nulldataplane import NullDataplane
+from mipd.runtime.roles import ACCEPTED_EVENTS, CODECS, FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, Role, build
+from mipd.runtime.sockets import IcmpSender, PacketSocket, UdpSocket
+from mipd.runtime.store import Store, StoreError
+from mipd.runtime.timers import Timers
+from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
+
+BATCH = 256  # datagrams per batch: bounds the reply latency a batch adds
+LINK_RETRY = 2.0  # seconds between attempts to open a packet socket on a missing link
+AGENTS_GROUP = "224.0.0.11"  # §2.3: every mobility agent processes the Mobile-Agents group
+LIMITED_BROADCAST = "255.255.255.255"
+# Settings read once at start: a reload that changes them says a restart is needed.
+RESTART_FIELDS = ("control_socket", "state_db", "state_sync", "dataplane_backend", "tun", "log_file", "keys_file")
+
+log = logging.getLogger("mipd.daemon")
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start (socket in use, database unreadable, ...): the message says why."""
+
+
+class ReloadRefused(ControlError):
+    """A reload that was not applied; the running configuration stays."""
+
+
+def open_driver(config: Config) -> Driver:
+    """The Dataplane the configuration names (mipd.dataplane), or the signalling-only one, in a Driver."""
+    if config.dataplane_backend == "none":
+        null = NullDataplane()
+        return Driver(null, null)
+    from mipd.dataplane import open_dataplane  # imported only when a real backend is wanted
+    from mipd.dataplane.host import MobileHost
+
+    dp = open_dataplane(config.dataplane_backend, require=encapsulations(config), tun_name=config.tun)
+    return Driver(dp, MobileHost() if config.mobile_node is not None else None)
+
+
+def encapsulations(config: Config) -> list[str]:
+    """Every encapsulation the roles may set up (RFC 5944 §4.1: IP-in-IP always)."""
+    wanted = {"ipip"}
+    for role in (config.home_agent, config.foreign_agent):
+        if role is not None:
+            wanted |= role.encapsulations
+    if config.mobile_node is not None:
+        wanted.add(config.mobile_node.encapsulation)
+    return sorted(wanted, key=("ipip", "gre", "minimal").index)
+
+
+class Daemon:
+    """One mipd process: every role the configuration names, on one asyncio loop."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.rng = rng or random.SystemRandom()  # nonces and challenges (RFC 5944 §5.4)
+        self.counters: Counter[str] = Counter()
+        self.started = clock()
+        self.roles: dict[str, Role] = {}
+        self.store: Store | None = None
+        self.driver: Driver | None = None
+        self.udp: UdpSocket | None = None
+        self.icmp: IcmpSender | None = None
+        self.links: LinkLayer | None = None
+        self.linkmon: LinkMonitor | None = None
+        self.control: ControlServer | None = None
+        self.timers: Timers | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = asyncio.Event()
+        self._outbox: list[SendUDP | SendICMP] = []
+        self._ifnames: dict[int, str] = {}
+        self._fa_ifindexes: frozenset[int] = frozenset()
+        self._fa_links: frozenset[str] = frozenset()
+        self._ha_link: str | None = None
+        self._fa_dests: frozenset[str] = frozenset()
+        self._default_route: tuple[str | None, str | None] = (None, None)
+        self._link_retry: asyncio.TimerHandle | None = None
+        self._missing_links: dict[str, str] = {}
+        self._handlers: dict[type, Callable[[Role, Any], None]] = {
+            SendUDP: self._queue_send,
+            SendICMP: self._queue_send,
+            StoreRecord: self._store_record,
+            DeleteRecord: self._delete_record,
+            ArmTimer: self._arm,
+            CancelTimer: self._cancel,
+            Log: self._log,
+        }
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def run(self, ready: Callable[[], None] | None = None) -> int:
+        """Start, call `ready()`, serve until SIGTERM/SIGINT (or `stop()`), shut down cleanly."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._close()
+            raise
+        log.info("started version=%s roles=%s config=%s dataplane=%s pid=%d", __version__,
+                 ",".join(self.roles), self.config.path, self.config.dataplane_backend, os.getpid())
+        if ready is not None:
+            ready()
+        await self._stop.wait()
+        log.info("stopping")
+        await self._shutdown()
+        log.info("stopped")
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        cfg = self.config
+        for text in cfg.warnings:
+            log.warning("config %s", text)
+        try:
+            self.store = Store(cfg.state_db, CODECS, cfg.state_sync)
+        except (StoreError, OSError) as e:
+            raise StartupError(f"state database: {e}") from None
+        try:
+            self.driver = open_driver(cfg)
+        except Exception as e:
+            raise StartupError(f"data plane ({cfg.dataplane_backend}): {e}") from None
+        self.driver.dp.attach(loop)
+        for kind, call in self.driver.handlers.items():
+            self._handlers[kind] = lambda role, a, call=call: call(a)
+        self._handlers[SetDefaultRoute] = self._default_route_action
+        self.timers = Timers(loop, self._on_timer, self.clock)
+        self.roles = build(cfg, self.rng)
+        try:
+            self.udp = UdpSocket()
+        except OSError as e:
+            raise StartupError(f"UDP port 434: {e.strerror or e}") from None
+        loop.add_reader(self.udp.fileno(), self._on_udp)
+        try:
+            self.icmp = IcmpSender()  # advertisements (HA, FA) and solicitations (MN)
+        except OSError as e:
+            raise StartupError(f"raw ICMP socket: {e.strerror or e}") from None
+        self.links = LinkLayer(loop, self._on_frames)
+        self._sync_links()
+        self._restore()
+        now = self.clock()
+        for name in (HOME_AGENT, FOREIGN_AGENT):
+            if name in self.roles:
+                self._execute(self.roles[name], self.roles[name].machine.start(now))  # advertising (§2.3)
+        if MOBILE_NODE in self.roles:
+            self._start_mobile_node(self.roles[MOBILE_NODE], now)
+        self._flush()
+        self.control = ControlServer(cfg.control_socket, self._control)
+        try:
+            await self.control.start()
+        except OSError as e:
+            self.control = None
+            raise StartupError(f"control socket: {e.strerror or e}") from None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
+
+    def _restore(self) -> None:
+        """Bindings, replay state and visitors from the state database (RFC 5944 §3.8.1, §3.7.1, §5.7)."""
+        assert self.store is not None
+        now = self.clock()
+
+        def bad(key: str, e: Exception) -> None:
+            log.warning("state record %s does not decode (%s): skipped", key, e)
+
+        ha = self.roles.get(HOME_AGENT)
+        if ha is not None:
+            for node, ident in self.store.load_replay().items():
+                # Records `ident` as the last accepted Identification (no nonce is drawn for "timestamp").
+                ha.machine.replay.reply_identification(node, "timestamp", ident, now, True)
+            self._execute(ha, ha.machine.restore(self.store.load("binding", bad), now))
+        fa = self.roles.get(FOREIGN_AGENT)
+        if fa is not None:
+            self._execute(fa, fa.machine.restore(self.store.load("visitor", bad), now))
+        self._flush()
+        restored = {r: self.roles[r].machine.counters for r in self.roles}
+        if ha is not None or fa is not None:
+            log.info("restored bindings=%d visitors=%d expired=%d",
+                     restored.get(HOME_AGENT, Counter())["binding.restored"],
+                     restored.get(FOREIGN_AGENT, Counter())["visitor.restored"],
+                     restored.get(HOME_AGENT, Counter())["binding.expired_on_restore"]
+                     + restored.get(FOREIGN_AGENT, Counter())["visitor.expired_on_restore"])
+
+    def _start_mobile_node(self, mn: Role, now: float) -> None:
+        cfg = self.config.mobile_node
+        assert cfg is not None and self._loop is not None
+        try:
+            self.linkmon = LinkMonitor(cfg.interfaces, f"{cfg.home_address}/{cfg.home_prefix_length}",
+                                       self._on_link_change, self._our_gateway)
+        except OSError as e:
+            raise StartupError(f"netlink link monitor: {e.strerror or e}") from None
+        self._loop.add_reader(self.linkmon.fileno(), self.linkmon.on_readable)
+        changes = self.linkmon.initial()
+        self._execute(mn, mn.machine.start(now))
+        for ev in changes:
+            self._execute(mn, mn.machine.on_link(ev, now))
+
+    async def _shutdown(self) -> None:
+        """Every role's shutdown actions (tunnels, routes, ARP entries removed), then close everything."""
+        for role in reversed(list(self.roles.values())):
+            try:
+                self._execute(role, role.machine.shutdown())
+            except Exception:
+                log.exception("%s shutdown failed", role.name)
+        self._flush()
+        await self._close()
+
+    async def _close(self) -> None:
+        loop = self._loop
+        if self._link_retry is not None:
+            self._link_retry.cancel()
+        if self.timers is not None:
+            self.timers.cancel_all()
+        if self.control is not None:
+            await self.control.close()
+        if loop is not None:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        if self.linkmon is not None:
+            if loop is not None:
+                loop.remove_reader(self.linkmon.fileno())
+            self.linkmon.close()
+        if self.links is not None:
+            self.links.close()
+        if self.udp is not None:
+            if loop is not None:
+                loop.remove_reader(self.udp.fileno())
+            self.udp.close()
+        if self.icmp is not None:
+            self.icmp.close()
+        if self.driver is not None:
+            try:
+                self.driver.close()
+            except Exception:
+                log.exception("data plane close failed")
+        if self.store is not None:
+            try:
+                self.store.close()
+            except StoreError as e:
+                log.error("state database: %s", e)
+
+    # ------------------------------------------------------------------ links (packet sockets)
+
+    def _wanted_links(self) -> dict[str, Filter]:
+        """The links to listen on and what to take from each: requests and solicitations on the links a
+        foreign agent serves (§3.7.1, §2.3), solicitations on an advertising home agent's link (§2.3),
+        advertisements on a mobile node's links (§2.4)."""
+        cfg = self.config
+        wanted: dict[str, Filter] = {}
+        if cfg.mobile_node is not None:
+            return {name: (False, (ICMP_ROUTER_ADVERTISEMENT,)) for name in cfg.mobile_node.interfaces}
+        if cfg.home_agent is not None and cfg.home_agent.advertise:
+            wanted[cfg.home_agent.interface] = (False, (ICMP_ROUTER_SOLICITATION,))
+        if cfg.foreign_agent is not None:
+            for i in cfg.foreign_agent.interfaces:
+                wanted[i.name] = (True, (ICMP_ROUTER_SOLICITATION,))
+        return wanted
+
+    def _sync_links(self) -> None:
+        """Packet sockets on every wanted link; a missing one is retried every LINK_RETRY seconds."""
+        assert self.links is not None and self._loop is not None and self.icmp is not None
+        if self._link_retry is not None:
+            self._link_retry.cancel()
+        self._link_retry = None
+        failed = self.links.sync(self._wanted_links())
+        for name, err in failed.items():
+            if self._missing_links.get(name) != err:
+                level = logging.INFO if self.config.mobile_node is not None else logging.WARNING
+                log.log(level, "link %s: cannot open packet socket (%s), retrying", name, err)
+        for name in self._missing_links.keys() - failed.keys():
+            log.info("link %s: packet socket open", name)
+        self._missing_links = failed
+        cfg = self.config
+        self._fa_links = frozenset(i.name for i in cfg.foreign_agent.interfaces) if cfg.foreign_agent else frozenset()
+        self._ha_link = cfg.home_agent.interface if cfg.home_agent is not None else None
+        if cfg.foreign_agent is not None:
+            self._fa_ifindexes = frozenset(ps.ifindex for ps in self.links.receivers.values()
+                                           if ps.ifname in self._fa_links)
+            own = {a for i in cfg.foreign_agent.interfaces for a in (i.address, *i.care_of_addresses)}
+            self._fa_dests = frozenset(own | {AGENTS_GROUP, LIMITED_BROADCAST})
+        if cfg.mobile_node is None:
+            for ps in self.links.receivers.values():
+                try:
+                    self.icmp.join(AGENTS_GROUP, ps.ifindex)  # §2.3: agents MUST process 224.0.0.11
+                except OSError as e:
+                    log.warning("link %s: cannot join %s: %s", ps.ifname, AGENTS_GROUP, e.strerror or e)
+        if failed:
+            self._link_retry = self._loop.call_later(LINK_RETRY, self._sync_links)
+
+    def _ifname(self, ifindex: int) -> str | None:
+        name = self._ifnames.get(ifindex)
+        if name is None and ifindex:
+            try:
+                name = self._ifnames[ifindex] = socket.if_indextoname(ifindex)
+            except OSError:
+                return None
+        return name
+
+    def _ifindex(self, name: str) -> int:
+        try:
+            return socket.if_nametoindex(name)
+        except OSError:
+            return 0
+
+    # ------------------------------------------------------------------ events in
+
+    def _on_udp(self) -> None:
+        """UDP 434 readable: a batch of datagrams through the state machines, one commit, the replies."""
+        assert self.udp is not None
+        now = self.clock()
+        batch = self.udp.recv_batch(BATCH)
+        if not batch:
+            self._on_icmp_errors(now)
+            return
+        self.counters["rx.udp"] += len(batch)
+        ha, fa, mn = self.roles.get(HOME_AGENT), self.roles.get(FOREIGN_AGENT), self.roles.get(MOBILE_NODE)
+        fa_ifs, ha_addr = self._fa_ifindexes, self.config.home_agent.address if ha else None
+        execute = self._execute
+        for d in batch:
+            kind = d.data[:1]
+            if mn is not None:
+                role = mn
+            elif kind == b"\x03" and fa is not None:
+                role = fa  # a home agent's reply to a request we relayed (§3.7.3)
+            elif fa is not None and d.ifindex in fa_ifs and d.dest != ha_addr:
+                self.counters["rx.udp_from_served_link"] += 1  # taken from the link with its lladdr
+                continue
+            elif ha is not None:
+                role = ha
+            else:
+                self.counters["rx.udp_unexpected"] += 1
+                continue
+            pkt = Packet(d.data, d.source, d.dest, d.source_port, self._ifname(d.ifindex), None, False, d.ttl)
+            execute(role, role.machine.on_packet(pkt, now))
+        if len(batch) < BATCH:
+            self._on_icmp_errors(now)
+        self._flush()
+
+    def _on_icmp_errors(self, now: float) -> None:
+        assert self.udp is not None
+        errors = self.udp.read_errors()
+        fa = self.roles.get(FOREIGN_AGENT)
+        for err in errors:
+            self.counters["rx.icmp_error"] += 1
+            if fa is not None:
+                self._execute(fa, fa.machine.on_icmp_error(err.dest, err.icmp_type, err.icmp_code, now))
+        if errors:
+            self._flush()
+
+    def _on_frames(self, ps: PacketSocket) -> None:
+        """Frames from a link: requests (FA) and solicitations (FA, HA), or advertisements (MN)."""
+        now = self.clock()
+        got = ps.recv_batch(BATCH)
+        fa, ha, mn = self.roles.get(FOREIGN_AGENT), self.roles.get(HOME_AGENT), self.roles.get(MOBILE_NODE)
+        name = ps.ifname
+        fa_link = fa is not None and name in self._fa_links
+        ha_link = ha is not None and name == self._ha_link
+        for frame, csum_ready in got:
+            parsed = frames.parse_frame(frame, csum_ready)
+            if parsed is None:
+                self.counters["rx.frame_invalid"] += 1
+                continue
+            mac, rx = parsed
+            is_icmp = rx.proto == frames.IPPROTO_ICMP
+            if not is_icmp and not (fa_link and rx.payload[:1] == b"\x01" and rx.dest in self._fa_dests):
+                continue  # not a request to our foreign agent: the UDP socket has it if it is ours at all
+            self.counters["rx.frame"] += 1
+            pkt = Packet(rx.payload, rx.source, rx.dest, rx.source_port, name, mac, is_icmp, rx.ttl)
+            if mn is not None:
+                self._execute(mn, mn.machine.on_packet(pkt, now))
+                continue
+            if fa_link:
+                assert fa is not None
+                self._execute(fa, fa.machine.on_packet(pkt, now))
+            if ha_link and is_icmp:
+                assert ha is not None
+                self._execute(ha, ha.machine.on_packet(pkt, now))
+        self._flush()
+
+    def _on_timer(self, role_name: str, key: Any) -> None:
+        role = self.roles.get(role_name)
+        if role is None:
+            return
+        self._execute(role, role.machine.on_timer(key, self.clock()))
+        self._flush()
+
+    def _on_link_change(self, ev: LinkChange) -> None:
+        """A mobile node's link went up/down or changed address (§2.4.2): packet sockets first, then the node."""
+        mn = self.roles.get(MOBILE_NODE)
+        assert self.links is not None
+        log.info("link %s %s address=%s/%s gateway=%s", ev.interface, "up" if ev.up else "down", ev.address,
+                 ev.prefix_length, ev.gateway)
+        if ev.up:
+            self._sync_links()
+        elif self._ifindex(ev.interface) == 0:
+            self.links.reopen(ev.interface)  # deleted: a recreated link gets a new packet socket
+        if mn is not None:
+            self._execute(mn, mn.machine.on_link(ev, self.clock()))
+            self._flush()
+
+    def _our_gateway(self, interface: str, gateway: str) -> bool:
+        """Is this default route the one we installed (SetDefaultRoute), not the link's own?"""
+        return self._default_route == (gateway, interface)
+
+    # ------------------------------------------------------------------ actions out
+
+    def _execute(self, role: Role, actions: list[Action]) -> None:
+        """Carry out `actions` in order; sends wait in the outbox for `_flush`."""
+        handlers = self._handlers
+        for a in actions:
+            try:
+                handlers[type(a)](role, a)
+            except Exception as e:
+                self.counters["action.error"] += 1
+                log.error("%s: %s failed: %s", role.name, type(a).__name__, e,
+                          exc_info=not isinstance(e, (OSError, ValueError)))
+
+    def _flush(self) -> None:
+        """Commit the queued records, then send what waited for them."""
+        store = self.store
+        if store is not None and store.dirty:
+            try:
+                self.counters["store.rows"] += store.commit()
+                self.counters["store.commits"] += 1
+            except StoreError as e:
+                # Nothing may announce what is not durable: drop the batch's sends (the nodes retransmit).
+                withheld = len(self._outbox)
+                self.counters["store.commit_failed"] += 1
+                self.counters["tx.dropped_uncommitted"] += withheld
+                store.discard()
+                self._outbox.clear()
+                log.error("state database commit failed, %d sends withheld: %s", withheld, e)
+                return
+        if self._outbox:
+            outbox, self._outbox = self._outbox, []
+            for a in outbox:
+                self._send(a)
+
+    def _send(self, a: SendUDP | SendICMP) -> None:
+        try:
+            if isinstance(a, SendICMP):
+                assert self.icmp is not None
+                self.icmp.send(a.payload, a.dest, self._ifindex(a.interface), a.source, a.ttl)
+                self.counters["tx.icmp"] += 1
+            elif a.lladdr and a.interface:
+                assert self.links is not None
+                self.links.send_udp(a.interface, a.lladdr, a.source, a.dest, a.source_port, a.dest_port, a.payload,
+                                    a.ttl)
+                self.counters["tx.frame"] += 1
+            else:
+                assert self.udp is not None
+                ifindex = self._ifindex(a.interface) if a.interface else 0
+                self.udp.send(a.payload, a.dest, a.dest_port, a.source, ifindex, a.ttl)
+                self.counters["tx.udp"] += 1
+        except OSError as e:
+            self.counters["tx.error"] += 1
+            log.warning("send to %s failed: %s", a.dest, e.strerror or e)
+
+    def _queue_send(self, role: Role, a: SendUDP | SendICMP) -> None:
+        self._outbox.append(a)
+
+    def _store_record(self, role: Role, a: StoreRecord) -> None:
+        assert self.store is not None
+        self.store.put(a.kind, a.record)
+
+    def _delete_record(self, role: Role, a: DeleteRecord) -> None:
+        assert self.store is not None
+        self.store.delete(a.kind, a.key)
+
+    def _arm(self, role: Role, a: ArmTimer) -> None:
+        assert self.timers is not None
+        self.timers.arm(role.name, a.key, a.at)
+
+    def _cancel(self, role: Role, a: CancelTimer) -> None:
+        assert self.timers is not None
+        self.timers.cancel(role.name, a.key)
+
+    def _log(self, role: Role, a: Log) -> None:
+        role.log.emit(a.event, a.fields, a.level)
+        if role.name == HOME_AGENT and a.event in ACCEPTED_EVENTS:
+            # The home agent accepted a request: its replay state advanced; persist it with the binding (§5.7).
+            node = a.fields.get("node")
+            ident = role.machine.replay.last_accepted(node) if node else None
+            if ident is not None:
+                assert self.store is not None
+                self.store.put_replay(node, ident)
+
+    def _default_route_action(self, role: Role, a: SetDefaultRoute) -> None:
+        assert self.driver is not None
+        self._default_route = (a.gateway, a.interface)
+        self.driver.handlers[SetDefaultRoute](a)
+
+    # ------------------------------------------------------------------ reload
+
+    def _reload_signal(self) -> None:
+        try:
+            self.reload()
+        except ReloadRefused:
+            pass  # already logged
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read configuration and keys; apply them to every role keeping live state (RFC 5944 §3.8.2.2:
+        bindings are kept; shortened lifetimes only). An invalid file is refused and changes nothing."""
+        old = self.config
+        try:
+            new = load_config(old.path, check_key_permissions=True)
+        except ConfigError as e:
+            log.error("reload refused: %s; the running configuration stays", e.located())
+            raise ReloadRefused(f"reload refused: {e.located()}; the running configuration stays") from None
+        if new.roles != old.roles:
+            text = (f"reload refused: roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
+                    "restart mipd to change roles")
+            log.error("%s", text)
+            raise ReloadRefused(text)
+        restart = [f for f in RESTART_FIELDS if getattr(new, f) != getattr(old, f)]
+        new = dataclasses.replace(new, **{f: getattr(old, f) for f in restart})
+        now = self.clock()
+        self.config = new
+        for name, role in self.roles.items():
+            self._execute(role, role.machine.on_config(getattr(new, name), new.sas, now))
+        self._flush()
+        logs.set_level(new.log_level)
+        if self.links is not None:
+            self._sync_links()
+        for text in new.warnings:
+            log.warning("config %s", text)
+        if restart:
+            log.warning("reload: %s changed; takes effect after a restart", ", ".join(restart))
+        log.info("reloaded config=%s security_associations=%d", new.path, len(new.sas))
+        return {"reloaded": True, "roles": list(new.roles), "security_associations": len(new.sas),
+                "restart_needed": restart, "warnings": list(new.warnings)}
+
+    # ------------------------------------------------------------------ control socket
+
+    async def _control(self, command: str, request: dict[str, Any]) -> Any:
+        now = self.clock()
+        if command == "reload":
+            return self.reload()
+        if command == "status":
+            return self.status(now)
+        if command == "counters":
+            dp = self.driver.dp.counters() if self.driver is not None else {}
+            return {"roles": {n: dict(r.machine.counters) for n, r in self.roles.items()},
+                    "runtime": dict(self.counters), "dataplane": dict(dp)}
+        if command == "sas":
+            return views.security_associations(self.config.sas)
+        if command == "bindings":
+            ha = self._role(HOME_AGENT, command)
+            return [views.binding(b, now) for b in ha.machine.bindings()]
+        if command == "visitors":
+            return [views.record(v) for v in self._role(FOREIGN_AGENT, command).machine.visitors(now)]
+        if command == "pending":
+            return [views.record(p) for p in self._role(FOREIGN_AGENT, command).machine.pending(now)]
+        if command == "registration":
+            return views.registration(self._role(MOBILE_NODE, command).machine.status(now))
+        raise ControlError(f"unknown command {command!r}")
+
+    def _role(self, name: str, command: str) -> Role:
+        role = self.roles.get(name)
+        if role is None:
+            raise ControlError(f"{command}: this host is not a {name.replace('_', ' ')} "
+                               f"(roles: {', '.join(self.roles)})")
+        return role
+
+    def status(self, now: float) -> dict[str, Any]:
+        cfg = self.config
+        counts: dict[str, int] = {"security_associations": len(cfg.sas)}
+        if HOME_AGENT in self.roles:
+            ha = self.roles[HOME_AGENT].machine
+            counts["bindings"] = len(ha.bindings())
+            counts["mobile_nodes"] = len(ha)
+        if FOREIGN_AGENT in self.roles:
+            fa = self.roles[FOREIGN_AGENT].machine
+            counts["visitors"] = len(fa.visitors(now))
+            counts["pending"] = len(fa.pending(now))
+        out: dict[str, Any] = {
+            "version": __version__,
+            "pid": os.getpid(),
+            "roles": list(self.roles),
+            "uptime": round(now - self.started, 1),
+            "config": cfg.path,
+            "keys_file": cfg.keys_file,
+            "state_db": cfg.state_db,
+            "control_socket": cfg.control_socket,
+            "dataplane": getattr(self.driver.dp, "name", cfg.dataplane_backend) if self.driver else None,
+            "counts": counts,
+        }
+        if self._missing_links:
+            out["missing_links"] = dict(self._missing_links)
+        if MOBILE_NODE in self.roles:
+            out["registration"] = views.registration(self.roles[MOBILE_NODE].machine.status(now))
+        return out
+
+
+def run(config: Config, ready: Callable[[], None] | None = None) -> int:
+    """Run a daemon for `config` until it is told to stop; the process exit code."""
+    daemon = Daemon(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(daemon.run(ready))
+    return 0

@@ -1,0 +1,93 @@
+"""Data-plane actions -> calls on the Dataplane (mipd.dataplane.base) and the mobile node's host
+routing (mipd.dataplane.host).
+
+The state machines name tunnels by (local, remote, encapsulation) (RFC 5944 §4.1; RFC 3024
+§5); the data plane hands out reference-counted `Tunnel` handles. The driver keeps the handle
+per name: AddTunnel takes a reference, RemoveTunnel drops one, and routes into a tunnel
+(§4.2.3 home agent interception, RFC 3024 §5.1 reverse tunnels) use the handle.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mipd.dataplane.base import DataplaneError, Tunnel
+from mipd.protocol.actions import (
+    AddHostRoute,
+    AddReverseTunnel,
+    AddTunnel,
+    AddTunnelRoute,
+    RemoveHostRoute,
+    RemoveReverseTunnel,
+    RemoveTunnel,
+    RemoveTunnelRoute,
+    SendGratuitousArp,
+    SetArpReplies,
+    SetDefaultRoute,
+    SetProxyArp,
+)
+
+log = logging.getLogger("mipd.dataplane")
+
+
+class Driver:
+    """Executes data-plane actions on `dp` (and `host`, for a mobile node)."""
+
+    def __init__(self, dp: Any, host: Any = None) -> None:
+        self.dp = dp
+        self.host = host
+        self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
+        self.handlers = {
+            AddTunnel: self.add_tunnel,
+            RemoveTunnel: self.remove_tunnel,
+            AddTunnelRoute: self.add_tunnel_route,
+            RemoveTunnelRoute: lambda a: dp.unroute_via_tunnel(a.dest),
+            AddReverseTunnel: self.add_reverse_tunnel,
+            RemoveReverseTunnel: lambda a: dp.unreverse_tunnel(a.source),
+            AddHostRoute: lambda a: dp.add_host_route(a.dest, a.interface, a.lladdr),
+            RemoveHostRoute: lambda a: dp.del_host_route(a.dest, a.interface),
+            SetProxyArp: lambda a: dp.proxy_arp(a.address, a.interface, a.enable),
+            SendGratuitousArp: lambda a: dp.gratuitous_arp(a.address, a.interface, a.lladdr),
+            SetDefaultRoute: lambda a: self._host().set_default_route(a.gateway, a.interface, a.source),
+            SetArpReplies: lambda a: self._host().arp_replies(a.address, a.interface, a.enable),
+        }
+
+    def _host(self) -> Any:
+        if self.host is None:
+            raise DataplaneError("no mobile-node host routing in this role")
+        return self.host
+
+    def _tunnel(self, local: str, remote: str, encap: str) -> Tunnel:
+        t = self._tunnels.get((local, remote, encap))
+        if t is None:
+            raise DataplaneError(f"no tunnel {local} -> {remote} ({encap}) was added")
+        return t
+
+    def add_tunnel(self, a: AddTunnel) -> None:
+        self._tunnels[(a.local, a.remote, a.encap)] = self.dp.add_tunnel(a.local, a.remote, a.encap)
+
+    def remove_tunnel(self, a: RemoveTunnel) -> None:
+        key = (a.local, a.remote, a.encap)
+        t = self._tunnel(*key)
+        self.dp.remove_tunnel(t)
+        if t.refs <= 0:
+            del self._tunnels[key]
+
+    def add_tunnel_route(self, a: AddTunnelRoute) -> None:
+        self.dp.route_via_tunnel(a.dest, self._tunnel(a.local, a.remote, a.encap))
+
+    def add_reverse_tunnel(self, a: AddReverseTunnel) -> None:
+        if a.delivery != "direct":
+            log.warning("reverse tunnel for %s: %s delivery style is handled as direct delivery (RFC 3024 §5.1)",
+                        a.source, a.delivery)
+        self.dp.reverse_tunnel(a.source, self._tunnel(a.local, a.remote, a.encap), a.interface)
+
+    def tunnels(self) -> int:
+        return len(self._tunnels)
+
+    def close(self) -> None:
+        if self.host is not None:
+            self.host.close()
+        self.dp.detach()
+        self.dp.close()

@@ -1,0 +1,53 @@
+"""What the control socket shows: the state machines' tables as JSON-ready dicts.
+
+Mobility bindings (RFC 5944 §3.8.1), the visitor list and pending registrations (§3.7.1), a
+mobile node's registration (§3.6), counters, and security associations by peer, SPI,
+algorithm, replay method and key fingerprint only: no key material, ever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from mipd.protocol import codes
+from mipd.protocol.home_agent import Binding
+from mipd.security import SecurityAssociations, fingerprint
+
+
+def _value(name: str, value: Any) -> Any:
+    if name == "identification" and isinstance(value, int):
+        return f"{value:016x}"  # 64-bit: hex keeps it exact in every JSON consumer
+    if isinstance(value, float):
+        return None if math.isinf(value) else round(value, 3)
+    if isinstance(value, (tuple, frozenset, set)):
+        return list(value)
+    return value
+
+
+def record(obj: Any) -> dict[str, Any]:
+    """A dataclass instance as a flat dict (identification as 16 hex digits, inf as null)."""
+    return {f.name: _value(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+
+
+def binding(b: Binding, now: float) -> dict[str, Any]:
+    out = record(b)
+    out["lifetime_left"] = b.remaining(now)
+    return out
+
+
+def registration(status: Any) -> dict[str, Any]:
+    """A MobileNodeStatus, with the name of the last reply code (protocol/codes.py)."""
+    out = record(status)
+    code = out.get("last_reply_code")
+    out["last_reply_name"] = codes.name(code) if isinstance(code, int) else None
+    return out
+
+
+def security_associations(sas: SecurityAssociations) -> list[dict[str, Any]]:
+    return [
+        {"peer": sa.peer, "spi": sa.spi, "algorithm": sa.algorithm, "replay": sa.replay,
+         "replay_window": sa.replay_window, "fallback": sa.fallback, "key_fingerprint": fingerprint(sa.key)}
+        for sa in sas
+    ]
