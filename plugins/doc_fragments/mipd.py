@@ -1,0 +1,117 @@
+# Copyright (c) netmobility.mobileip contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation shared by the netmobility.mobileip modules."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options and attributes shared by the modules (see each fragment's use)."""
+
+    # The files a config module manages on a Linux host, and how it validates and applies them.
+    DOCUMENTATION = r"""
+options:
+  config_path:
+    description:
+      - The agent's main configuration file on a Linux host (mode 0644).
+      - Its C(keys_file) setting names the keys file; relative paths there are relative to this file's directory.
+    type: path
+    default: /etc/mipd/mipd.yaml
+  keys_path:
+    description:
+      - The keys file holding the security associations (written with mode 0600).
+      - Default is what O(config_path) names in C(keys_file), else C(keys.yaml) next to O(config_path).
+      - When given, it must be the file O(config_path) names; a new main file is made to name it.
+    type: path
+  agent_bin_dir:
+    description:
+      - Directory holding the agent's C(mipd) and C(mipctl) programs (the bin directory of the virtualenv the agent
+        is installed in).
+      - Default is to look them up on the PATH. Without them the files are still written, but neither validated
+        with C(mipd check-config) nor reloaded.
+    type: path
+  validate:
+    description:
+      - Validate the new files with the agent's own C(mipd check-config) before they replace the old ones, when the
+        agent is installed. A refused configuration fails the task and changes nothing.
+    type: bool
+    default: true
+  reload:
+    description:
+      - When the files changed and the agent runs (its control socket exists), tell it to reload with
+        C(mipctl reload). A reload keeps the agent's bindings, visitors and registrations.
+      - A change of roles (adding or removing a home agent, foreign agent or mobile node section) needs a restart
+        instead; the module then warns and returns RV(restart_needed).
+    type: bool
+    default: true
+notes:
+  - The files are written atomically (a temporary file beside each, validated, then renamed). Daemon settings in the
+    main file (C(dataplane), C(control_socket), C(log)...) are kept as they are; comments in it are not.
+  - Modules never return key material. Keys appear as C(key_fingerprint), the same fingerprint C(mipctl sas) prints.
+"""
+
+    # The resource-module states, and the attributes of the config modules.
+    RESOURCE_STATES = r"""
+options:
+  state:
+    description:
+      - V(merged) sets the options given and leaves the others as they are; list values are added, list elements
+        are matched by their identity and updated or added.
+      - V(replaced) replaces what is given; options not given revert to their defaults. Lists of elements with a
+        group (interfaces by name, security associations by peer) replace only the groups named.
+      - V(overridden) makes the resource exactly O(config).
+      - V(deleted) removes the resource (see O(config) for what can be named).
+      - V(gathered) returns what the host holds, as O(config) would be written (keys as fingerprints).
+      - V(rendered) returns the configuration text O(config) makes, without touching any host.
+      - V(parsed) returns the model parsed from O(running_config), without touching any host.
+    type: str
+    choices: [merged, replaced, overridden, deleted, gathered, rendered, parsed]
+    default: merged
+  running_config:
+    description:
+      - The configuration text to parse with O(state=parsed) (the agent's main file, or its keys file for
+        security associations).
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) when in diff mode; keys are
+      shown as fingerprints.
+    support: full
+  platform:
+    description: Target platforms.
+    support: full
+    platforms: posix
+"""
+
+    # Modules that talk to a running agent through mipctl.
+    AGENT = r"""
+options:
+  config_path:
+    description:
+      - The agent's main configuration file; C(mipctl) reads the control socket's path from it.
+    type: path
+    default: /etc/mipd/mipd.yaml
+  control_socket:
+    description:
+      - The agent's control socket. Default is the one O(config_path) names.
+    type: path
+  agent_bin_dir:
+    description:
+      - Directory holding the agent's C(mipctl) (the bin directory of the virtualenv the agent is installed in).
+        Default is to look it up on the PATH.
+    type: path
+attributes:
+  check_mode:
+    description: Can run in check mode; the module never changes anything.
+    support: full
+  diff_mode:
+    description: Nothing changes, so there is no diff.
+    support: none
+  platform:
+    description: Target platforms.
+    support: full
+    platforms: posix
+"""
