@@ -6,9 +6,11 @@ replayed request. Writes are queued by `put`/`delete` and made durable together 
 (group commit): the daemon commits a batch before sending the replies that announce it, so a
 `kill -9` loses nothing whose acceptance was sent.
 
-Records are stored as JSON objects keyed by (kind, key); each kind has a codec naming its
-dataclass and key fields. Unknown fields in stored JSON are ignored and missing ones take the
-dataclass default, so the schema survives field additions.
+Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
+its dataclass and key fields, and the field names a kind's rows were written with are kept in
+the meta table. When the dataclass changes (a field added, removed or moved), the rows are read
+with the old names and rewritten on open: unknown fields are dropped, missing ones take the
+dataclass default.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -39,26 +42,40 @@ class StoreError(RuntimeError):
     """The state database cannot be opened or written."""
 
 
-@dataclasses.dataclass(frozen=True)
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False, allow_nan=False).encode
+_INF = {"inf": 1}  # strict JSON has no Infinity (an infinite lifetime's expiry)
+_NINF = {"inf": -1}
+
+
 class Codec:
-    """How records of one kind are keyed, written and read back."""
+    """How records of one kind are keyed, written (field values in `fields` order) and read back."""
 
-    cls: type
-    key_fields: tuple[str, ...]
-    fields: tuple[str, ...] = ()
+    __slots__ = ("cls", "key_fields", "fields", "_values", "_key")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fields", tuple(f.name for f in dataclasses.fields(self.cls)))
+    def __init__(self, cls: type, key_fields: tuple[str, ...]) -> None:
+        self.cls = cls
+        self.key_fields = key_fields
+        self.fields = tuple(f.name for f in dataclasses.fields(cls))
+        self._values = operator.attrgetter(*self.fields)
+        self._key = operator.attrgetter(*key_fields)
 
     def key(self, record: Any) -> str:
-        return key_text(tuple(getattr(record, f) for f in self.key_fields))
+        return key_text(self._key(record))
 
     def encode(self, record: Any) -> str:
-        return json.dumps({f: _jsonable(getattr(record, f)) for f in self.fields}, separators=(",", ":"))
+        values = self._values(record)
+        if math.inf in values or -math.inf in values:
+            values = [_INF if v == math.inf else _NINF if v == -math.inf else v for v in values]
+        return _dumps(values)
 
-    def decode(self, text: str) -> Any:
-        data = json.loads(text)
-        return self.cls(**{f: _from_json(data[f]) for f in self.fields if f in data})
+    def decode(self, text: str, names: tuple[str, ...] | None = None) -> Any:
+        """A record from `text` written with field `names` (default: the current fields)."""
+        values = json.loads(text)
+        if not isinstance(values, list):
+            raise ValueError("not a JSON array")
+        names = names or self.fields
+        known = self.fields
+        return self.cls(**{n: _from_json(v) for n, v in zip(names, values, strict=True) if n in known})
 
 
 def key_text(key: Any) -> str:
@@ -66,12 +83,6 @@ def key_text(key: Any) -> str:
     if isinstance(key, tuple):
         return "|".join(str(k) for k in key)
     return str(key)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
-        return {"inf": 1 if value > 0 else -1}  # strict JSON has no Infinity
-    return value
 
 
 def _from_json(value: Any) -> Any:
@@ -101,10 +112,32 @@ class Store:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
+            for kind in codecs:
+                self._migrate(kind)
         except sqlite3.Error as e:
             raise StoreError(f"{path}: {e}") from None
         if path != ":memory:":
             os.chmod(path, 0o600)
+
+    def _migrate(self, kind: str) -> None:
+        """Rewrite `kind`'s rows when they were written with other fields than the dataclass has now."""
+        codec = self.codecs[kind]
+        name = f"fields.{kind}"
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        stored = tuple(json.loads(row[0])) if row else codec.fields
+        if stored != codec.fields:
+            rows = []
+            for key, data in self._rows(kind):
+                try:
+                    rows.append((codec.encode(codec.decode(data, stored)), kind, key))
+                except (ValueError, TypeError):
+                    continue  # left as is: load() reports it
+            self._db.execute("BEGIN")
+            self._db.executemany("UPDATE records SET data = ? WHERE kind = ? AND key = ?", rows)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(codec.fields)))
+            self._db.execute("COMMIT")
+        elif row is None:
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", (name, json.dumps(codec.fields)))
 
     # ------------------------------------------------------------------ writes (queued until commit)
 
