@@ -1,0 +1,357 @@
+"""Userspace data plane in network namespaces: HA and FA agents tunnel real traffic.
+
+Topology (conftest.Topology): CN - R - HA on the home link 10.1.0.0/24, R - FA (care-of
+address 10.2.0.1) - MN (home address 10.1.0.50) on the visited link. The HA intercepts
+datagrams for the home address with proxy ARP + a /32 route into the tunnel (RFC 5944 §4.2.3,
+§4.6), the FA delivers them by host route and static neighbour (§4.2.2) and reverse-tunnels the
+MN's datagrams to the HA (RFC 3024 §5.1). Captures on the R - FA link show what crossed R.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from dataplane_helpers import Capture, Driver, DriverError, Topology, kernel_state, wait_for
+from mipd.dataplane.encap import checksum
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import GRE
+
+pytestmark = pytest.mark.netns
+
+PROTO = {"ipip": 4, "gre": 47, "minimal": 55}
+PORT = 7007
+
+
+def start_agents(topo: Topology, encap: str, *, reverse: bool, ha_opts: dict | None = None,
+                 fa_opts: dict | None = None, mtu: int | None = None) -> tuple[Driver, Driver]:
+    ns = topo.ns
+    ha = Driver(ns, "ha", **(ha_opts or {}))
+    fa = Driver(ns, "fa", **(fa_opts or {}))
+    # HA: binding HoA -> CoA (RFC 5944 §4.2.3, §4.6)
+    t_ha = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap=encap, mtu=mtu)["id"]
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=t_ha)
+    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
+    ha("gratuitous_arp", address=topo.HOA, dev="ha-h")
+    # FA: visitor entry (RFC 5944 §4.2.2) and, optionally, the reverse tunnel (RFC 3024)
+    t_fa = fa("add_tunnel", local=topo.COA, remote=topo.HA, encap=encap, mtu=mtu)["id"]
+    fa("add_host_route", dest=topo.HOA, dev="fa-v", lladdr=topo.mac("mn", "mn0"))
+    if reverse:
+        fa("reverse_tunnel", source=topo.HOA, tunnel=t_fa, iif="fa-v")
+    ha.tunnel = t_ha  # type: ignore[attr-defined]
+    fa.tunnel = t_fa  # type: ignore[attr-defined]
+    return ha, fa
+
+
+def echo_server(topo: Topology, role: str) -> None:
+    proc = topo.ns.spawn(role, "python3", "-u", "-c", _ECHO, str(PORT), stdout=-1, text=True)
+    assert proc.stdout is not None and "ready" in proc.stdout.readline()
+
+
+# stdlib-only echo server (python3 of the system is enough, starts fast)
+_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: replies may be fragmented
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+"""
+
+
+def tunnel_packets(packets: list, proto: int) -> list:
+    return [p for p in packets if IP in p and p[IP].proto == proto]
+
+
+def inner_of(pkt, encap: str) -> IP:
+    """The inner datagram of a captured tunnelled frame, decoded by scapy."""
+    outer = pkt[IP]
+    if encap == "ipip":
+        return IP(bytes(outer.payload))
+    if encap == "gre":
+        gre = GRE(bytes(outer.payload))
+        assert gre.proto == 0x0800 and gre.chksum_present == 0 and gre.version == 0
+        return IP(bytes(gre.payload))
+    raw = bytes(outer)
+    ihl = outer.ihl * 4
+    hlen = 12 if raw[ihl + 1] & 0x80 else 8
+    fwd = raw[ihl : ihl + hlen]
+    assert checksum(fwd) == 0
+    hdr = bytearray(raw[:ihl])
+    hdr[9] = fwd[0]
+    hdr[16:20] = fwd[4:8]
+    if hlen == 12:
+        hdr[12:16] = fwd[8:12]
+    total = outer.len - hlen
+    hdr[2:4] = total.to_bytes(2, "big")
+    hdr[10:12] = b"\x00\x00"
+    return IP(bytes(hdr) + raw[ihl + hlen :])  # scapy checks nothing; fields compared below
+
+
+@pytest.mark.parametrize("encap", ["ipip", "gre", "minimal"])
+def test_forward_tunnel_cn_to_mn(topology: Topology, encap: str) -> None:
+    """CN -> home address: intercepted by the HA (proxy ARP), tunnelled HA -> FA, decapsulated
+    at the FA and delivered over the visitor host route; the MN answers directly (no reverse
+    tunnel)."""
+    topo = topology
+    ha, fa = start_agents(topo, encap, reverse=False)
+    echo_server(topo, "mn")
+    cap = Capture(topo.ns, "rt", "rt-f", "ip proto 4 or ip proto 47 or ip proto 55")
+    result = topo.ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--count", "3", "--size", "100")
+    packets = cap.stop()
+    assert result["received"] == 3, result
+    tunnelled = tunnel_packets(packets, PROTO[encap])
+    assert len(tunnelled) >= 3
+    for pkt in tunnelled:
+        outer = pkt[IP]
+        assert (outer.src, outer.dst) == (topo.HA, topo.COA)
+        assert outer.flags.DF  # pmtudisc: RFC 2003 §5.1
+        inner = inner_of(pkt, encap)
+        assert (inner.src, inner.dst, inner.proto) == (topo.CN, topo.HOA, 17)
+        assert inner[UDP].dport == PORT
+        if encap != "minimal":
+            assert outer.ttl == 63  # 64 at the HA, captured after R forwarded it
+            assert outer.tos == inner.tos
+            assert inner.ttl == 62  # CN -> R -> HA decremented it twice, the tunnel not at all
+    c_ha, c_fa = ha("counters"), fa("counters")
+    assert c_ha["encap_packets"] >= 3 and c_fa["decap_packets"] >= 3
+    assert c_ha["dropped"] == 0 and c_fa["dropped"] == 0
+
+
+@pytest.mark.parametrize("encap", ["ipip", "gre", "minimal"])
+def test_reverse_tunnel_mn_to_cn(topology: Topology, encap: str) -> None:
+    """MN -> CN with reverse tunnelling: FA tunnels datagrams *from* the home address to the HA
+    (RFC 3024), the HA decapsulates and routes them to the CN; the CN's answers come back
+    through the forward tunnel."""
+    topo = topology
+    ha, fa = start_agents(topo, encap, reverse=True)
+    echo_server(topo, "cn")
+    cap = Capture(topo.ns, "rt", "rt-f", "ip proto 4 or ip proto 47 or ip proto 55")
+    result = topo.ns.tool("mn", "udp-ping", topo.CN, str(PORT), "--count", "3")
+    packets = cap.stop()
+    assert result["received"] == 3, result
+    up = [p for p in tunnel_packets(packets, PROTO[encap]) if p[IP].src == topo.COA]
+    down = [p for p in tunnel_packets(packets, PROTO[encap]) if p[IP].src == topo.HA]
+    assert len(up) >= 3 and len(down) >= 3
+    for pkt in up:
+        assert pkt[IP].dst == topo.HA
+        inner = inner_of(pkt, encap)
+        assert (inner.src, inner.dst) == (topo.HOA, topo.CN)
+    c_ha, c_fa = ha("counters"), fa("counters")
+    assert c_fa["encap_packets"] >= 3 and c_ha["decap_packets"] >= 3
+    assert c_ha["encap_packets"] >= 3 and c_fa["decap_packets"] >= 3
+
+
+def test_pmtu_frag_needed_from_encapsulator(topology: Topology) -> None:
+    """RFC 2003 §5.1: a DF datagram that does not fit the tunnel gets ICMP Fragmentation Needed
+    from the HA with next-hop MTU = tunnel MTU - 20; a datagram without DF is fragmented
+    before encapsulation and arrives whole."""
+    topo = topology
+    ha, _fa = start_agents(topo, "ipip", reverse=False)
+    echo_server(topo, "mn")
+    # no DF: fragmented (RFC 2003 §5.1 prefers the inner datagram be fragmented) and delivered
+    big = topo.ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--size", "1472", "--count", "2")
+    assert big["received"] == 2 and big["sizes"] == [1472, 1472]
+    assert ha("counters")["fragmented"] == 2
+    # DF: ICMP Fragmentation Needed with the tunnel MTU minus the IP-in-IP header
+    probe = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1500")
+    assert (probe["type"], probe["code"], probe["mtu"]) == (3, 4, 1480), probe
+    assert probe["offender"] == topo.HA
+    assert probe["path_mtu"] == 1480
+    ok = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1480", "--attempts", "1")
+    assert "type" not in ok  # fits: no error
+    counters = ha("counters")
+    assert counters["icmp_frag_needed_sent"] >= 1
+    assert counters["dropped_too_big"] >= 1
+
+
+def test_pmtu_soft_state_learnt_inside_tunnel(topology: Topology) -> None:
+    """A router inside the tunnel with a smaller MTU reports it to the HA (the outer DF is set);
+    the HA lowers the tunnel's soft state and answers the next too-big DF datagram itself with
+    the smaller MTU - 20 (RFC 2003 §5, §5.1)."""
+    topo = topology
+    topo.ns.ip("rt", "link set rt-f mtu 1400")
+    topo.ns.ip("fa", "link set fa-r mtu 1400")
+    ha, _fa = start_agents(topo, "ipip", reverse=False)
+    echo_server(topo, "mn")
+    assert ha("tunnel_state", tunnel=ha.tunnel)["pmtu"] == 1500
+    # 1450 fits the HA's idea of the tunnel (1480) but not R -> FA (1400): R answers the HA
+    first = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1450", "--attempts", "1")
+    assert "type" not in first  # the sender hears nothing the first time (RFC 2003 §5.1)
+    state = ha("tunnel_state", tunnel=ha.tunnel)
+    assert state["pmtu"] == 1400 and state["mtu"] == 1500
+    assert ha("counters")["pmtu_updates"] == 1
+    probe = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1450")
+    assert (probe["type"], probe["code"], probe["mtu"]) == (3, 4, 1380), probe
+    # the soft state ages out (RFC 1191 §6.3)
+    assert ha("age_pmtu", now=1e12) == 1
+    assert ha("tunnel_state", tunnel=ha.tunnel)["pmtu"] == 1500
+
+
+def test_proxy_arp_answered_and_gratuitous_arp_seen(topology: Topology) -> None:
+    """RFC 5944 §4.6: with a proxy entry the HA answers ARP for the home address with its own
+    MAC; its gratuitous ARP is a broadcast with sender = target = home address."""
+    topo = topology
+    ns = topo.ns
+    ha = Driver(ns, "ha")
+    t = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="ipip")["id"]
+    before = ns.tool("rt", "arp-probe", "rt-h", topo.HOA, "--timeout", "0.5", "--retry", "0")
+    assert before == []  # nobody answers for the away MN yet
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=t)
+    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
+    answers = ns.tool("rt", "arp-probe", "rt-h", topo.HOA)
+    assert answers and {a["hwsrc"] for a in answers} == {topo.mac("ha", "ha-h")}
+    assert all(a["psrc"] == topo.HOA and a["op"] == 2 for a in answers)
+
+    # R resolves the home address through its kernel (scapy above bypasses the ARP cache);
+    # Linux delays proxy replies to broadcast requests by up to proxy_delay (0.8 s)
+    assert ns.tool("rt", "udp-ping", topo.HOA, str(PORT), "--count", "1", "--timeout", "0.1")
+    assert wait_for(lambda: topo.mac("ha", "ha-h") in ns.exec("rt", "ip", "neigh", "show",
+                                                                topo.HOA).stdout)
+    cap = Capture(ns, "rt", "rt-h", "arp")
+    ha("gratuitous_arp", address=topo.HOA, dev="ha-h")
+    mn_mac = "02:00:00:00:00:50"
+    ha("gratuitous_arp", address=topo.HOA, dev="ha-h", lladdr=mn_mac)  # MN back home
+    frames = [f for f in cap.stop() if f.haslayer("ARP")]
+    assert len(frames) == 2
+    for frame, mac in zip(frames, (topo.mac("ha", "ha-h"), mn_mac), strict=True):
+        arp = frame["ARP"]
+        assert frame.dst == "ff:ff:ff:ff:ff:ff" and frame.src == topo.mac("ha", "ha-h")
+        assert (arp.op, arp.psrc, arp.pdst) == (1, topo.HOA, topo.HOA)
+        assert arp.hwsrc == mac and arp.hwdst == "00:00:00:00:00:00"
+    # R's ARP cache follows the gratuitous ARPs (RFC 826: it had an entry for the address)
+    neigh = ns.exec("rt", "ip", "neigh", "show", topo.HOA).stdout
+    assert mn_mac in neigh
+
+    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=False)
+    assert ns.exec("ha", "ip", "neigh", "show", "proxy").stdout.strip() == ""
+    after = ns.tool("rt", "arp-probe", "rt-h", topo.HOA, "--timeout", "0.5", "--retry", "0")
+    assert after == []
+
+
+def test_close_leaves_nothing_behind(topology: Topology) -> None:
+    """close() removes every tunnel, route, rule, neighbour and proxy entry and the TUN device."""
+    topo = topology
+    ns = topo.ns
+    clean = {role: kernel_state(ns, role) for role in ("ha", "fa")}
+    ha, fa = start_agents(topo, "gre", reverse=True)
+    t_ha2 = ha("add_tunnel", local=topo.HA, remote="10.2.0.99", encap="minimal")["id"]
+    ha("route_via_tunnel", dest="10.1.0.51", tunnel=t_ha2)
+    ha("reverse_tunnel", source="10.1.0.52", tunnel=t_ha2)  # colocated-MN style, no iif
+    during = {role: kernel_state(ns, role) for role in ("ha", "fa")}
+    assert "434" in during["fa"]["rules"] and "mip0" in during["fa"]["routes"]
+    assert topo.HOA in during["ha"]["proxy"] and topo.HOA in during["fa"]["neigh"]
+    assert "mip0" in during["ha"]["links"]
+    ha("close")
+    fa("close")
+    assert {role: kernel_state(ns, role) for role in ("ha", "fa")} == clean
+
+
+def test_remove_tunnel_refcount_and_unroute(topology: Topology) -> None:
+    """add_tunnel is idempotent and reference-counted; the last remove_tunnel also removes the
+    routes and rules into it."""
+    topo = topology
+    ns = topo.ns
+    ha = Driver(ns, "ha")
+    a = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="ipip")
+    b = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="ipip", mtu=1400)
+    assert a["id"] == b["id"] and b["refs"] == 2 and b["mtu"] == 1400
+    c = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="gre")
+    assert c["id"] != a["id"]
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=a["id"])
+    ha("reverse_tunnel", source="10.1.0.60", tunnel=a["id"], iif="ha-h")
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=c["id"])  # moves the binding
+    ha("remove_tunnel", tunnel=a["id"])
+    assert "10.1.0.60" in ns.exec("ha", "ip", "rule").stdout  # one reference left
+    ha("remove_tunnel", tunnel=a["id"])
+    assert "10.1.0.60" not in ns.exec("ha", "ip", "rule").stdout
+    assert topo.HOA in ns.exec("ha", "ip", "route").stdout  # still via the GRE tunnel
+    ha("remove_tunnel", tunnel=c["id"])
+    assert topo.HOA not in ns.exec("ha", "ip", "route").stdout
+    with pytest.raises(DriverError, match="not .*open"):
+        ha("remove_tunnel", tunnel=c["id"])
+    with pytest.raises(DriverError, match="unknown encapsulation"):
+        ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="udp")
+
+
+def test_not_an_open_decapsulator(topology: Topology) -> None:
+    """Tunnelled datagrams from a non-peer, for a non-visitor, or malformed are dropped and
+    counted; nothing reaches the MN."""
+    topo = topology
+    ns = topo.ns
+    _ha, fa = start_agents(topo, "ipip", reverse=False)
+    echo_server(topo, "mn")
+    inner = _udp_datagram(topo.CN, topo.HOA, PORT)
+    # from R (10.2.0.254), which is not a tunnel peer of the FA
+    spoofed = _ipip("10.2.0.254", topo.COA, inner)
+    ns.tool("rt", "raw-send", topo.COA, spoofed.hex(), "--count", "3")
+    # from the HA's address but for an address that is not a visitor (RFC 5944 §4.2.2)
+    stranger = _ipip(topo.HA, topo.COA, _udp_datagram(topo.CN, "10.3.0.77", PORT))
+    truncated = _ipip(topo.HA, topo.COA, inner[:30])  # inner Total Length beyond the data
+    ttl0 = bytearray(inner)
+    ttl0[8] = 0
+    ns.exec("rt", "ip", "addr", "add", f"{topo.HA}/32", "dev", "rt-f")  # R spoofs the HA
+    for data in (stranger, truncated, _ipip(topo.HA, topo.COA, bytes(ttl0))):
+        ns.tool("rt", "raw-send", topo.COA, data.hex())
+    counters = fa("counters")
+    assert counters["dropped_unknown_peer"] == 3
+    assert counters["dropped_inner_filter"] == 1
+    assert counters["dropped_malformed"] == 1
+    assert counters["dropped_ttl"] == 1
+    assert counters["decap_packets"] == 0
+
+
+def test_open_errors_and_option_validation(netns) -> None:
+    """open_dataplane refuses unknown backends/options and an unusable kernel backend here."""
+    netns.add("x")
+    code = (
+        "from mipd.dataplane import open_dataplane, DataplaneError\n"
+        "for kw in ({'backend': 'bogus'}, {'backend': 'userspace', 'nonsense': 1},"
+        " {'backend': 'kernel'}):\n"
+        "    try:\n"
+        "        open_dataplane(**kw)\n"
+        "    except DataplaneError as e:\n"
+        "        print(type(e).__name__, e)\n"
+        "dp = open_dataplane('auto', tun_name='tx%d', ifname_prefix='k')\n"
+        "print(dp.name, dp.tun_name)\n"
+        "dp.close()\n"
+    )
+    out = netns.exec("x", sys.executable, "-c", code).stdout
+    lines = out.strip().splitlines()
+    assert "unknown data-plane backend" in lines[0]
+    assert "unknown data-plane options: nonsense" in lines[1]
+    assert "kernel data plane unavailable" in lines[2]
+    assert lines[3] == "userspace tx0"
+    assert "tx0" not in netns.exec("x", "ip", "link").stdout
+
+
+def test_purge_after_crash(topology: Topology) -> None:
+    """A killed agent leaves rules, static neighbours and proxy entries (the TUN device and its
+    routes vanish with the process); Netlink.purge() removes exactly those."""
+    topo = topology
+    ns = topo.ns
+    clean = kernel_state(ns, "fa")
+    _ha, fa = start_agents(topo, "ipip", reverse=True)
+    fa("proxy_arp", address="10.3.0.99", dev="fa-v", on=True)
+    fa.proc.kill()
+    fa.proc.wait()
+    left = kernel_state(ns, "fa")
+    assert "lookup 434" in left["rules"] and "10.3.0.99" in left["proxy"]
+    ns.exec("fa", "ip", "route", "add", "10.7.0.0/24", "dev", "fa-v")  # not ours: must stay
+    code = ("from mipd.dataplane.netlink import Netlink\n"
+            "with Netlink() as nl: print(nl.purge(priority=434))")
+    removed = int(ns.exec("fa", sys.executable, "-c", code).stdout)
+    assert removed == 4  # rule, host route, neighbour, proxy (routes via mip0 went with it)
+    ns.exec("fa", "ip", "route", "del", "10.7.0.0/24", "dev", "fa-v")
+    assert kernel_state(ns, "fa") == clean
+
+
+def _udp_datagram(src: str, dst: str, port: int, payload: bytes = b"hello") -> bytes:
+    pkt = IP(src=src, dst=dst, ttl=10) / UDP(sport=4000, dport=port) / payload
+    return bytes(pkt)
+
+
+def _ipip(src: str, dst: str, inner: bytes) -> bytes:
+    return bytes(IP(src=src, dst=dst, proto=4) / inner)
