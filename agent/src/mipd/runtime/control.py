@@ -61,10 +61,8 @@ class ControlServer:
             os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        allowed = _peer_allowed(writer)
         try:
-            if not _peer_allowed(writer):
-                await _write(writer, {"ok": False, "error": "permission denied: root only"})
-                return
             while True:
                 try:
                     line = await reader.readline()
@@ -72,6 +70,9 @@ class ControlServer:
                     await _write(writer, {"ok": False, "error": f"request longer than {MAX_REQUEST} bytes"})
                     return
                 if not line:
+                    return
+                if not allowed:  # answered after reading the request, so the client sees the reason
+                    await _write(writer, {"ok": False, "error": "permission denied: root only"})
                     return
                 await _write(writer, await self._answer(line))
         except (ConnectionError, asyncio.CancelledError):
@@ -132,7 +133,10 @@ def request(path: str, command: str, timeout: float = 10.0, **args: Any) -> dict
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(path)
-        s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
+        try:
+            s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
+        except BrokenPipeError:
+            pass  # the daemon answered and closed already: read what it said
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)

@@ -12,7 +12,6 @@ import yaml
 
 from mipd.runtime.schema import ConfigError
 
-
 # libyaml's parser when PyYAML was built with it (tens of times faster on a keys file with thousands of SAs)
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
