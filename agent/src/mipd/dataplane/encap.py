@@ -3,7 +3,8 @@
 - IP-in-IP, RFC 2003 §3.1: outer header Version 4, IHL 5 (no options copied), TOS copied from
   the inner header, DF set if the inner DF is set (MUST) and, with ``pmtudisc``, on every
   datagram (§5.1: "the encapsulator SHOULD normally do Path MTU Discovery, requiring it to send
-  all datagrams into the tunnel with the Don't Fragment bit set"), TTL "appropriate for
+  all datagrams into the tunnel with the Don't Fragment bit set"; the same for GRE), TTL
+  "appropriate for
   delivery to the tunnel exit point" (default 64), protocol 4, source = tunnel entry point,
   destination = tunnel exit point. The inner TTL is not changed here (the kernel already
   decremented it when it forwarded the datagram into the tunnel; §3.1). A datagram with inner
@@ -14,8 +15,9 @@
   than 0 are discarded (§2.3, §2.3.1), and protocol types other than IPv4 are discarded (§2.4).
 - Minimal encapsulation, RFC 2004 §3: no new IP header; the original one gets protocol 55,
   destination = exit point, source = entry point (S bit set and the original source carried
-  when they differ), total length + 8/12, checksum recomputed; TTL unchanged. Never used on
-  an already fragmented datagram (§3: MUST NOT).
+  when they differ), total length + 8/12, checksum recomputed; TTL and DF unchanged (there is
+  no outer header to carry a DF of the tunnel's own). Never used on an already fragmented
+  datagram (§3: MUST NOT).
 - Fragmentation, RFC 791 §3.2: RFC 2003 §5.1 prefers fragmenting the *inner* datagram before
   encapsulation over fragmenting the encapsulated one; minimal encapsulation can only be
   fragmented after encapsulation.
@@ -120,9 +122,11 @@ def validate(packet: bytes | bytearray | memoryview) -> bytes | bytearray | memo
 
 
 def _finish(hdr: bytearray, total: int) -> bytearray:
+    """Set Total Length and the header checksum (over the IP header only, not a GRE header
+    that may follow it in `hdr`)."""
     _U16.pack_into(hdr, 2, total)
     hdr[10] = hdr[11] = 0
-    _U16.pack_into(hdr, 10, checksum(hdr))
+    _U16.pack_into(hdr, 10, checksum(hdr[: (hdr[0] & 0x0F) << 2]))
     return hdr
 
 
@@ -175,7 +179,7 @@ class Encapsulator:
         """The complete encapsulated datagram for `packet` (validated first)."""
         packet = validate(packet)
         if self.proto == IPPROTO_MINIMAL:
-            return encapsulate_minimal(packet, self.local, self.remote, pmtudisc=self.pmtudisc)
+            return encapsulate_minimal(packet, self.local, self.remote)
         hdr = bytearray(self.header(packet[1], (packet[6] >> 6) & 1))
         return bytes(_finish(hdr, len(hdr) + len(packet))) + bytes(packet)
 
@@ -190,9 +194,13 @@ def is_fragment(packet: bytes | bytearray | memoryview) -> bool:
     return bool(((packet[6] << 8) | packet[7]) & (IP_MF | IP_OFFSET))
 
 
-def encapsulate_minimal(packet: bytes | bytearray | memoryview, local: bytes, remote: bytes, *,
-                        pmtudisc: bool = False) -> bytes:
-    """RFC 2004 §3 minimal encapsulation of a validated, unfragmented datagram."""
+def encapsulate_minimal(packet: bytes | bytearray | memoryview, local: bytes,
+                        remote: bytes) -> bytes:
+    """RFC 2004 §3 minimal encapsulation of a validated, unfragmented datagram.
+
+    The DF bit is left as the sender set it: the modified header *is* the original one, so a
+    DF set here could not be cleared again by the decapsulator.
+    """
     if is_fragment(packet):
         raise Drop("minimal_fragment")
     ihl = (packet[0] & 0x0F) << 2
@@ -209,8 +217,6 @@ def encapsulate_minimal(packet: bytes | bytearray | memoryview, local: bytes, re
     hdr[9] = IPPROTO_MINIMAL
     hdr[12:16] = local
     hdr[16:20] = remote
-    if pmtudisc:
-        hdr[6] |= IP_DF >> 8
     total = len(packet) + len(fwd)
     return bytes(_finish(hdr, total)) + bytes(fwd) + bytes(packet[ihl:])
 

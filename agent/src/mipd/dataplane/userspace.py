@@ -11,7 +11,8 @@ RFC 2003 §3.1 / RFC 2784 §2 / RFC 2004 §3 (see :mod:`mipd.dataplane.encap`):
   care-of address), nor one with TTL 0 (RFC 2003 §3.1).
 - Tunnel MTU soft state (RFC 2003 §5.1): every tunnel has an MTU (default: the path MTU to
   its exit point, learnt from the kernel) and, with ``pmtudisc`` (default), sends all
-  datagrams with DF so that routers inside the tunnel report a smaller MTU with ICMP
+  IP-in-IP and GRE datagrams with DF (minimal encapsulation keeps the sender's DF: it has no
+  header of its own) so that routers inside the tunnel report a smaller MTU with ICMP
   Fragmentation Needed; those lower the tunnel's ``pmtu`` (restored after ``pmtu_timeout``,
   RFC 1191 §6.3). A DF datagram larger than ``pmtu`` minus the overhead is answered with ICMP
   Fragmentation Needed carrying that size (rate-limited, ``icmp_rate`` per second); a datagram
@@ -64,7 +65,6 @@ from mipd.dataplane.encap import (
     MIN_MTU,
     Drop,
     Encapsulator,
-    checksum,
     decapsulate_gre,
     decapsulate_minimal,
     encapsulate_minimal,
@@ -373,17 +373,14 @@ class UserspaceDataplane(NetlinkDataplane):
                 if (packet[6] << 8) & IP_DF:
                     self._frag_needed(tunnel, packet, limit)
                     raise Drop("too_big")
-                if enc.proto == IPPROTO_MINIMAL:
-                    outer = encapsulate_minimal(packet, enc.local, enc.remote, pmtudisc=False)
-                    datagrams = fragment(outer, tunnel.pmtu)
-                    if enc.pmtudisc:
-                        datagrams = [_with_df(d) for d in datagrams]
+                if enc.proto == IPPROTO_MINIMAL:  # fragmented after encapsulation (RFC 2004 §3)
+                    datagrams = fragment(encapsulate_minimal(packet, enc.local, enc.remote),
+                                         tunnel.pmtu)
                 else:
                     datagrams = [enc.header(f[1], 0) + f for f in fragment(packet, limit)]
                 self._n["fragmented"] += 1
             elif enc.proto == IPPROTO_MINIMAL:
-                datagrams = [encapsulate_minimal(packet, enc.local, enc.remote,
-                                                 pmtudisc=enc.pmtudisc)]
+                datagrams = [encapsulate_minimal(packet, enc.local, enc.remote)]
             else:
                 datagrams = [enc.header(packet[1], (packet[6] >> 6) & 1) + packet]
         except Drop as drop:
@@ -542,11 +539,3 @@ class UserspaceDataplane(NetlinkDataplane):
             self._tun_fd = -1
 
 
-
-def _with_df(datagram: bytes) -> bytes:
-    """`datagram` with DF set and its header checksum updated."""
-    out = bytearray(datagram)
-    out[6] |= IP_DF >> 8
-    out[10] = out[11] = 0
-    out[10:12] = checksum(out[: (out[0] & 0x0F) << 2]).to_bytes(2, "big")
-    return bytes(out)
