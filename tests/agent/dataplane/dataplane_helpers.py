@@ -136,6 +136,7 @@ class Driver:
 
     def __init__(self, ns: Namespaces, role: str, **options: Any) -> None:
         self.role = role
+        self.tunnel: Any = None  # id of the tunnel start_agents() opened
         self.proc = ns.spawn(role, PYTHON, str(HERE / "driver.py"), json.dumps(options),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, bufsize=1)
@@ -262,3 +263,44 @@ def kernel_state(ns: Namespaces, role: str) -> dict[str, str]:
         "proxy": ns.exec(role, "ip", "neigh", "show", "proxy").stdout,
         "links": ns.exec(role, "ip", "-o", "link").stdout,
     }
+
+
+PORT = 7007
+
+
+def start_agents(topo: Topology, encap: str, *, reverse: bool, ha_opts: dict | None = None,
+                 fa_opts: dict | None = None, mtu: int | None = None) -> tuple[Driver, Driver]:
+    """HA and FA data planes set up as the runtime would for the MN registered via the FA."""
+    ns = topo.ns
+    ha = Driver(ns, "ha", **(ha_opts or {}))
+    fa = Driver(ns, "fa", **(fa_opts or {}))
+    # HA: binding HoA -> CoA (RFC 5944 §4.2.3, §4.6)
+    t_ha = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap=encap, mtu=mtu)["id"]
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=t_ha)
+    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
+    ha("gratuitous_arp", address=topo.HOA, dev="ha-h")
+    # FA: visitor entry (RFC 5944 §4.2.2) and, optionally, the reverse tunnel (RFC 3024)
+    t_fa = fa("add_tunnel", local=topo.COA, remote=topo.HA, encap=encap, mtu=mtu)["id"]
+    fa("add_host_route", dest=topo.HOA, dev="fa-v", lladdr=topo.mac("mn", "mn0"))
+    if reverse:
+        fa("reverse_tunnel", source=topo.HOA, tunnel=t_fa, iif="fa-v")
+    ha.tunnel, fa.tunnel = t_ha, t_fa
+    return ha, fa
+
+
+def echo_server(topo: Topology, role: str) -> None:
+    """A UDP echo server on PORT in `role` (the system python3: stdlib only, starts fast)."""
+    proc = topo.ns.spawn(role, "python3", "-u", "-c", _ECHO, str(PORT), stdout=-1, text=True)
+    assert proc.stdout is not None and "ready" in proc.stdout.readline()
+
+
+_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: replies may be fragmented
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(65535)
+    s.sendto(d, a)
+"""

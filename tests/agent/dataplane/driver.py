@@ -15,6 +15,16 @@ import traceback
 from typing import Any
 
 from mipd.dataplane import Tunnel, open_dataplane, set_ip_forward
+from mipd.dataplane.kernel import KernelDataplane
+
+
+class StandInKernelDataplane(KernelDataplane):
+    """The kernel backend with bridge devices standing in for ipip/gre devices, for a kernel
+    without those modules: everything but the encapsulation itself (device lifecycle, routes,
+    per-tunnel reverse tables, rules, counters, cleanup) runs for real."""
+
+    def _link_spec(self, local: str, remote: str, encap: str) -> tuple[str, bytes]:
+        return "bridge", b""
 
 
 async def main() -> None:
@@ -23,7 +33,10 @@ async def main() -> None:
     forward = options.pop("ip_forward", True)
     if forward:
         set_ip_forward(True)
-    dp = open_dataplane(backend, **options)
+    if options.pop("kernel_standin", False):
+        dp = StandInKernelDataplane(**options)
+    else:
+        dp = open_dataplane(backend, **options)
     loop = asyncio.get_running_loop()
     dp.attach(loop)
     tunnels: dict[int, Tunnel] = {}

@@ -12,7 +12,17 @@ from __future__ import annotations
 import sys
 
 import pytest
-from dataplane_helpers import Capture, Driver, DriverError, Topology, kernel_state, wait_for
+from dataplane_helpers import (
+    PORT,
+    Capture,
+    Driver,
+    DriverError,
+    Topology,
+    echo_server,
+    kernel_state,
+    start_agents,
+    wait_for,
+)
 from mipd.dataplane.encap import checksum
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import GRE
@@ -20,45 +30,6 @@ from scapy.layers.l2 import GRE
 pytestmark = pytest.mark.netns
 
 PROTO = {"ipip": 4, "gre": 47, "minimal": 55}
-PORT = 7007
-
-
-def start_agents(topo: Topology, encap: str, *, reverse: bool, ha_opts: dict | None = None,
-                 fa_opts: dict | None = None, mtu: int | None = None) -> tuple[Driver, Driver]:
-    ns = topo.ns
-    ha = Driver(ns, "ha", **(ha_opts or {}))
-    fa = Driver(ns, "fa", **(fa_opts or {}))
-    # HA: binding HoA -> CoA (RFC 5944 §4.2.3, §4.6)
-    t_ha = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap=encap, mtu=mtu)["id"]
-    ha("route_via_tunnel", dest=topo.HOA, tunnel=t_ha)
-    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
-    ha("gratuitous_arp", address=topo.HOA, dev="ha-h")
-    # FA: visitor entry (RFC 5944 §4.2.2) and, optionally, the reverse tunnel (RFC 3024)
-    t_fa = fa("add_tunnel", local=topo.COA, remote=topo.HA, encap=encap, mtu=mtu)["id"]
-    fa("add_host_route", dest=topo.HOA, dev="fa-v", lladdr=topo.mac("mn", "mn0"))
-    if reverse:
-        fa("reverse_tunnel", source=topo.HOA, tunnel=t_fa, iif="fa-v")
-    ha.tunnel = t_ha  # type: ignore[attr-defined]
-    fa.tunnel = t_fa  # type: ignore[attr-defined]
-    return ha, fa
-
-
-def echo_server(topo: Topology, role: str) -> None:
-    proc = topo.ns.spawn(role, "python3", "-u", "-c", _ECHO, str(PORT), stdout=-1, text=True)
-    assert proc.stdout is not None and "ready" in proc.stdout.readline()
-
-
-# stdlib-only echo server (python3 of the system is enough, starts fast)
-_ECHO = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: replies may be fragmented
-s.bind(("0.0.0.0", int(sys.argv[1])))
-print("ready", flush=True)
-while True:
-    d, a = s.recvfrom(65535)
-    s.sendto(d, a)
-"""
 
 
 def tunnel_packets(packets: list, proto: int) -> list:

@@ -69,16 +69,20 @@ class KernelDataplane(NetlinkDataplane):
                 return slot
         raise NetlinkError(errno.ENOSPC, f"more than {self.max_tunnels} tunnels")
 
+    def _link_spec(self, local: str, remote: str, encap: str) -> tuple[str, bytes]:
+        """(link kind, IFLA_INFO_DATA) of the device for a tunnel."""
+        if encap == "ipip":
+            return "ipip", ipip_data(local, remote, ttl=self.ttl, pmtudisc=self.pmtudisc)
+        return "gre", gre_data(local, remote, ttl=self.ttl, pmtudisc=self.pmtudisc)
+
     def _create_tunnel(self, local: str, remote: str, encap: str, mtu: int | None) -> Tunnel:
         if encap == "minimal":
             raise UnsupportedEncapsulation(MINIMAL_UNSUPPORTED)
         slot = self._free_slot()
         name = f"{self.ifname_prefix}{slot}"
-        data = (ipip_data if encap == "ipip" else gre_data)(local, remote, ttl=self.ttl,
-                                                               pmtudisc=self.pmtudisc)
         if mtu is None:
             mtu = self._nl.path_mtu(remote, self.default_mtu)
-        self._nl.add_link(name, encap, data)
+        self._nl.add_link(name, *self._link_spec(local, remote, encap))
         try:
             for conf, value in (("forwarding", 1), ("rp_filter", 2)):
                 set_interface_conf(name, conf, value)
