@@ -176,6 +176,7 @@ def in_netns(name: str, fn: Any) -> Any:
 def udp_socket(ns: str, address: str = COA, port: int = 0, broadcast: bool = False) -> socket.socket:
     def make() -> socket.socket:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # next to mipd's 0.0.0.0:434
         if broadcast:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         s.bind((address, port))
