@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mipd.runtime import control
+from mipd.runtime import control, frames
 from mipd.security import SecurityAssociation, sign, verify
 from mipd.security.replay import ntp_timestamp
 from mipd.wire import registration as reg
@@ -255,3 +255,15 @@ class Mipd:
 
     def log_text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
+
+
+def receive(ps: Any, want: Any, timeout: float = 3.0) -> Any:
+    """The first frame on `ps` for which want(mac, rx) holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame, ready in ps.recv_batch(64):
+            parsed = frames.parse_frame(frame, ready)
+            if parsed is not None and want(*parsed):
+                return parsed
+        time.sleep(0.005)
+    raise AssertionError("no such frame")

@@ -42,18 +42,6 @@ def fa_config() -> dict:
     return cfg
 
 
-def receive(ps: PacketSocket, want, timeout: float = 3.0):
-    """The first frame on `ps` for which want(mac, rx) holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for frame, ready in ps.recv_batch(64):
-            parsed = frames.parse_frame(frame, ready)
-            if parsed is not None and want(*parsed):
-                return parsed
-        time.sleep(0.005)
-    raise AssertionError("no such frame")
-
-
 @pytest.fixture
 def fa(netns, tmp_path):
     setup(netns)
@@ -68,7 +56,7 @@ def test_advertisements_periodic_and_solicited(fa, netns):
     mn = h.in_netns(netns.name, lambda: PacketSocket(PEER, False, (icmp.ICMP_ROUTER_ADVERTISEMENT,)))
     try:
         fa_mac = h.in_netns(netns.name, lambda: PacketSocket(SERVED, False, ())).mac
-        mac, rx = receive(mn, lambda m, r: r.proto == 1)
+        mac, rx = h.receive(mn, lambda m, r: r.proto == 1)
         adv = icmp.decode(rx.payload)
         assert mac == frames.mac_text(fa_mac) and rx.ttl == 1 and rx.dest == "224.0.0.1" and rx.source == FA
         assert adv.flags & icmp.ADV_F and adv.care_of_addresses == [FA] and adv.lifetime == 3
@@ -80,7 +68,7 @@ def test_advertisements_periodic_and_solicited(fa, netns):
             src="0.0.0.0", dst="224.0.0.11", ttl=1) / ICMP(type=10)
         t0 = time.monotonic()
         mn.send(bytes(solicit))
-        receive(mn, lambda m, r: r.proto == 1, timeout=1.0)
+        h.receive(mn, lambda m, r: r.proto == 1, timeout=1.0)
         assert time.monotonic() - t0 < 0.4
         assert fa.ctl_json("counters")["roles"]["foreign_agent"]["rx.solicitation"] >= 1
     finally:
@@ -108,7 +96,7 @@ def test_visitor_registration_relayed_both_ways(fa, netns):
         home_agent.sendto(reply, (FA, 434))
 
         # §3.7.2.3/§3.7.3.2: to the home address, on the visited link, to the node's link-layer address.
-        mac, rx = receive(mn, lambda m, r: r.proto == 17 and r.payload[:1] == b"\x03")
+        mac, rx = h.receive(mn, lambda m, r: r.proto == 17 and r.payload[:1] == b"\x03")
         assert rx.dest == h.HOME and rx.source == FA and rx.dest_port == 434 and rx.payload == reply
         visitors = fa.ctl_json("visitors")
         assert [(v["home_address"], v["care_of_address"], v["lladdr"], v["reverse_tunnel"]) for v in visitors] == [
@@ -139,7 +127,7 @@ def register_visitor(mn: PacketSocket, home_agent, ident: int = 0xE8FE6F80_00000
     reply = sign(SecurityAssociation(h.HOME, h.SPI, h.KEY),
                  reg.RegistrationReply(0, 600, h.HOME, h.HA_ADDRESS, ident).encode(), MHAE)
     home_agent.sendto(reply, (FA, 434))
-    receive(mn, lambda m, r: r.proto == 17)
+    h.receive(mn, lambda m, r: r.proto == 17)
 
 
 def test_visitor_survives_kill_9_and_sigterm_removes_its_state(netns, tmp_path):
@@ -172,7 +160,7 @@ def test_request_with_a_bad_home_agent_is_denied_on_the_link(fa, netns):
         data = sign(SecurityAssociation(h.HOME, h.SPI, h.KEY),
                     reg.RegistrationRequest(0, 600, h.HOME, FA, FA, 1).encode(), MHAE)  # HA = the FA itself
         mn.send(frames.udp_frame(mn.mac, b"\xff" * 6, h.HOME, FA, 434, 434, data, ttl=1))
-        mac, rx = receive(mn, lambda m, r: r.proto == 17)
+        mac, rx = h.receive(mn, lambda m, r: r.proto == 17)
         denial = reg.decode(rx.payload)
         assert denial.code == codes.FA_INVALID_HA_ADDRESS and rx.dest == h.HOME
         assert "registration-denied" in fa.log_text()
