@@ -288,9 +288,11 @@ def start_agents(topo: Topology, encap: str, *, reverse: bool, ha_opts: dict | N
     return ha, fa
 
 
-def echo_server(topo: Topology, role: str) -> None:
-    """A UDP echo server on PORT in `role` (the system python3: stdlib only, starts fast)."""
-    proc = topo.ns.spawn(role, "python3", "-u", "-c", _ECHO, str(PORT), stdout=-1, text=True)
+def echo_server(topo: Topology, role: str, bind: str = "0.0.0.0") -> None:
+    """A UDP echo server on `bind`:PORT in `role` (the system python3: stdlib only, starts
+    fast)."""
+    proc = topo.ns.spawn(role, "python3", "-u", "-c", _ECHO, str(PORT), bind, stdout=-1,
+                         text=True)
     assert proc.stdout is not None and "ready" in proc.stdout.readline()
 
 
@@ -298,7 +300,7 @@ _ECHO = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: replies may be fragmented
-s.bind(("0.0.0.0", int(sys.argv[1])))
+s.bind((sys.argv[2], int(sys.argv[1])))
 print("ready", flush=True)
 while True:
     d, a = s.recvfrom(65535)

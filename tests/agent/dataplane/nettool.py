@@ -46,6 +46,7 @@ def udp_ping(args: argparse.Namespace) -> None:
     sock.settimeout(args.timeout)
     received = 0
     sizes = []
+    peers = set()
     for i in range(args.count):
         payload = i.to_bytes(4, "big") + b"m" * max(0, args.size - 4)
         try:
@@ -56,14 +57,15 @@ def udp_ping(args: argparse.Namespace) -> None:
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             try:
-                data, _peer = sock.recvfrom(65535)
+                data, peer = sock.recvfrom(65535)
             except TimeoutError:
                 break
             if data[:4] == payload[:4]:
                 received += 1
                 sizes.append(len(data))
+                peers.add(peer[0])
                 break
-    out({"sent": args.count, "received": received, "sizes": sizes,
+    out({"sent": args.count, "received": received, "sizes": sizes, "peers": sorted(peers),
          "local": sock.getsockname()[0]})
 
 

@@ -327,3 +327,52 @@ def _udp_datagram(src: str, dst: str, port: int, payload: bytes = b"hello") -> b
 
 def _ipip(src: str, dst: str, inner: bytes) -> bytes:
     return bytes(IP(src=src, dst=dst, proto=4) / inner)
+
+
+def test_colocated_mobile_node(topology: Topology) -> None:
+    """A mobile node with a co-located care-of address runs the data plane itself: it
+    decapsulates what its HA tunnels to it (delivered locally) and reverse-tunnels what it sends
+    from its home address (RFC 5944 §4.1, RFC 3024 §5.1); the FA namespace is a plain router."""
+    topo = topology
+    ns = topo.ns
+    coa = "10.3.0.50"
+    ns.sysctl("fa", net__ipv4__ip_forward=1)
+    ns.ip("rt", "route add 10.3.0.0/24 via 10.2.0.1")
+    # the home address as source of what the MN sends (as mipd.dataplane.host.MobileHost does)
+    ns.ip("mn", f"addr add {coa}/24 dev mn0",
+          f"route replace default via 10.3.0.1 dev mn0 onlink src {topo.HOA}")
+    ha = Driver(ns, "ha")
+    mn = Driver(ns, "mn", ip_forward=False)
+    t_ha = ha("add_tunnel", local=topo.HA, remote=coa, encap="ipip")["id"]
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=t_ha)
+    ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
+    t_mn = mn("add_tunnel", local=coa, remote=topo.HA, encap="ipip")["id"]
+    mn("reverse_tunnel", source=topo.HOA, tunnel=t_mn)  # locally sent: no iif
+    # source rules see a socket's source only if it is bound (or connected: TCP, connected
+    # UDP); an unbound UDP socket is routed before its source is chosen
+    echo_server(topo, "mn", bind=topo.HOA)
+    echo_server(topo, "cn")
+    cap = Capture(ns, "rt", "rt-f", "ip proto 4")
+    inbound = ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--count", "2")
+    outbound = ns.tool("mn", "udp-ping", topo.CN, str(PORT), "--count", "2", "--src", topo.HOA)
+    packets = cap.stop()
+    assert inbound["received"] == 2 and outbound["received"] == 2
+    assert inbound["peers"] == [topo.HOA] and outbound["peers"] == [topo.CN]
+    pairs = {(p[IP].src, p[IP].dst, IP(bytes(p[IP].payload)).src) for p in packets}
+    assert pairs == {(topo.HA, coa, topo.CN), (coa, topo.HA, topo.HOA)}
+    counters = mn("counters")
+    assert counters["decap_packets"] == 4 and counters["encap_packets"] == 4
+
+
+def test_strict_reverse_path_filtering(topology: Topology) -> None:
+    """With rp_filter=1 everywhere (as some distributions configure), decapsulated datagrams
+    arriving on the TUN device are still accepted: it is loose for mip0 and has an address."""
+    topo = topology
+    for role in ("ha", "fa"):
+        topo.ns.sysctl(role, net__ipv4__conf__all__rp_filter=1,
+                       net__ipv4__conf__default__rp_filter=1)
+    start_agents(topo, "ipip", reverse=True)
+    echo_server(topo, "cn")
+    result = topo.ns.tool("mn", "udp-ping", topo.CN, str(PORT), "--count", "2")
+    assert result["received"] == 2
+    assert topo.ns.exec("fa", "sysctl", "-n", "net.ipv4.conf.mip0.rp_filter").stdout.strip() == "2"

@@ -181,7 +181,13 @@ class NetlinkDataplane:
     # -- reverse direction (RFC 3024: from the mobile node into the tunnel) ----------------
 
     def reverse_tunnel(self, source: str, tunnel: Tunnel, iif: str | None = None) -> None:
-        """Send datagrams from `source` (arriving on `iif`, or any) into `tunnel`."""
+        """Send datagrams from `source` (arriving on `iif`, or any) into `tunnel`.
+
+        For a co-located mobile node (`iif` None) the rule sees the source of locally sent
+        datagrams only when the socket's source is known at route lookup: TCP and connected or
+        bound UDP; an unbound UDP ``sendto`` is routed before its source is chosen, so the
+        node's default route should lead into the tunnel as well.
+        """
         self._check_open()
         self._own(tunnel)
         check_ipv4(source, "source")
