@@ -19,6 +19,7 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import
 from ansible_collections.netmobility.mobileip.plugins.module_utils.values import describe
 
 Check = Callable[[Any, str], Any]
+EMPTY = object()  # default of a field not given: a dict's defaults, an empty list, or None
 # Option names validate-modules suspects of being secrets; non-secret ones get an explicit no_log=False.
 _LOOKS_SECRET = re.compile(r"pass(?!ive)|secret|token|key", re.I)
 
@@ -29,7 +30,8 @@ class Field:
     kind: str | int | float | bool | list | dict (the Ansible type).
     check(value, path) -> canonical value: for a scalar, or for each element of a list of scalars.
     default: used by full normalisation when the value is missing; a callable gets the sibling
-      values already normalised (care-of addresses default to the interface address).
+      values already normalised (care-of addresses default to the interface address). Not given:
+      a dict's own defaults, an empty list, or None.
     schema: the options of a dict, or of each element of a list of dicts.
     identity: for a list of dicts, the fields that identify an element (compared order-free).
     group: for `replaced`, the fields whose elements are replaced together; elements of other
@@ -42,7 +44,7 @@ class Field:
     __slots__ = ("kind", "check", "default", "required", "choices", "elements", "schema", "identity", "group",
                  "ordered", "secret", "min_items")
 
-    def __init__(self, kind: str, check: Check | None = None, default: Any = None, required: bool = False,
+    def __init__(self, kind: str, check: Check | None = None, default: Any = EMPTY, required: bool = False,
                  choices: tuple[str, ...] | None = None, elements: str | None = None, schema: Schema | None = None,
                  identity: tuple[str, ...] = (), group: tuple[str, ...] = (), ordered: bool = False,
                  secret: bool = False, min_items: int = 0) -> None:
@@ -138,11 +140,11 @@ class Schema:
 def _default(field: Field, siblings: dict[str, Any], path: str) -> Any:
     if callable(field.default):
         return field.default(siblings)
-    if field.kind == "dict" and field.schema is not None and field.default is None:
+    if field.default is not EMPTY:
+        return copy.deepcopy(field.default)
+    if field.kind == "dict" and field.schema is not None:
         return field.schema.normalize({}, path)
-    if field.kind == "list" and field.default is None:
-        return []
-    return copy.deepcopy(field.default)
+    return [] if field.kind == "list" else None
 
 
 def normalize_field(field: Field, value: object, path: str, partial: bool = False) -> Any:
@@ -179,9 +181,11 @@ def _normalize_field(field: Field, value: object, path: str, partial: bool) -> A
             ident = item
         if field.identity or field.schema is None:
             if ident in seen:
-                what = ", ".join(f"{k}={item[k]}" for k in field.identity if item.get(k) is not None) \
-                if field.identity else describe(item)
-                raise ModelError(at, f"{what} is listed twice")
+                if not field.identity:
+                    raise ModelError(at, f"{describe(item)} is listed twice")
+                given = [k for k in field.identity if item.get(k) is not None]
+                what = ", ".join(f"{k}={item[k]}" for k in given)
+                raise ModelError(join(at, given[-1]), f"{what} is listed twice")
             seen.append(ident)
         items.append(item)
     if field.is_set and field.choices:  # a set of choices: canonical order is the choices' order

@@ -23,6 +23,7 @@ REVERSE_TUNNEL_MODES = ("off", "offered", "mandatory")
 ALGORITHMS = ("hmac-md5", "md5-prefix-suffix", "rfc2002-md5")
 REPLAY_METHODS = ("timestamp", "nonce", "none")
 SA_KINDS = ("host", "visitor", "home-agent", "foreign-agent")
+ROLES = ("home_agent", "foreign_agent", "mobile_node")
 ACTIONS = ("permit", "deny")
 SPI_MIN = 256  # 0-255 are reserved (RFC 5944 §1.6)
 SPI_MAX = 0xFFFFFFFF
@@ -207,6 +208,8 @@ SECURITY_ASSOCIATION = Schema({
     "replay": Field("str", _choice(REPLAY_METHODS), default="timestamp", choices=REPLAY_METHODS),
     "replay_window": Field("int", _int(1, 3600), default=7),
     "fallback": Field("bool", v.boolean, default=False),
+    # the roles on this host that use the SA (a host both HA and FA); not given: every role
+    "roles": Field("list", _choice(ROLES), elements="str", choices=ROLES, min_items=1, default=None),
 }, _sa_post)
 
 

@@ -10,7 +10,9 @@ boolean such as `off`, null, an alias such as `*@realm`); otherwise it is double
 
 from __future__ import annotations
 
+import decimal
 import json
+import math
 import re
 from typing import Any
 
@@ -25,6 +27,8 @@ _PLAIN = re.compile(
 )
 _SPECIAL = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1 booleans and null
 _INLINE_WIDTH = 100
+# Not printable in YAML (or read as a line break inside quotes): escaped in double-quoted scalars.
+_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def scalar(value: Any, force_quotes: bool = False) -> str:
@@ -36,15 +40,22 @@ def scalar(value: Any, force_quotes: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):  # never produced by the model's checks
+            raise ValueError(f"cannot write {value} as a YAML float")
         text = repr(value)
-        if "e" in text or "n" in text:  # 1e-05, inf, nan: never produced by the model's checks
-            raise ValueError(f"cannot write {text} as a plain YAML float")
-        return text
+        if "e" in text:  # YAML 1.1 reads 1e-05 as a string: write the same number in positional notation
+            text = format(decimal.Decimal(text), "f")
+        return text if "." in text else text + ".0"
     if not isinstance(value, str):
         raise TypeError(f"cannot write {type(value).__name__} as YAML")
     if not force_quotes and _PLAIN.fullmatch(value) and value.lower() not in _SPECIAL:
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
+
+
+def _escape(match: Any) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def dump(data: dict[str, Any], quoted: tuple[str, ...] = ()) -> str:

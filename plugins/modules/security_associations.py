@@ -75,6 +75,14 @@ options:
       fallback:
         description: Also try the other algorithms when this one fails (counted by the agent). Default V(false).
         type: bool
+      roles:
+        description:
+          - The roles of this host that use the SA. On a host that is both home and foreign agent this keeps a
+            mobile node's SA with its home agent from also being taken as one with the foreign agent.
+          - Default every role of the host.
+        type: list
+        elements: str
+        choices: [home_agent, foreign_agent, mobile_node]
 """
 
 EXAMPLES = r"""

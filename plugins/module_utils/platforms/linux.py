@@ -143,7 +143,8 @@ class LinuxDocument:
             return
         if self.roles["home_agent"] is not None or self.roles["foreign_agent"] is not None:
             raise ModelError("config", "a host is either a mobile node or a home/foreign agent, not both (mipd)")
-        if not any(sa["peer"] == mn["home_agent"] for sa in self.sas):
+        if not any(sa["peer"] == mn["home_agent"] and (sa.get("roles") is None or "mobile_node" in sa["roles"])
+                   for sa in self.sas):
             raise ModelError("config", f"the mobile node needs a security association with its home agent "
                              f"{mn['home_agent']} (RFC 5944 §3.5.2); add it first "
                              "(netmobility.mobileip.security_associations)")

@@ -1,0 +1,81 @@
+"""Shared helpers for the collection's unit tests (imported as `mobileip_helpers`).
+
+The collection's code imports itself as `ansible_collections.netmobility.mobileip...`: a
+temporary `ansible_collections/netmobility/mobileip` symlink to this checkout is put on
+sys.path (and on PYTHONPATH / ANSIBLE_COLLECTIONS_PATH for the module and CLI subprocesses).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _collections_root() -> Path:
+    if ROOT.parent.name == "netmobility" and ROOT.parent.parent.name == "ansible_collections":
+        return ROOT.parents[2]  # already in place (ansible-test's copy)
+    top = Path(tempfile.mkdtemp(prefix="mobileip-collections-"))
+    atexit.register(shutil.rmtree, top, True)
+    (top / "ansible_collections" / "netmobility").mkdir(parents=True)
+    (top / "ansible_collections" / "netmobility" / "mobileip").symlink_to(ROOT)
+    return top
+
+
+COLLECTIONS = _collections_root()
+sys.path.insert(0, str(COLLECTIONS))
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(COLLECTIONS)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+class ModuleRun:
+    """One module run: exit status, parsed result, and the raw output (to search for leaks)."""
+
+    def __init__(self, rc: int, result: dict[str, Any], stdout: str, stderr: str) -> None:
+        self.rc = rc
+        self.result = result
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.get("failed"))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.result[key]
+
+
+def run_module(name: str, args: dict[str, Any], check: bool = False, diff: bool = False,
+               env: dict[str, str] | None = None, tmp: Path | None = None) -> ModuleRun:
+    """Run plugins/modules/<name>.py as Ansible would on the host: a subprocess with a JSON args file."""
+    payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
+    fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".json", dir=tmp)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f)
+    module = COLLECTIONS / "ansible_collections" / "netmobility" / "mobileip" / "plugins" / "modules" / f"{name}.py"
+    try:
+        proc = subprocess.run([sys.executable, str(module), path], capture_output=True, text=True, timeout=120,
+                              env=env or subprocess_env())
+    finally:
+        os.unlink(path)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"{name} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
+    return ModuleRun(proc.returncode, result, proc.stdout, proc.stderr)
