@@ -137,6 +137,9 @@ KEY_ERRORS = [
     ("peer", "not an address", "security_associations[0].peer: must be an IPv4 address or an NAI"),
     ("peer", None, "security_associations[0].peer: is required"),
     ("fallback", "no", "security_associations[0].fallback: must be true or false, got 'no'"),
+    ("roles", ["home_agent", "router"], "security_associations[0].roles[1]: must be one of home_agent, "
+     "foreign_agent, mobile_node, got 'router'"),
+    ("roles", [], "security_associations[0].roles: needs at least 1 item"),
     ("key", None, "security_associations[0].key: is required"),
 ]
 
@@ -423,3 +426,23 @@ def test_keys_file_fields(tmp_path):
         "md5-prefix-suffix", "nonce", 30, True)
     assert b.key == b"\x00\xff" and (b.algorithm, b.replay) == ("rfc2002-md5", "none")
     assert SECRET not in repr(list(sas))
+
+
+def test_security_associations_limited_to_roles(tmp_path):
+    """On an HA+FA host the MN-HA SA (peer = home address) must not count as an MN-FA SA."""
+    keys = {"security_associations": [
+        {"peer": h.HOME, "spi": 257, "key": SECRET, "roles": ["home_agent"]},
+        {"peer": "10.2.0.9", "spi": 300, "key": SECRET, "roles": ["foreign_agent", "home_agent"]},
+        {"peer": "10.9.9.9", "spi": 301, "key": SECRET},
+    ]}
+    c = load_config(str(h.write(tmp_path, h.config(foreign_agent=h.FA_SECTION), keys)))
+    assert len(c.sas) == 3
+    assert sorted(sa.peer for sa in c.sas_for("home_agent")) == [h.HOME, "10.2.0.9", "10.9.9.9"]
+    assert sorted(sa.peer for sa in c.sas_for("foreign_agent")) == ["10.2.0.9", "10.9.9.9"]
+    assert c.sa_roles == {(h.HOME, 257): ("home_agent",), ("10.2.0.9", 300): ("foreign_agent", "home_agent")}
+
+
+def test_mobile_node_sa_limited_to_another_role_does_not_count(tmp_path):
+    keys = {"security_associations": [{"peer": h.HA_ADDRESS, "spi": 257, "key": SECRET, "roles": ["home_agent"]}]}
+    err = load_error(tmp_path, h.config(home_agent=None, mobile_node=h.MN_SECTION), keys)
+    assert "needs an SA with its home agent" in str(err)

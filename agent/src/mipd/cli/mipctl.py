@@ -86,7 +86,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "counters": _counters,
     "sas": lambda rows: table(rows, [
         ("peer", "PEER"), ("spi", "SPI"), ("algorithm", "ALGORITHM"), ("replay", "REPLAY"),
-        ("replay_window", "WINDOW"), ("key_fingerprint", "KEY FINGERPRINT")]),
+        ("replay_window", "WINDOW"), ("roles", "ROLES"), ("key_fingerprint", "KEY FINGERPRINT")]),
     "reload": _reload,
 }
 

@@ -56,7 +56,7 @@ MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "
            "max_retransmit_interval")
 RULES_KEYS = ("default", "rules")
 RULE_KEYS = ("action", "prefix", "nai")
-SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback")
+SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback", "roles")
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
 
 
@@ -77,11 +77,21 @@ class Config:
     foreign_agent: ForeignAgentConfig | None = None
     mobile_node: MobileNodeConfig | None = None
     sas: SecurityAssociations = field(default_factory=SecurityAssociations, compare=False)
+    sa_roles: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
 
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(r for r in ROLES if getattr(self, r) is not None)
+
+    def sas_for(self, role: str) -> SecurityAssociations:
+        """The SAs `role` uses: those whose `roles` list names it, or that have no such list.
+
+        On a host that is both home and foreign agent this keeps a mobile node's SA with its home
+        agent (peer = its home address) from also being taken for an SA with the foreign agent,
+        which would make the foreign agent demand an MFAE (RFC 5944 §3.7.2.1).
+        """
+        return _for_role(self.sas, self.sa_roles, role)
 
 
 def load_config(path: str, check_key_permissions: bool = False) -> Config:
@@ -123,15 +133,16 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     no_keys = "keys_file" in top.data and top.data["keys_file"] is None  # keys_file: null -> no SAs
     keys_file = None if no_keys else file_path(top, "keys_file", DEFAULT_KEYS_FILE)
     sas = SecurityAssociations()
+    sa_roles: dict[tuple[str, int], tuple[str, ...]] = {}
     if keys_file is not None:
-        sas = load_keys(keys_file)
+        sas, sa_roles = read_keys(keys_file)
         mode = stat.S_IMODE(os.stat(keys_file).st_mode)
         if mode & 0o077:
             text = f"{keys_file} is readable by group or others (mode {mode:04o}); chmod 600 it"
             if check_key_permissions:
                 raise ConfigError("keys_file", text)
             warnings.append(f"keys_file: {text}")
-    _check_sas(ha, mn, sas, keys_file, warnings)
+    _check_sas(ha, mn, sas, sa_roles, keys_file, warnings)
     return Config(
         path=path,
         keys_file=keys_file,
@@ -146,6 +157,7 @@ def _load(path: str, check_key_permissions: bool) -> Config:
         foreign_agent=fa,
         mobile_node=mn,
         sas=sas,
+        sa_roles=sa_roles,
         warnings=tuple(warnings),
     )
 
@@ -359,26 +371,35 @@ def _served_interfaces(value: object, path: str) -> tuple[ServedInterface, ...]:
 
 def load_keys(path: str) -> SecurityAssociations:
     """The security associations in keys file `path`. Errors name the field, never a key value."""
+    return read_keys(path)[0]
+
+
+def read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
+    """The SAs in keys file `path`, and the roles each is limited to (only those that have a `roles` list)."""
     try:
-        return _load_keys(path)
+        return _read_keys(path)
     except ConfigError as e:
         e.file = path
         raise
 
 
-def _load_keys(path: str) -> SecurityAssociations:
+def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
     top = Section(yamlfile.load(path, "keys_file"), "", ("security_associations",))
     entries = top.raw("security_associations", [])
     if not isinstance(entries, list):
         raise ConfigError("security_associations", f"must be a list, got {s.describe(entries)}")
     sas = SecurityAssociations()
+    limited: dict[tuple[str, int], tuple[str, ...]] = {}
     for i, entry in enumerate(entries):
-        sa = _security_association(entry, s.join("security_associations", i))
+        where = s.join("security_associations", i)
+        sa = _security_association(entry, where)
         if sas.get(sa.peer, sa.spi) is not None:
-            raise ConfigError(s.join(s.join("security_associations", i), "spi"),
-                              f"peer {sa.peer} already has an SA with SPI {sa.spi}")
+            raise ConfigError(s.join(where, "spi"), f"peer {sa.peer} already has an SA with SPI {sa.spi}")
         sas.add(sa)
-    return sas
+        if isinstance(entry, dict) and entry.get("roles") is not None:
+            limited[(sa.peer, sa.spi)] = s.items(entry["roles"], s.join(where, "roles"),
+                                                 lambda v, p: s.choice(v, p, ROLES), min_items=1)
+    return sas, limited
 
 
 def _spi(value: object, path: str) -> int:
@@ -420,12 +441,20 @@ def _security_association(value: object, path: str) -> SecurityAssociation:
     )
 
 
+def _for_role(sas: SecurityAssociations, sa_roles: dict[tuple[str, int], tuple[str, ...]],
+              role: str) -> SecurityAssociations:
+    if not sa_roles:
+        return sas
+    return SecurityAssociations([sa for sa in sas if role in sa_roles.get((sa.peer, sa.spi), ROLES)])
+
+
 def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: SecurityAssociations,
-               keys_file: str | None, warnings: list[str]) -> None:
+               sa_roles: dict[tuple[str, int], tuple[str, ...]], keys_file: str | None,
+               warnings: list[str]) -> None:
     """Cross-checks between the roles and the keys file."""
-    if mn is not None and not sas.has_peer(mn.home_agent):
+    if mn is not None and not _for_role(sas, sa_roles, "mobile_node").has_peer(mn.home_agent):
         raise ConfigError("security_associations", f"the mobile node needs an SA with its home agent {mn.home_agent} "
                           "(RFC 5944 §3.5.2: every request carries a Mobile-Home Authentication Extension)",
                           keys_file)
-    if ha is not None and not len(sas):
+    if ha is not None and not len(_for_role(sas, sa_roles, "home_agent")):
         warnings.append("security_associations: none, the home agent will discard every request (§3.8.2.1)")

@@ -565,7 +565,7 @@ class Daemon:
         now = self.clock()
         self.config = new
         for name, role in self.roles.items():
-            self._execute(role, role.machine.on_config(getattr(new, name), new.sas, now))
+            self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
         self._flush()
         logs.set_level(new.log_level)
         if self.links is not None:
@@ -591,7 +591,7 @@ class Daemon:
             return {"roles": {n: dict(r.machine.counters) for n, r in self.roles.items()},
                     "runtime": dict(self.counters), "dataplane": dict(dp)}
         if command == "sas":
-            return views.security_associations(self.config.sas)
+            return views.security_associations(self.config.sas, self.config.sa_roles)
         if command == "bindings":
             ha = self._role(HOME_AGENT, command)
             return [views.binding(b, now) for b in ha.machine.bindings()]

@@ -42,11 +42,12 @@ def build(config: Config, rng: random.Random) -> dict[str, Role]:
     """One Role per configured role, in a fixed order (home agent, foreign agent, mobile node)."""
     roles: dict[str, Role] = {}
     if config.home_agent is not None:
-        roles[HOME_AGENT] = Role(HOME_AGENT, HomeAgent(config.home_agent, config.sas, rng), DecisionLog(HOME_AGENT))
+        ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng)
+        roles[HOME_AGENT] = Role(HOME_AGENT, ha, DecisionLog(HOME_AGENT))
     if config.foreign_agent is not None:
-        fa = ForeignAgent(config.foreign_agent, config.sas, rng)
+        fa = ForeignAgent(config.foreign_agent, config.sas_for(FOREIGN_AGENT), rng)
         roles[FOREIGN_AGENT] = Role(FOREIGN_AGENT, fa, DecisionLog(FOREIGN_AGENT))
     if config.mobile_node is not None:
-        mn = MobileNode(config.mobile_node, config.sas, rng)
+        mn = MobileNode(config.mobile_node, config.sas_for(MOBILE_NODE), rng)
         roles[MOBILE_NODE] = Role(MOBILE_NODE, mn, DecisionLog(MOBILE_NODE))
     return roles

@@ -45,9 +45,14 @@ def registration(status: Any) -> dict[str, Any]:
     return out
 
 
-def security_associations(sas: SecurityAssociations) -> list[dict[str, Any]]:
+def security_associations(sas: SecurityAssociations,
+                          roles: dict[tuple[str, int], tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
+    """Peer, SPI, algorithm, replay settings, the roles using it (null: all) and a key fingerprint."""
+    roles = roles or {}
     return [
         {"peer": sa.peer, "spi": sa.spi, "algorithm": sa.algorithm, "replay": sa.replay,
-         "replay_window": sa.replay_window, "fallback": sa.fallback, "key_fingerprint": fingerprint(sa.key)}
+         "replay_window": sa.replay_window, "fallback": sa.fallback,
+         "roles": list(roles[(sa.peer, sa.spi)]) if (sa.peer, sa.spi) in roles else None,
+         "key_fingerprint": fingerprint(sa.key)}
         for sa in sas
     ]
