@@ -166,3 +166,33 @@ def test_request_with_a_bad_home_agent_is_denied_on_the_link(fa, netns):
         assert "registration-denied" in fa.log_text()
     finally:
         mn.close()
+
+
+def test_icmp_error_about_a_relayed_request_is_a_denial(fa, netns):
+    """Nothing listens on the home agent's port: the ICMP port unreachable (IP_RECVERR) becomes 82 (§3.7.3).
+
+    The home agent is another namespace (nothing local may answer: mipd listens on every address)."""
+    far = h.Netns()
+    mn = None
+    try:
+        h.ip("link", "add", "fa-core", "type", "veth", "peer", "name", "ha-core", ns=netns.name)
+        h.ip("link", "set", "ha-core", "netns", far.name, ns=netns.name)
+        h.ip("addr", "add", "10.9.0.1/30", "dev", "fa-core", ns=netns.name)
+        h.ip("addr", "add", "10.9.0.2/30", "dev", "ha-core", ns=far.name)
+        h.ip("addr", "add", "10.3.0.1/32", "dev", "lo", ns=far.name)
+        h.ip("link", "set", "fa-core", "up", ns=netns.name)
+        h.ip("link", "set", "ha-core", "up", ns=far.name)
+        h.ip("route", "add", "10.3.0.1/32", "via", "10.9.0.2", ns=netns.name)
+        h.ip("route", "add", "10.2.0.0/24", "via", "10.9.0.1", ns=far.name)
+        mn = h.in_netns(netns.name, lambda: PacketSocket(PEER, True, ()))
+        data = sign(SecurityAssociation(h.HOME, h.SPI, h.KEY),
+                    reg.RegistrationRequest(0, 600, h.HOME, "10.3.0.1", FA, 5).encode(), MHAE)
+        mn.send(frames.udp_frame(mn.mac, b"\xff" * 6, h.HOME, FA, 434, 434, data, ttl=1))
+        _mac, rx = h.receive(mn, lambda m, r: r.proto == 17)
+        assert reg.decode(rx.payload).code == codes.FA_HA_PORT_UNREACHABLE
+        assert fa.ctl_json("counters")["runtime"]["rx.icmp_error"] == 1
+        assert fa.ctl_json("pending") == []
+    finally:
+        if mn is not None:
+            mn.close()
+        far.close()

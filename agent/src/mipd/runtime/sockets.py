@@ -48,7 +48,8 @@ _INT = struct.Struct("=i")
 _EXTERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
 _CMSG_SPACE = socket.CMSG_SPACE(_PKTINFO.size) + socket.CMSG_SPACE(_INT.size)
-_ERR_SPACE = socket.CMSG_SPACE(_EXTERR.size + 16)
+# IP_PKTINFO and IP_TTL come with the queued error too (they are enabled on the socket)
+_ERR_SPACE = _CMSG_SPACE + socket.CMSG_SPACE(_EXTERR.size + 16)
 _AUX_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
 MAX_DATAGRAM = 65535
 RCVBUF = 4 * 1024 * 1024
