@@ -587,12 +587,16 @@ def plan_present(topo: Topology, obs: Observed) -> list[Action]:
     for host in topo.hosts.values():
         ns = topo.namespace(host.name)
         state = obs.hosts.get(ns, NamespaceState()) if ns in obs.namespaces else NamespaceState()
+        recreated = set()
         for iface in host.interfaces:
-            actions += _plan_link(sw, switch, ns, state.links, iface.name, iface.port,
-                                  iface.networks, topo.networks[iface.network].bridge,
-                                  iface.address, f"{host.name} {iface.name}")
+            link_actions, fresh = _plan_link(sw, switch, ns, state.links, iface.name, iface.port,
+                                             iface.networks, topo.networks[iface.network].bridge,
+                                             iface.address, f"{host.name} {iface.name}")
+            actions += link_actions
+            if fresh:
+                recreated.add(iface.name)
         for route in host.routes:
-            if not _route_ok(route, state.routes):
+            if route.dev in recreated or not _route_ok(route, state.routes):
                 actions.append(Action(
                     f"route {route.dst} via {route.via} dev {route.dev} in {ns}",
                     (("ip", "-n", ns, "route", "replace", route.dst, "via", str(route.via), "dev", route.dev),)))
@@ -604,14 +608,17 @@ def plan_present(topo: Topology, obs: Observed) -> list[Action]:
 
     for up in topo.uplinks:
         actions += _plan_link(sw, switch, "", obs.root, up.name, up.name, (up.network,),
-                              topo.networks[up.network].bridge, up.address, f"uplink {up.name}")
+                              topo.networks[up.network].bridge, up.address, f"uplink {up.name}")[0]
     return actions
 
 
 def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link], ifname: str, port: str,
                networks: tuple[str, ...], bridge: str, address: ipaddress.IPv4Interface | None,
-               what: str) -> list[Action]:
-    """Actions for one veth pair: ``ifname`` in ``ns`` ("" = root namespace), ``port`` on ``bridge``."""
+               what: str) -> tuple[list[Action], bool]:
+    """Actions for one veth pair: ``ifname`` in ``ns`` ("" = root namespace), ``port`` on ``bridge``.
+
+    Also tells whether the pair is (re)made - the kernel then drops the routes through it.
+    """
     at = ("ip", "-n", ns) if ns else ("ip",)
     where = ns or "the root namespace"
     actions: list[Action] = []
@@ -634,7 +641,7 @@ def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link]
             cmds.append(at + ("addr", "add", str(address), "dev", ifname))
         actions.append(Action(f"create {what}: veth {ifname} in {where} <-> {port} on {bridge}"
                               + (f", address {address}" if address else ""), tuple(cmds)))
-        return actions
+        return actions, True
     assert have is not None and have_port is not None
     allowed = {bridge_name(n) for n in networks}
     if have_port.master not in allowed:
@@ -646,7 +653,7 @@ def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link]
         actions.append(Action(f"set {what} up", (at + ("link", "set", ifname, "up"),)))
     if address is not None and str(address) not in have.addresses:
         actions.append(Action(f"address {address} on {what}", (at + ("addr", "add", str(address), "dev", ifname),)))
-    return actions
+    return actions, False
 
 
 def _route_ok(route: Route, have: list[RouteEntry]) -> bool:
@@ -657,15 +664,20 @@ def _route_ok(route: Route, have: list[RouteEntry]) -> bool:
 
 
 def plan_absent(prefix: str, obs: Observed, uplinks: Sequence[str] = ()) -> list[Action]:
-    """The actions that remove the lab: root uplinks, every process in its namespaces, the namespaces."""
-    actions = [Action(f"remove uplink {name} from the root namespace", (("ip", "link", "del", name),))
-               for name in uplinks if name in obs.root]
+    """The actions that remove the lab: every process in its namespaces, root uplinks, the namespaces.
+
+    Processes end first, while the uplinks still exist: connections to them (an SSH client's control
+    master on the controller) see them close instead of hanging.
+    """
     sw = switch_namespace(prefix)
     mine = lab_namespaces(prefix, sorted(obs.namespaces))
-    for ns in [n for n in mine if n != sw] + [n for n in mine if n == sw]:
-        pids = obs.pids.get(ns, [])
-        desc = f"remove namespace {ns}" + (f" and its {len(pids)} process(es)" if pids else "")
-        actions.append(Action(desc, (("ip", "netns", "del", ns),), kill_namespace=ns))
+    mine = [n for n in mine if n != sw] + [n for n in mine if n == sw]
+    actions = [Action(f"end the {len(obs.pids[ns])} process(es) in namespace {ns}", kill_namespace=ns)
+               for ns in mine if obs.pids.get(ns)]
+    actions += [Action(f"remove uplink {name} from the root namespace", (("ip", "link", "del", name),))
+                for name in uplinks if name in obs.root]
+    for ns in mine:
+        actions.append(Action(f"remove namespace {ns}", (("ip", "netns", "del", ns),), kill_namespace=ns))
     return actions
 
 

@@ -68,11 +68,13 @@ class LinuxHost:
         if text is not None:
             doc.read_main(text, self.config_path, self._load_yaml)
         named = doc.settings.get("keys_file", DEFAULT_KEYS_FILE)
-        if "keys_file" in doc.settings and named is None:
+        if text is None:
+            pass  # no main file yet: the keys file is where keys_path (or the default) says
+        elif "keys_file" in doc.settings and named is None:
             self.keys_path = None  # keys_file: null -> this host has no SAs
         elif isinstance(named, str):
             found = os.path.normpath(os.path.join(self.config_dir, named))
-            if self.keys_option and text is not None and found != self.keys_option:
+            if self.keys_option and found != self.keys_option:
                 raise ModelError("keys_path", f"{self.keys_option} is not the keys file {self.config_path} names "
                                  f"({found}); leave keys_path unset or change keys_file there")
             self.keys_path = found
@@ -116,11 +118,15 @@ class LinuxHost:
     def keys_mode_wrong(self) -> bool:
         return self.keys_mode is not None and self.keys_mode != KEYS_MODE
 
+    def keys_missing(self, after: LinuxDocument) -> bool:
+        """The agent refuses a configuration whose keys file does not exist: one is made (empty)."""
+        return self.keys_path is not None and after.has_role and not os.path.exists(self.keys_path)
+
     def write(self, before: LinuxDocument, after: LinuxDocument) -> dict[str, Any]:
         """Write what changed (validated first), then reload a running agent. Returns what was done."""
         done: dict[str, Any] = {"written": [], "validated": False, "reloaded": False, "restart_needed": []}
         main_changed = not after.main_equal(before)
-        keys_changed = after.sas != before.sas or self.keys_mode_wrong()
+        keys_changed = after.sas != before.sas or self.keys_mode_wrong() or self.keys_missing(after)
         if keys_changed and self.keys_path is None:
             raise HostError(f"{self.config_path} sets keys_file: null (no keys file); set it to a path first")
         main_exists = os.path.exists(self.config_path)

@@ -110,6 +110,8 @@ def _run(module: Any, resource: Resource, platform: LinuxPlatform) -> dict[str, 
                      for k, v in new_doc.settings.items() if doc.settings.get(k) != v]
     if resource.secret_file and host.keys_mode_wrong():
         commands.append(f"{host.keys_path}: mode {host.keys_mode:04o} -> {KEYS_MODE:04o}")
+    if commands and not new_doc.sas and host.keys_missing(new_doc):
+        commands.append(f"{host.keys_path}: created (no security associations yet)")
     if after is not None and resource.warnings:
         for text in resource.warnings(after):
             module.warn(text)

@@ -36,10 +36,15 @@ sys.path.insert(0, str(COLLECTIONS))
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a module or CLI subprocess: the collection importable and found by Ansible.
+
+    The project venv's bin directory is not added to PATH, so a module finds the agent's mipd and
+    mipctl only when a test gives agent_bin_dir (as on a host where the agent lives in a venv).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = str(COLLECTIONS)
     env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
-    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != VENV_BIN)
     env.update(extra)
     return env
 
@@ -56,6 +61,11 @@ class ModuleRun:
     @property
     def failed(self) -> bool:
         return bool(self.result.get("failed"))
+
+    @property
+    def warnings(self) -> list[str]:
+        """The warnings' texts (ansible-core 2.19 returns them as structured events)."""
+        return [w["event"]["msg"] if isinstance(w, dict) else w for w in self.result.get("warnings", [])]
 
     def __getitem__(self, key: str) -> Any:
         return self.result[key]
