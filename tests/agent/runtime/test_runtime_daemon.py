@@ -194,9 +194,15 @@ def test_restart_drops_expired_bindings(netns, tmp_path):
         import time
 
         time.sleep(1.2)
+        if BACKEND == "userspace":  # what the killed daemon installed is still there...
+            assert h.HOME in netns.run("ip", "neigh", "show", "proxy").stdout
         mipd.start()
         assert mipd.ctl_json("bindings") == []
         assert "expired=1" in mipd.log_text()
+        if BACKEND == "userspace":  # ...until the next start purges it
+            assert h.HOME not in netns.run("ip", "neigh", "show", "proxy").stdout
+            assert h.HOME not in netns.run("ip", "-4", "route", "show", "table", "all").stdout
+            assert "left by an earlier mipd" in mipd.log_text()
     finally:
         mipd.stop()
 

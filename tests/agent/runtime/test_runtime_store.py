@@ -104,6 +104,8 @@ def test_uncommitted_changes_are_not_on_disk(db):
     s.put("binding", binding())
     s.commit()
     s.put("binding", binding(coa="192.0.2.78"))  # queued, never committed: a crash here loses it
+    s._db.close()  # the crash
+    s._unlock()
     other = Store(db, CODECS)
     assert [b.care_of_address for b in other.load("binding")] == [h.COA]
 
@@ -254,3 +256,12 @@ def test_foreign_agent_visitors_survive_a_restart_and_expired_ones_go(db):
     assert [v.home_address for v in fa.visitors(NOW)] == ["10.1.0.10"]
     assert DeleteRecord("visitor", "10.1.0.11") in actions
     assert [v.home_address for v in store.load("visitor")] == ["10.1.0.10"]
+
+
+def test_one_store_per_database(db):
+    s = Store(db, CODECS)
+    with pytest.raises(StoreError, match="in use by another mipd"):
+        Store(db, CODECS)
+    s.close()
+    assert not os.path.exists(db + ".lock")
+    Store(db, CODECS).close()

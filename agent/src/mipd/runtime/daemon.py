@@ -76,8 +76,16 @@ def open_driver(config: Config) -> Driver:
         null = NullDataplane()
         return Driver(null, null)
     from mipd.dataplane import open_dataplane  # imported only when a real backend is wanted
+    from mipd.dataplane.common import DEFAULT_RULE_PRIORITY
     from mipd.dataplane.host import MobileHost
+    from mipd.dataplane.netlink import RTPROT_MIPD, Netlink
 
+    # What a killed mipd left behind (routes, rules, neighbour and proxy entries stamped with our
+    # protocol number) goes first; the state database then brings back what is still valid.
+    with Netlink() as nl:
+        purged = nl.purge(proto=RTPROT_MIPD, priority=DEFAULT_RULE_PRIORITY)
+    if purged:
+        log.warning("removed %d routes/rules/neighbour entries left by an earlier mipd", purged)
     dp = open_dataplane(config.dataplane_backend, require=encapsulations(config), tun_name=config.tun)
     return Driver(dp, MobileHost() if config.mobile_node is not None else None)
 
@@ -160,6 +168,14 @@ class Daemon:
         cfg = self.config
         for text in cfg.warnings:
             log.warning("config %s", text)
+        # The control socket first: a second mipd for the same socket stops here, before it could
+        # touch the data plane of the running one. Requests are served once start-up is over.
+        control = ControlServer(cfg.control_socket, self._control)
+        try:
+            await control.start()
+        except OSError as e:
+            raise StartupError(f"control socket: {e.strerror or e}") from None
+        self.control = control
         try:
             self.store = Store(cfg.state_db, CODECS, cfg.state_sync)
         except (StoreError, OSError) as e:
@@ -193,12 +209,6 @@ class Daemon:
         if MOBILE_NODE in self.roles:
             self._start_mobile_node(self.roles[MOBILE_NODE], now)
         self._flush()
-        self.control = ControlServer(cfg.control_socket, self._control)
-        try:
-            await self.control.start()
-        except OSError as e:
-            self.control = None
-            raise StartupError(f"control socket: {e.strerror or e}") from None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)

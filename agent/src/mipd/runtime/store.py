@@ -15,7 +15,9 @@ dataclass default.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import operator
@@ -98,9 +100,11 @@ class Store:
         self.path = path
         self.codecs = codecs
         self._pending: dict[tuple[str, str], str | None] = {}  # (kind, key) -> JSON, None = delete
+        self._lock: int | None = None
         try:
             if path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+                self._lock = _lock(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is in the OS's hands when commit() returns (survives a killed
@@ -114,7 +118,11 @@ class Store:
                 raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
             for kind in codecs:
                 self._migrate(kind)
+        except StoreError:
+            self._unlock()
+            raise
         except sqlite3.Error as e:
+            self._unlock()
             raise StoreError(f"{path}: {e}") from None
         if path != ":memory:":
             os.chmod(path, 0o600)
@@ -216,3 +224,22 @@ class Store:
             self.commit()
         finally:
             self._db.close()
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path + ".lock")
+            os.close(self._lock)
+            self._lock = None
+
+
+def _lock(path: str) -> int:
+    """An exclusive lock next to database `path` (one mipd per database); StoreError when another holds it."""
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path}: in use by another mipd") from None
+    return fd
