@@ -89,7 +89,8 @@ def test_kernel_refuses_minimal(netns: Namespaces) -> None:
     netns.add("x")
     code = ("import json\nfrom mipd.dataplane import open_dataplane, UnsupportedEncapsulation\n"
             "from mipd.dataplane.kernel import KernelDataplane\nout = []\n"
-            "dp = KernelDataplane()\n"
+            "from mipd.dataplane import Dataplane\n"
+            "dp = KernelDataplane()\nassert isinstance(dp, Dataplane)\n"
             "try:\n    dp.add_tunnel('10.0.0.1', '10.0.0.2', 'minimal')\n"
             "except UnsupportedEncapsulation as e:\n    out.append(str(e))\n"
             "dp.close()\n"

@@ -246,6 +246,15 @@ def test_remove_tunnel_refcount_and_unroute(topology: Topology) -> None:
         ha("remove_tunnel", tunnel=c["id"])
     with pytest.raises(DriverError, match="unknown encapsulation"):
         ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="udp")
+    with pytest.raises(DriverError, match="not an IPv4 address"):
+        ha("add_tunnel", local=topo.HA, remote="10.2.0.300", encap="ipip")
+    d = ha("add_tunnel", local=topo.HA, remote=topo.COA, encap="ipip")["id"]
+    with pytest.raises(DriverError, match="tunnel endpoint"):  # RFC 2003 §3.2 loops
+        ha("route_via_tunnel", dest=topo.COA, tunnel=d)
+    with pytest.raises(DriverError, match="tunnel endpoint"):
+        ha("reverse_tunnel", source=topo.HA, tunnel=d)
+    ha("remove_tunnel", tunnel=d)
+    assert ns.exec("ha", "ip", "route", "show", "table", "all", "proto", "173").stdout == ""
 
 
 def test_not_an_open_decapsulator(topology: Topology) -> None:
@@ -287,7 +296,8 @@ def test_open_errors_and_option_validation(netns) -> None:
         "    except DataplaneError as e:\n"
         "        print(type(e).__name__, e)\n"
         "dp = open_dataplane('auto', tun_name='tx%d', ifname_prefix='k')\n"
-        "print(dp.name, dp.tun_name)\n"
+        "from mipd.dataplane import Dataplane\n"
+        "print(dp.name, dp.tun_name, isinstance(dp, Dataplane))\n"
         "dp.close()\n"
     )
     out = netns.exec("x", sys.executable, "-c", code).stdout
@@ -295,7 +305,7 @@ def test_open_errors_and_option_validation(netns) -> None:
     assert "unknown data-plane backend" in lines[0]
     assert "unknown data-plane options: nonsense" in lines[1]
     assert "kernel data plane unavailable" in lines[2]
-    assert lines[3] == "userspace tx0"
+    assert lines[3] == "userspace tx0 True"
     assert "tx0" not in netns.exec("x", "ip", "link").stdout
 
 

@@ -155,6 +155,9 @@ class NetlinkDataplane:
         self._check_open()
         self._own(tunnel)
         check_ipv4(dest, "destination")
+        if any(dest == t.remote for t in self._tunnels.values()):
+            # the tunnel's own datagrams would be routed back into it (RFC 2003 §3.2)
+            raise DataplaneError(f"{dest} is a tunnel endpoint: routing it into a tunnel loops")
         try:
             self._nl.replace_route(dest, 32, oif=self._tunnel_oif(tunnel), proto=self.proto)
         except NetlinkError as exc:
@@ -191,6 +194,9 @@ class NetlinkDataplane:
         self._check_open()
         self._own(tunnel)
         check_ipv4(source, "source")
+        if any(source == t.local for t in self._tunnels.values()):
+            raise DataplaneError(f"{source} is a tunnel endpoint: reverse-tunnelling what it "
+                                 "sends would capture the tunnel's own datagrams")
         current = self._reverse.get(source)
         if current is not None and current[0] is tunnel and current[1] == iif:
             return
