@@ -193,3 +193,52 @@ def test_driver_keeps_tunnel_handles_by_name():
     assert d.tunnels() == 0 and dp.tunnels() == []
     with pytest.raises(Exception, match="no tunnel 10.1.0.1 -> 192.0.2.9"):
         d.handlers[AddTunnelRoute](AddTunnelRoute("10.1.0.11", "10.1.0.1", "192.0.2.9", "ipip"))
+
+
+# ------------------------------------------------------------------ link monitor
+
+
+@pytest.mark.netns
+def test_link_monitor_reports_changes(netns):
+    """Carrier, addresses outside the home network and a gateway through the link (§2.4.2)."""
+    import select
+    import time
+
+    import runtime_helpers as h
+    from mipd.runtime.linkmon import LinkMonitor
+
+    h.ip("link", "add", "lm-a", "type", "veth", "peer", "name", "lm-b", ns=netns.name)
+    h.ip("addr", "add", "10.1.0.10/24", "dev", "lm-a", ns=netns.name)  # the home address: not a care-of address
+    changes: list = []
+    ours = {("lm-a", "10.3.0.99")}
+    mon = h.in_netns(netns.name, lambda: LinkMonitor(("lm-a", "lm-gone"), "10.1.0.10/24", changes.append,
+                                                     lambda i, g: (i, g) in ours))
+    try:
+        initial = h.in_netns(netns.name, mon.initial)
+        assert [(c.interface, c.up) for c in initial] == [("lm-a", False), ("lm-gone", False)]
+
+        def settle() -> list:
+            del changes[:]
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                if select.select([mon], [], [], 0.05)[0]:
+                    h.in_netns(netns.name, mon.on_readable)
+                elif changes:
+                    break
+            return [(c.interface, c.up, c.address, c.prefix_length, c.gateway) for c in changes]
+
+        h.ip("link", "set", "lm-a", "up", ns=netns.name)
+        h.ip("link", "set", "lm-b", "up", ns=netns.name)
+        assert settle() == [("lm-a", True, None, None, None)]
+        h.ip("route", "add", "default", "via", "10.3.0.99", "dev", "lm-a", "onlink", ns=netns.name)  # "ours"
+        h.ip("addr", "add", "10.3.0.5/24", "dev", "lm-a", ns=netns.name)
+        assert settle() == [("lm-a", True, "10.3.0.5", 24, None)]
+        h.ip("link", "set", "lm-b", "down", ns=netns.name)  # carrier lost
+        assert settle()[-1][:2] == ("lm-a", False)
+        h.ip("route", "replace", "default", "via", "10.3.0.1", "dev", "lm-a", "onlink", ns=netns.name)
+        h.ip("link", "set", "lm-b", "up", ns=netns.name)
+        got = settle()
+        assert got[-1] == ("lm-a", True, "10.3.0.5", 24, "10.3.0.1")  # the link's own router, not ours
+        assert h.in_netns(netns.name, lambda: mon.watch(("lm-a", "lm-b"), "10.1.0.0/24"))[0].interface == "lm-b"
+    finally:
+        mon.close()

@@ -576,6 +576,11 @@ class Daemon:
         self.config = new
         for name, role in self.roles.items():
             self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
+        if self.linkmon is not None and new.mobile_node is not None:
+            mn = self.roles[MOBILE_NODE]
+            m = new.mobile_node
+            for ev in self.linkmon.watch(m.interfaces, f"{m.home_address}/{m.home_prefix_length}"):  # new links
+                self._execute(mn, mn.machine.on_link(ev, now))
         self._flush()
         logs.set_level(new.log_level)
         if self.links is not None:

@@ -29,12 +29,13 @@ RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+IFLA_IFNAME = 3
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_OIF, RTA_GATEWAY, RTA_TABLE = 4, 5, 15
 RT_TABLE_MAIN = 254
 
 _NLMSG = struct.Struct("=IHHII")
-_IFINFO = struct.Struct("=BxHiII")
+_IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _RTA = struct.Struct("=HH")
@@ -88,18 +89,26 @@ def _dump(kind: int, family_msg: bytes) -> list[tuple[int, bytes]]:
                 out.append((t, body))
 
 
+def _link_flags(ifname: str) -> tuple[int, int] | None:
+    """(ifindex, flags) of `ifname` from an RTM_GETLINK dump; None when there is no such link."""
+    for _t, body in _dump(RTM_GETLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+        _family, _type, index, flags, _change = _IFINFO.unpack_from(body)
+        name = _attrs(body, _IFINFO.size).get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
+        if name == ifname:
+            return index, flags
+    return None
+
+
 def read_state(ifname: str, in_home: Callable[[str], bool], ours: Callable[[str, str], bool]) -> LinkState:
-    """The current state of `ifname` (down when it does not exist)."""
+    """The current state of `ifname`: up with carrier (IFF_UP and IFF_LOWER_UP), its address, its gateway.
+    Down when it does not exist."""
     try:
-        index = socket.if_nametoindex(ifname)
-        with open(f"/sys/class/net/{ifname}/flags") as f:
-            flags = int(f.read().strip(), 16)
-        with open(f"/sys/class/net/{ifname}/carrier") as f:
-            carrier = f.read().strip() == "1"
-    except (OSError, ValueError):
+        link = _link_flags(ifname)
+    except OSError:
         return LinkState(False)
-    if not (flags & IFF_UP and carrier):
+    if link is None or not (link[1] & IFF_UP and link[1] & IFF_LOWER_UP):
         return LinkState(False)
+    index = link[0]
     address, plen = None, None
     for _t, body in _dump(RTM_GETADDR, _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0)):
         family, prefixlen, _fl, _scope, idx = _IFADDR.unpack_from(body)
@@ -138,8 +147,7 @@ class LinkMonitor:
     def __init__(self, interfaces: tuple[str, ...], home_network: str, on_change: Callable[[LinkChange], None],
                  ours: Callable[[str, str], bool] | None = None) -> None:
         self.interfaces = interfaces
-        net = ipaddress.IPv4Network(home_network, strict=False)
-        self._in_home = lambda a: ipaddress.IPv4Address(a) in net
+        self._set_home(home_network)
         self._ours = ours or (lambda _i, _g: False)
         self._on_change = on_change
         self.state: dict[str, LinkState] = {}
@@ -152,6 +160,10 @@ class LinkMonitor:
             raise
         self.sock = s
 
+    def _set_home(self, home_network: str) -> None:
+        net = ipaddress.IPv4Network(home_network, strict=False)
+        self._in_home: Callable[[str], bool] = lambda a: ipaddress.IPv4Address(a) in net
+
     def fileno(self) -> int:
         return self.sock.fileno()
 
@@ -161,6 +173,19 @@ class LinkMonitor:
         for name in self.interfaces:
             st = read_state(name, self._in_home, self._ours)
             self.state[name] = st
+            out.append(LinkChange(name, st.up, st.address, st.prefix_length, st.gateway))
+        return out
+
+    def watch(self, interfaces: tuple[str, ...], home_network: str) -> list[LinkChange]:
+        """Watch `interfaces` from now on (reload); the current state of those not watched before."""
+        self._set_home(home_network)
+        added = [n for n in interfaces if n not in self.interfaces]
+        self.interfaces = interfaces
+        for name in [n for n in self.state if n not in interfaces]:
+            del self.state[name]
+        out = []
+        for name in added:
+            st = self.state[name] = read_state(name, self._in_home, self._ours)
             out.append(LinkChange(name, st.up, st.address, st.prefix_length, st.gateway))
         return out
 
