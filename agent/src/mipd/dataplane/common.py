@@ -62,6 +62,8 @@ class NetlinkDataplane:
         self._reverse: dict[str, tuple[Tunnel, str | None]] = {}
         self._host_routes: dict[tuple[str, str], tuple[int, bool]] = {}
         self._proxies: dict[tuple[str, str], int] = {}
+        self._visitors: Counter[str] = Counter()  # host-routed dest -> number of devices
+        self._endpoints: Counter[str] = Counter()  # local and remote addresses of tunnels
         self._drops: Counter[str] = Counter()
 
     # -- hooks for the backends ------------------------------------------------------------
@@ -83,8 +85,14 @@ class NetlinkDataplane:
         """Install (used) or remove (not used) the default route of `tunnel`'s reverse table."""
         raise NotImplementedError
 
-    def _bindings_changed(self) -> None:
-        """Forward/reverse/visitor maps changed (the userspace backend rebuilds lookups)."""
+    def _forward_changed(self, dest: str, tunnel: Tunnel | None) -> None:
+        """`dest` is now routed into `tunnel` (None: no longer routed into a tunnel)."""
+
+    def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
+        """Datagrams from `source` now go into `tunnel` (None: no longer reverse-tunnelled)."""
+
+    def _visitor_changed(self, dest: str, present: bool) -> None:
+        """`dest` became (or stopped being) a visitor with a host route."""
 
     # -- tunnels ---------------------------------------------------------------------------
 
@@ -120,6 +128,7 @@ class NetlinkDataplane:
         except NetlinkError as exc:
             raise DataplaneError(f"cannot create {encap} tunnel {local}->{remote}: {exc}") from exc
         self._tunnels[key] = tunnel
+        self._endpoints.update((local, remote))
         log.info("%s: tunnel %s -> %s (%s) mtu %d", self.name, local, remote, encap, tunnel.mtu)
         return tunnel
 
@@ -138,6 +147,7 @@ class NetlinkDataplane:
         for source in sorted(tunnel.reverse_sources):
             self.unreverse_tunnel(source)
         del self._tunnels[tunnel.key]
+        self._endpoints.subtract((tunnel.local, tunnel.remote))
         try:
             self._destroy_tunnel(tunnel)
         except NetlinkError as exc:
@@ -155,7 +165,7 @@ class NetlinkDataplane:
         self._check_open()
         self._own(tunnel)
         check_ipv4(dest, "destination")
-        if any(dest == t.remote for t in self._tunnels.values()):
+        if self._endpoints[dest] > 0:
             # the tunnel's own datagrams would be routed back into it (RFC 2003 §3.2)
             raise DataplaneError(f"{dest} is a tunnel endpoint: routing it into a tunnel loops")
         try:
@@ -167,7 +177,7 @@ class NetlinkDataplane:
             old.forward_dests.discard(dest)
         self._forward[dest] = tunnel
         tunnel.forward_dests.add(dest)
-        self._bindings_changed()
+        self._forward_changed(dest, tunnel)
 
     def unroute_via_tunnel(self, dest: str) -> None:
         self._check_open()
@@ -175,7 +185,7 @@ class NetlinkDataplane:
         if tunnel is None:
             return
         tunnel.forward_dests.discard(dest)
-        self._bindings_changed()
+        self._forward_changed(dest, None)
         try:
             self._nl.del_route(dest, 32, oif=self._tunnel_oif(tunnel))
         except NetlinkError as exc:
@@ -194,7 +204,7 @@ class NetlinkDataplane:
         self._check_open()
         self._own(tunnel)
         check_ipv4(source, "source")
-        if any(source == t.local for t in self._tunnels.values()):
+        if self._endpoints[source] > 0:
             raise DataplaneError(f"{source} is a tunnel endpoint: reverse-tunnelling what it "
                                  "sends would capture the tunnel's own datagrams")
         current = self._reverse.get(source)
@@ -215,7 +225,7 @@ class NetlinkDataplane:
             raise DataplaneError(f"cannot reverse-tunnel {source}: {exc}") from exc
         self._reverse[source] = (tunnel, iif)
         tunnel.reverse_sources.add(source)
-        self._bindings_changed()
+        self._reverse_changed(source, tunnel)
 
     def unreverse_tunnel(self, source: str) -> None:
         self._check_open()
@@ -224,7 +234,7 @@ class NetlinkDataplane:
             return
         tunnel, iif = entry
         tunnel.reverse_sources.discard(source)
-        self._bindings_changed()
+        self._reverse_changed(source, None)
         try:
             self._nl.del_rule(src=source, iifname=iif, table=self._reverse_table(tunnel),
                               priority=self.rule_priority)
@@ -254,15 +264,21 @@ class NetlinkDataplane:
         had_neigh = bool(old and old[1])
         if had_neigh and mac is None:
             self._quietly(self._nl.del_neigh, dest, ifindex)
+        if old is None:
+            self._visitors[dest] += 1
+            if self._visitors[dest] == 1:
+                self._visitor_changed(dest, True)
         self._host_routes[(dest, dev)] = (ifindex, mac is not None)
-        self._bindings_changed()
 
     def del_host_route(self, dest: str, dev: str) -> None:
         self._check_open()
         entry = self._host_routes.pop((dest, dev), None)
         if entry is None:
             return
-        self._bindings_changed()
+        self._visitors[dest] -= 1
+        if self._visitors[dest] <= 0:
+            del self._visitors[dest]
+            self._visitor_changed(dest, False)
         ifindex, neigh = entry
         try:
             self._nl.del_route(dest, 32, oif=ifindex)
@@ -272,7 +288,7 @@ class NetlinkDataplane:
             raise DataplaneError(f"cannot remove host route {dest} dev {dev}: {exc}") from exc
 
     def visitors(self) -> set[str]:
-        return {dest for dest, _dev in self._host_routes}
+        return set(self._visitors)
 
     # -- ARP (RFC 5944 §4.6) -----------------------------------------------------------------
 
@@ -336,6 +352,7 @@ class NetlinkDataplane:
             self._quietly(self.proxy_arp, address, dev, False)
         for tunnel in list(self._tunnels.values()):
             del self._tunnels[tunnel.key]
+            self._endpoints.subtract((tunnel.local, tunnel.remote))
             self._quietly(self._destroy_tunnel, tunnel)
         self._closed = True
         self._close_backend()

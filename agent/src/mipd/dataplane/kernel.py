@@ -61,13 +61,18 @@ class KernelDataplane(NetlinkDataplane):
         self.pmtudisc = pmtudisc
         self.default_mtu = default_mtu
         self.max_tunnels = max_tunnels
+        self._slots: set[int] = set()  # n of the devices <ifname_prefix><n>, tables table + n
+        self._next_slot = 0
 
     def _free_slot(self) -> int:
-        used = {t.table - self.table for t in self._tunnels.values()}  # type: ignore[attr-defined]
-        for slot in range(self.max_tunnels):
-            if slot not in used:
+        for slot in range(self._next_slot, self.max_tunnels):
+            if slot not in self._slots:
+                self._next_slot = slot + 1
                 return slot
-        raise NetlinkError(errno.ENOSPC, f"more than {self.max_tunnels} tunnels")
+        free = set(range(self.max_tunnels)) - self._slots
+        if not free:
+            raise NetlinkError(errno.ENOSPC, f"more than {self.max_tunnels} tunnels")
+        return min(free)
 
     def _link_spec(self, local: str, remote: str, encap: str) -> tuple[str, bytes]:
         """(link kind, IFLA_INFO_DATA) of the device for a tunnel."""
@@ -90,10 +95,15 @@ class KernelDataplane(NetlinkDataplane):
         except (OSError, NetlinkError):
             self._quietly(self._nl.del_link, name)
             raise
+        self._slots.add(slot)
         return KernelTunnel(local=local, remote=remote, encap=encap, mtu=mtu, ifname=name,
                             table=self.table + slot)
 
     def _destroy_tunnel(self, tunnel: Tunnel) -> None:
+        assert isinstance(tunnel, KernelTunnel)
+        slot = tunnel.table - self.table
+        self._slots.discard(slot)
+        self._next_slot = min(self._next_slot, slot)
         self._nl.del_link(tunnel.ifname)  # its routes go with it
 
     def _set_mtu(self, tunnel: Tunnel, mtu: int) -> None:

@@ -94,8 +94,8 @@ class UserTunnel(Tunnel):
     remote_b: bytes = b""
     max_inner: int = 0        # largest inner datagram sent without the slow path
     pmtu_learned: float = 0.0  # monotonic time the soft state was last lowered
-    fwd_b: frozenset[bytes] = field(default_factory=frozenset)
-    rev_b: frozenset[bytes] = field(default_factory=frozenset)
+    fwd_b: set[bytes] = field(default_factory=set)  # forward_dests, packed
+    rev_b: set[bytes] = field(default_factory=set)  # reverse_sources, packed
 
     def refresh_limits(self) -> None:
         # minimal encapsulation adds 8 or 12 bytes; the fast path assumes the worse case
@@ -141,11 +141,11 @@ class UserspaceDataplane(NetlinkDataplane):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ager: asyncio.TimerHandle | None = None
         self._attached: list[int] = []
-        # fast-path lookups (rebuilt by _bindings_changed; read-only on the packet path)
+        # fast-path lookups, kept in step by the _*_changed hooks (read-only on the packet path)
         self._fwd: dict[bytes, UserTunnel] = {}
         self._rev: dict[bytes, UserTunnel] = {}
         self._peers: dict[int, dict[bytes, UserTunnel]] = {p: {} for p in RAW_PROTOCOLS}
-        self._visitor_set: frozenset[bytes] = frozenset()
+        self._visitor_set: set[bytes] = set()
         self._rxbuf = bytearray(65536)
         self._rxview = memoryview(self._rxbuf)
         self._icmp_window = 0.0
@@ -225,7 +225,7 @@ class UserspaceDataplane(NetlinkDataplane):
     def _reverse_table_used(self, tunnel: Tunnel, used: bool) -> None:
         # one table for all reverse tunnels: "default dev mip0"; the TUN reader picks the
         # tunnel by source address
-        needed = used or any(t.reverse_sources for t in self._tunnels.values() if t is not tunnel)
+        needed = used or bool(self._reverse)
         if needed and not self._table_route:
             self._nl.replace_route("0.0.0.0", 0, oif=self.tun_index, table=self.table,
                                    proto=self.proto)
@@ -234,19 +234,31 @@ class UserspaceDataplane(NetlinkDataplane):
             self._nl.del_route("0.0.0.0", 0, oif=self.tun_index, table=self.table)
             self._table_route = False
 
-    def _bindings_changed(self) -> None:
-        fwd: dict[bytes, UserTunnel] = {}
-        rev: dict[bytes, UserTunnel] = {}
-        for dest, tunnel in self._forward.items():
-            fwd[socket.inet_aton(dest)] = tunnel  # type: ignore[assignment]
-        for source, (tunnel, _iif) in self._reverse.items():
-            rev[socket.inet_aton(source)] = tunnel  # type: ignore[assignment]
-        for tunnel in self._tunnels.values():
+    def _forward_changed(self, dest: str, tunnel: Tunnel | None) -> None:
+        key = socket.inet_aton(dest)
+        old = self._fwd.pop(key, None)
+        if old is not None:
+            old.fwd_b.discard(key)
+        if tunnel is not None:
             assert isinstance(tunnel, UserTunnel)
-            tunnel.fwd_b = frozenset(socket.inet_aton(d) for d in tunnel.forward_dests)
-            tunnel.rev_b = frozenset(socket.inet_aton(s) for s in tunnel.reverse_sources)
-        self._fwd, self._rev = fwd, rev
-        self._visitor_set = frozenset(socket.inet_aton(d) for d, _dev in self._host_routes)
+            self._fwd[key] = tunnel
+            tunnel.fwd_b.add(key)
+
+    def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
+        key = socket.inet_aton(source)
+        old = self._rev.pop(key, None)
+        if old is not None:
+            old.rev_b.discard(key)
+        if tunnel is not None:
+            assert isinstance(tunnel, UserTunnel)
+            self._rev[key] = tunnel
+            tunnel.rev_b.add(key)
+
+    def _visitor_changed(self, dest: str, present: bool) -> None:
+        if present:
+            self._visitor_set.add(socket.inet_aton(dest))
+        else:
+            self._visitor_set.discard(socket.inet_aton(dest))
 
     # -- event-loop integration ------------------------------------------------------------
 
