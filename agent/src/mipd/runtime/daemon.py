@@ -39,7 +39,7 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
     StoreRecord,
 )
-from mipd.runtime import frames, logs, views
+from mipd.runtime import commands, frames, logs
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
@@ -130,7 +130,7 @@ class Daemon:
         self._fa_dests: frozenset[str] = frozenset()
         self._default_route: tuple[str | None, str | None] = (None, None)
         self._link_retry: asyncio.TimerHandle | None = None
-        self._missing_links: dict[str, str] = {}
+        self.missing_links: dict[str, str] = {}
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
             SendUDP: self._queue_send,
             SendICMP: self._queue_send,
@@ -322,12 +322,12 @@ class Daemon:
         self._link_retry = None
         failed = self.links.sync(self._wanted_links())
         for name, err in failed.items():
-            if self._missing_links.get(name) != err:
+            if self.missing_links.get(name) != err:
                 level = logging.INFO if self.config.mobile_node is not None else logging.WARNING
                 log.log(level, "link %s: cannot open packet socket (%s), retrying", name, err)
-        for name in self._missing_links.keys() - failed.keys():
+        for name in self.missing_links.keys() - failed.keys():
             log.info("link %s: packet socket open", name)
-        self._missing_links = failed
+        self.missing_links = failed
         cfg = self.config
         self._fa_links = frozenset(i.name for i in cfg.foreign_agent.interfaces) if cfg.foreign_agent else frozenset()
         self._ha_link = cfg.home_agent.interface if cfg.home_agent is not None else None
@@ -575,7 +575,10 @@ class Daemon:
         now = self.clock()
         self.config = new
         for name, role in self.roles.items():
-            self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
+            try:
+                self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
+            except Exception:  # validated above, so a bug: keep running with what was applied
+                log.exception("%s: applying the new configuration failed", name)
         if self.linkmon is not None and new.mobile_node is not None:
             mn = self.roles[MOBILE_NODE]
             m = new.mobile_node
@@ -596,63 +599,9 @@ class Daemon:
     # ------------------------------------------------------------------ control socket
 
     async def _control(self, command: str, request: dict[str, Any]) -> Any:
-        now = self.clock()
         if command == "reload":
             return self.reload()
-        if command == "status":
-            return self.status(now)
-        if command == "counters":
-            dp = self.driver.dp.counters() if self.driver is not None else {}
-            return {"roles": {n: dict(r.machine.counters) for n, r in self.roles.items()},
-                    "runtime": dict(self.counters), "dataplane": dict(dp)}
-        if command == "sas":
-            return views.security_associations(self.config.sas, self.config.sa_roles)
-        if command == "bindings":
-            ha = self._role(HOME_AGENT, command)
-            return [views.binding(b, now) for b in ha.machine.bindings()]
-        if command == "visitors":
-            return [views.record(v) for v in self._role(FOREIGN_AGENT, command).machine.visitors(now)]
-        if command == "pending":
-            return [views.record(p) for p in self._role(FOREIGN_AGENT, command).machine.pending(now)]
-        if command == "registration":
-            return views.registration(self._role(MOBILE_NODE, command).machine.status(now))
-        raise ControlError(f"unknown command {command!r}")
-
-    def _role(self, name: str, command: str) -> Role:
-        role = self.roles.get(name)
-        if role is None:
-            raise ControlError(f"{command}: this host is not a {name.replace('_', ' ')} "
-                               f"(roles: {', '.join(self.roles)})")
-        return role
-
-    def status(self, now: float) -> dict[str, Any]:
-        cfg = self.config
-        counts: dict[str, int] = {"security_associations": len(cfg.sas)}
-        if HOME_AGENT in self.roles:
-            ha = self.roles[HOME_AGENT].machine
-            counts["bindings"] = len(ha.bindings())
-            counts["mobile_nodes"] = len(ha)
-        if FOREIGN_AGENT in self.roles:
-            fa = self.roles[FOREIGN_AGENT].machine
-            counts["visitors"] = len(fa.visitors(now))
-            counts["pending"] = len(fa.pending(now))
-        out: dict[str, Any] = {
-            "version": __version__,
-            "pid": os.getpid(),
-            "roles": list(self.roles),
-            "uptime": round(now - self.started, 1),
-            "config": cfg.path,
-            "keys_file": cfg.keys_file,
-            "state_db": cfg.state_db,
-            "control_socket": cfg.control_socket,
-            "dataplane": getattr(self.driver.dp, "name", cfg.dataplane_backend) if self.driver else None,
-            "counts": counts,
-        }
-        if self._missing_links:
-            out["missing_links"] = dict(self._missing_links)
-        if MOBILE_NODE in self.roles:
-            out["registration"] = views.registration(self.roles[MOBILE_NODE].machine.status(now))
-        return out
+        return commands.answer(self, command, self.clock())
 
 
 def run(config: Config, ready: Callable[[], None] | None = None) -> int:
