@@ -116,27 +116,40 @@ def test_reverse_tunnel_mn_to_cn(topology: Topology, encap: str) -> None:
     assert c_ha["encap_packets"] >= 3 and c_fa["decap_packets"] >= 3
 
 
-def test_pmtu_frag_needed_from_encapsulator(topology: Topology) -> None:
+@pytest.mark.parametrize(("encap", "overhead"), [("ipip", 20), ("gre", 24), ("minimal", 12)])
+def test_pmtu_frag_needed_from_encapsulator(topology: Topology, encap: str, overhead: int) -> None:
     """RFC 2003 §5.1: a DF datagram that does not fit the tunnel gets ICMP Fragmentation Needed
-    from the HA with next-hop MTU = tunnel MTU - 20; a datagram without DF is fragmented
-    before encapsulation and arrives whole."""
+    from the HA with next-hop MTU = tunnel MTU - encapsulation overhead (minimal: 12, the
+    original source is carried); a datagram without DF is fragmented (before encapsulation,
+    or after it for minimal encapsulation, RFC 2004 §3) and arrives whole."""
     topo = topology
-    ha, _fa = start_agents(topo, "ipip", reverse=False)
+    ha, _fa = start_agents(topo, encap, reverse=False)
     echo_server(topo, "mn")
-    # no DF: fragmented (RFC 2003 §5.1 prefers the inner datagram be fragmented) and delivered
     big = topo.ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--size", "1472", "--count", "2")
     assert big["received"] == 2 and big["sizes"] == [1472, 1472]
     assert ha("counters")["fragmented"] == 2
-    # DF: ICMP Fragmentation Needed with the tunnel MTU minus the IP-in-IP header
     probe = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1500")
-    assert (probe["type"], probe["code"], probe["mtu"]) == (3, 4, 1480), probe
+    assert (probe["type"], probe["code"], probe["mtu"]) == (3, 4, 1500 - overhead), probe
     assert probe["offender"] == topo.HA
-    assert probe["path_mtu"] == 1480
-    ok = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1480", "--attempts", "1")
+    assert probe["path_mtu"] == 1500 - overhead
+    ok = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), str(1500 - overhead),
+                      "--attempts", "1")
     assert "type" not in ok  # fits: no error
     counters = ha("counters")
     assert counters["icmp_frag_needed_sent"] >= 1
     assert counters["dropped_too_big"] >= 1
+
+
+def test_icmp_rate_limit(topology: Topology) -> None:
+    """ICMP errors are rate-limited (icmp_rate per second; 0: never sent, only counted)."""
+    topo = topology
+    ha, _fa = start_agents(topo, "ipip", reverse=False, ha_opts={"icmp_rate": 0})
+    probe = topo.ns.tool("cn", "df-probe", topo.HOA, str(PORT), "1500", "--attempts", "2",
+                         "--timeout", "0.3")
+    assert "type" not in probe
+    counters = ha("counters")
+    assert counters["icmp_frag_needed_sent"] == 0
+    assert counters["dropped_icmp_rate_limited"] == 2 == counters["dropped_too_big"]
 
 
 def test_pmtu_soft_state_learnt_inside_tunnel(topology: Topology) -> None:

@@ -108,7 +108,7 @@ class UserspaceDataplane(NetlinkDataplane):
     Options: ``tun_name`` (default ``mip0``), ``tun_mtu`` (1500), ``table`` and
     ``rule_priority`` of the reverse-tunnel rules (434, 434), ``proto`` stamped on kernel
     objects, outer ``ttl`` (64), ``pmtudisc`` (True), ``default_mtu`` when the path MTU cannot
-    be learnt (1500), ``inner_check`` (True), ``icmp_rate`` (ICMP errors per second, 100),
+    be learnt (1500), ``inner_check`` (True), ``icmp_rate`` (ICMP errors per second, 100; 0: none),
     ``pmtu_timeout`` (600 s), ``batch`` (datagrams per wake-up and socket, 64), ``rcvbuf``
     (raw socket receive buffer, 4 MiB), ``tun_address`` (host-scope address given to the TUN
     device so that reverse-path filtering accepts decapsulated datagrams; 192.0.0.8, the
