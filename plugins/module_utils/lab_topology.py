@@ -227,7 +227,7 @@ class Topology:
                 ip = network.prefix.network_address + host_no
             else:
                 try:
-                    ip = ipaddress.IPv4Address(str(addr).split("/")[0])
+                    ip = ipaddress.IPv4Address(str(addr).split("/", maxsplit=1)[0])
                 except ValueError as e:
                     raise LabTopologyError(f"address: {e}", path) from None
                 if ip not in network.prefix or ip in (network.prefix.network_address,
@@ -642,7 +642,8 @@ def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link]
         actions.append(Action(f"create {what}: veth {ifname} in {where} <-> {port} on {bridge}"
                               + (f", address {address}" if address else ""), tuple(cmds)))
         return actions, True
-    assert have is not None and have_port is not None
+    if have is None or have_port is None:  # cannot be: a pair is fresh unless both ends exist
+        raise LabTopologyError(f"{what}: veth pair in an unexpected state")
     allowed = {bridge_name(n) for n in networks}
     if have_port.master not in allowed:
         actions.append(Action(f"attach {what} ({port}) to {bridge}",

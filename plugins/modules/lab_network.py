@@ -10,7 +10,7 @@ short_description: Build or remove a lab network of Linux network namespaces
 version_added: 1.0.0
 description:
   - Makes a described topology of network namespaces exist on the machine it runs on (O(state=present)) or removes
-    it (O(state=absent)). Meant for the controller (C(hosts: localhost)), as root; it is what the
+    it (O(state=absent)). Meant for the controller, in a play for C(localhost), as root; it is what the
     C(netmobility.mobileip.lab) role builds its Mobile IP lab with.
   - One namespace per lab host, named C(<prefix>-<host>). Every bridge lives in one switch namespace
     C(<prefix>-sw) (bridge C(br-<network>)), so nothing but the uplinks lands in the root namespace.
@@ -34,7 +34,9 @@ attributes:
     description: Computes and returns the actions, carries none out.
   diff_mode:
     support: none
+    description: Returns no diff; O(state=present) returns the actions instead.
   platform:
+    support: full
     platforms: posix
     description: Linux, as root, with network namespaces.
 options:
@@ -176,7 +178,7 @@ options:
     type: float
     default: 5.0
 notes:
-  - Runs on the machine whose namespaces it manages - use it in a play for C(localhost) (C(connection: local)).
+  - Runs on the machine whose namespaces it manages - use it in a play for C(localhost) with a local connection.
 seealso:
   - module: netmobility.mobileip.lab_roam
   - name: ip-netns(8)

@@ -14,7 +14,7 @@ description:
   - The switch end is set down, moved, and set up again after O(carrier_down) seconds, so the host sees its carrier
     go down and come back (a link change, as a mobile node moving between foreign networks would).
   - Nothing changes when the interface is attached to that network already (and up).
-  - Runs on the machine holding the lab (C(hosts: localhost)), as root.
+  - Runs on the machine holding the lab (a play for C(localhost)), as root.
 author:
   - netmobility.mobileip contributors (@netmobility)
 attributes:
@@ -23,7 +23,9 @@ attributes:
     description: Says whether the interface would move, moves nothing.
   diff_mode:
     support: none
+    description: Returns no diff; the RV(previous) and RV(bridge) tell the move.
   platform:
+    support: full
     platforms: posix
     description: Linux, as root, with network namespaces.
 options:

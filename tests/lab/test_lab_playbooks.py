@@ -39,10 +39,16 @@ pytestmark = [
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
+def recap_of(stdout: str) -> dict[str, int]:
+    """The localhost line of a PLAY RECAP: ok, changed, unreachable, failed."""
+    m = RECAP.search(stdout)
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups()), strict=True))
+
+
 def free_mgmt_network() -> str:
     """A 10.254.N.0/24 that no address or route of the root namespace uses."""
-    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
-    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=False).stdout
+    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
     start = os.getpid() % 150
     for i in range(150):
         n = 100 + (start + i) % 150
@@ -72,16 +78,17 @@ class Lab:
         self.down = False
 
     def run(self, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(argv), capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=timeout)
+        return subprocess.run(list(argv), capture_output=True, text=True, env=self.env, cwd=ROOT,
+                              timeout=timeout, check=False)
 
     def playbook(self, name: str, *args: str, inventory: bool = False) -> tuple[subprocess.CompletedProcess[str], dict]:
         argv = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / name), *args]
         if inventory:
             argv += ["-i", str(self.inventory)]
         proc = self.run(*argv)
-        m = RECAP.search(proc.stdout)
-        assert m, f"{name}: no PLAY RECAP (rc {proc.returncode})\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        recap = dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups()), strict=True))
+        assert RECAP.search(proc.stdout), \
+            f"{name}: no PLAY RECAP (rc {proc.returncode})\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        recap = recap_of(proc.stdout)
         assert proc.returncode == 0 and recap["failed"] == 0, f"{name} failed:\n{proc.stdout[-4000:]}"
         return proc, recap
 
@@ -104,14 +111,14 @@ def snapshot() -> dict[str, object]:
 
     Namespaces and links are those named after the lab's prefix (other tests make their own meanwhile).
     """
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    procs = subprocess.run(["pgrep", "-af", str(STATE_DIR)], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
+    procs = subprocess.run(["pgrep", "-af", str(STATE_DIR)], capture_output=True, text=True, check=False).stdout
     return {
         "namespaces": sorted(n for n in lt.list_namespaces(lt.Runner()) if n.startswith(PREFIX)),
         "root_links": sorted(name for name in (line.split(":")[1].strip().split("@")[0]
                                                for line in links.splitlines()) if name.startswith(PREFIX)),
         "root_addresses": subprocess.run(["ip", "-4", "-o", "addr", "show", "to", "10.254.0.0/16"],
-                                         capture_output=True, text=True).stdout.count(" inet "),
+                                         capture_output=True, text=True, check=False).stdout.count(" inet "),
         "processes": procs.strip(),
         "state_dir": STATE_DIR.exists(),
         "state_root": STATE_ROOT.exists(),
@@ -141,16 +148,16 @@ def bridge_of(host: str, ifname: str = "eth0") -> str | None:
 
 def test_lab_up_builds_every_host(lab):
     """lab_up makes one namespace per host plus the switch namespace, bridges only there, and the inventory."""
-    proc, _ = lab.runs["up"]
-    ok, changed, unreachable, failed = map(int, RECAP.search(proc.stdout).groups())
-    assert changed > 0 and failed == 0 and unreachable == 0
+    proc = lab.runs["up"][0]
+    recap = recap_of(proc.stdout)
+    assert recap["changed"] > 0 and recap["failed"] == 0 and recap["unreachable"] == 0
     names = set(lt.list_namespaces(lt.Runner()))
     assert {f"{PREFIX}-{h}" for h in HOSTS} | {f"{PREFIX}-sw"} <= names
     root_bridges = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True,
-                                  text=True).stdout
+                                  text=True, check=False).stdout
     assert PREFIX not in root_bridges and "br-home" not in root_bridges
     sw_bridges = subprocess.run(["ip", "-n", f"{PREFIX}-sw", "-o", "link", "show", "type", "bridge"],
-                                capture_output=True, text=True).stdout
+                                capture_output=True, text=True, check=False).stdout
     for net in ("mgmt", "home", "visit1", "visit2", "core-ha", "core-fa1", "core-fa2", "cn"):
         assert f"br-{net}:" in sw_bridges
     assert lab.inventory.exists()
@@ -193,7 +200,7 @@ def test_sshd_listens_on_the_management_address_only(lab):
     inv = yaml.safe_load(lab.inventory.read_text())
     ha = inv["all"]["children"]["home_agents"]["hosts"]["ha"]
     out = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-ha", "ss", "-Hltn"], capture_output=True,
-                         text=True).stdout
+                         text=True, check=False).stdout
     listening = sorted(line.split()[3] for line in out.splitlines())
     assert listening == [f"{ha['ansible_host']}:22"]
 
@@ -231,7 +238,7 @@ def test_roam_moves_the_mobile_node_with_a_link_change(lab):
     try:
         time.sleep(0.2)
         start = time.monotonic()
-        _, recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit1", inventory=True)
+        recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit1", inventory=True)[1]
         lab.runs["roam"] = (None, time.monotonic() - start)
         assert recap["changed"] == 1 and bridge_of("mn1") == "br-visit1"
     finally:
@@ -240,14 +247,14 @@ def test_roam_moves_the_mobile_node_with_a_link_change(lab):
         events = monitor.communicate(timeout=5)[0]
     assert "NO-CARRIER" in events and "LOWER_UP" in events
     assert bridge_of("mn2") == "br-home"  # the other node stays
-    _, recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit1", inventory=True)
+    recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit1", inventory=True)[1]
     assert recap["changed"] == 0
-    _, recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit2", inventory=True)
+    recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=visit2", inventory=True)[1]
     assert recap["changed"] == 1 and bridge_of("mn1") == "br-visit2"
     # lab_up after a roam changes nothing: the node stays where it roamed
     proc, recap = lab.up()
     assert recap["changed"] == 0 and bridge_of("mn1") == "br-visit2", proc.stdout[-4000:]
-    _, recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=home", inventory=True)
+    recap = lab.playbook("roam.yml", "-e", "node=mn1", "-e", "to=home", inventory=True)[1]
     assert recap["changed"] == 1 and bridge_of("mn1") == "br-home"
 
 
@@ -264,7 +271,8 @@ def test_lab_down_leaves_nothing_behind(lab):
     assert after == lab.before
     assert not any(n.startswith(f"{PREFIX}-") for n in after["namespaces"])
     assert not lab.inventory.exists() and not STATE_DIR.exists()
-    assert subprocess.run(["pgrep", "-f", f"ListenAddress={lab.mgmt.rsplit('.', 1)[0]}."]).returncode == 1
-    _, recap = lab.playbook("lab_down.yml", *lab.extra)
+    assert subprocess.run(["pgrep", "-f", f"ListenAddress={lab.mgmt.rsplit('.', 1)[0]}."],
+                          check=False).returncode == 1
+    recap = lab.playbook("lab_down.yml", *lab.extra)[1]
     assert recap["changed"] == 0
     print("\nlab timings: " + ", ".join(f"{k} {v[1]:.1f} s" for k, v in lab.runs.items()))

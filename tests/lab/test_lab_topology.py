@@ -8,9 +8,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-import lab_helpers  # noqa: F401  (puts the collection on sys.path)
+import lab_helpers
 import pytest
 from ansible_collections.netmobility.mobileip.plugins.module_utils import lab_topology as lt
+
+assert lab_helpers.COLLECTIONS  # lab_helpers put the collection on sys.path
 
 NETWORKS = [
     {"name": "mgmt", "prefix": "10.254.9.0/24"},
@@ -110,44 +112,34 @@ def test_lab_namespaces_match_only_the_prefix():
     assert lt.lab_namespaces("t", names) == ["t-ha", "t-mn12", "t-sw"]
 
 
+def extra(*interfaces: dict, routes: tuple = (), name: str = "x"):
+    """A change adding host ``name`` with these interfaces (network, then host number or address) and routes."""
+    return lambda n, h: ("t", n, [*h, {"name": name, "interfaces": list(interfaces), "routes": list(routes)}])
+
+
+def iface(network: str, name: str = "e", **more) -> dict:
+    return {"name": name, "network": network, **more}
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda n, h: ("Bad", n, h), "prefix"),
     (lambda n, h: ("toolongprefix1", n, h), "prefix"),
     (lambda n, h: ("t", [*n, {"name": "dup", "prefix": "10.100.1.128/25"}], h), "overlaps network 'home'"),
     (lambda n, h: ("t", [*n, {"name": "x", "prefix": "10.1.0.1/24"}], h), "not an IPv4 network"),
-    (lambda n, h: ("t", n, [*h, {"name": "sw"}]), "reserved"),
-    (lambda n, h: ("t", n, [*h, {"name": "ha"}]), "described twice"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "nope", "host": 1}]}]),
-     "unknown network 'nope'"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 1}]}]),
-     "10.100.1.1 is already used"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 300}]}]),
-     "host: must be 1-254"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home",
-                                                                "address": "10.100.2.5"}]}]),
-     "not a host address of 10.100.1.0/24"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 5,
-                                                                "address": "10.100.1.5"}]}]),
-     "either host or address"),
-    (lambda n, h: ("t", n, [*h, {"name": "abcdefgh", "interfaces": [{"name": "interface0", "network": "home",
-                                                                       "host": 5}]}]),
-     "longer than 15"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 5,
-                                                                "roaming": ["mars"]}]}]),
-     "unknown network 'mars'"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "m", "network": "mgmt", "host": 50},
-                                                                {"name": "e", "network": "core", "host": 50}],
-                                 "routes": [{"to": "default", "via": "rt"}]}]),
+    (extra(name="sw"), "reserved"),
+    (extra(name="ha"), "described twice"),
+    (extra(iface("nope", host=1)), "unknown network 'nope'"),
+    (extra(iface("home", host=1)), "10.100.1.1 is already used"),
+    (extra(iface("home", host=300)), "host: must be 1-254"),
+    (extra(iface("home", address="10.100.2.5")), "not a host address of 10.100.1.0/24"),
+    (extra(iface("home", host=5, address="10.100.1.5")), "either host or address"),
+    (extra(iface("home", "interface0", host=5), name="abcdefgh"), "longer than 15"),
+    (extra(iface("home", host=5, roaming=["mars"])), "unknown network 'mars'"),
+    (extra(iface("mgmt", "m", host=50), iface("core", host=50), routes=[{"to": "default", "via": "rt"}]),
      "shares more than one"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 50}],
-                                 "routes": [{"to": "default", "via": "10.9.9.9"}]}]),
-     "on no network"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 50}],
-                                 "routes": [{"to": "nowhere", "via": "ha"}]}]),
-     "neither 'default'"),
-    (lambda n, h: ("t", n, [*h, {"name": "x", "interfaces": [{"name": "e", "network": "home", "host": 50}],
-                                 "routes": [{"via": "ha"}, {"to": "0.0.0.0/0", "via": "ha"}]}]),
-     "same destination"),
+    (extra(iface("home", host=50), routes=[{"to": "default", "via": "10.9.9.9"}]), "on no network"),
+    (extra(iface("home", host=50), routes=[{"to": "nowhere", "via": "ha"}]), "neither 'default'"),
+    (extra(iface("home", host=50), routes=[{"via": "ha"}, {"to": "0.0.0.0/0", "via": "ha"}]), "same destination"),
 ])
 def test_bad_descriptions_are_refused(change, message):
     """Every wrong description fails with a LabTopologyError naming the item and the problem."""
