@@ -23,6 +23,7 @@ import math
 import operator
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -110,6 +111,9 @@ class Store:
             # WAL + NORMAL: a commit is in the OS's hands when commit() returns (survives a killed
             # process); FULL also fsyncs every commit (survives a power cut).
             self._db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            # Checkpoints (copying the WAL into the database, with fsyncs) take tens of milliseconds:
+            # never in a commit on the reply path; a background thread runs them (Checkpointer).
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if row is None:
@@ -126,6 +130,7 @@ class Store:
             raise StoreError(f"{path}: {e}") from None
         if path != ":memory:":
             os.chmod(path, 0o600)
+        self._checkpointer = Checkpointer(path) if path != ":memory:" else None
 
     def _migrate(self, kind: str) -> None:
         """Rewrite `kind`'s rows when they were written with other fields than the dataclass has now."""
@@ -219,10 +224,14 @@ class Store:
         return iter(self._db.execute("SELECT key, data FROM records WHERE kind = ? ORDER BY key", (kind,)).fetchall())
 
     def close(self) -> None:
-        """Commit what is queued and close the database."""
+        """Commit what is queued, checkpoint, and close the database."""
         try:
             self.commit()
         finally:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
             self._unlock()
 
@@ -232,6 +241,33 @@ class Store:
                 os.unlink(self.path + ".lock")
             os.close(self._lock)
             self._lock = None
+
+
+class Checkpointer:
+    """Checkpoints the WAL of the database at `path` every `interval` seconds on its own thread and
+    connection (PASSIVE: it never blocks the daemon's commits; SQLite releases the GIL meanwhile)."""
+
+    def __init__(self, path: str, interval: float = 1.0) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(path, interval), name="mipd-checkpoint",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str, interval: float) -> None:
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._stop.wait(interval):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
 
 
 def _lock(path: str) -> int:
