@@ -125,3 +125,9 @@ def test_tables_align_columns():
 @pytest.mark.parametrize("command", sorted(mipctl.FORMATS))
 def test_every_command_has_a_human_format(command):
     assert command in mipctl.COMMANDS
+
+
+def test_run_reports_an_unwritable_log_file(tmp_path):
+    r = mipd("run", "--config", str(h.write(tmp_path, h.config())), "--foreground", "--log-file",
+             str(tmp_path / "no" / "such" / "dir" / "mipd.log"))
+    assert r.returncode == 1 and "cannot start: log file" in r.stderr

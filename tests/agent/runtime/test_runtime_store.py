@@ -265,3 +265,14 @@ def test_one_store_per_database(db):
     s.close()
     assert not os.path.exists(db + ".lock")
     Store(db, CODECS).close()
+
+
+def test_close_checkpoints_and_removes_the_wal(db):
+    s = Store(db, CODECS)
+    for i in range(200):
+        s.put("binding", binding(home=f"10.1.1.{i}"))
+        s.commit()
+    assert os.path.getsize(db + "-wal") > 0
+    s.close()
+    assert not os.path.exists(db + "-wal")
+    assert len(Store(db, CODECS).load("binding")) == 200

@@ -52,7 +52,15 @@ def _serve(config: Config, level: str, log_file: str | None, pid_file: str | Non
            ready: Callable[[str | None], None] | None) -> int:
     from mipd.runtime import daemon, logs  # the runtime, sockets and data plane load only here
 
-    logs.setup(level, log_file)
+    try:
+        logs.setup(level, log_file)
+    except OSError as e:
+        text = f"log file {log_file}: {e.strerror or e}"
+        if ready is not None:
+            ready(text)
+        else:
+            print(f"mipd: cannot start: {text}", file=sys.stderr)
+        return 1
     pid_path = os.path.abspath(pid_file) if pid_file else None
 
     def started() -> None:

@@ -167,6 +167,7 @@ class Daemon:
 
     async def _start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_log_loop_error)
         cfg = self.config
         for text in cfg.warnings:
             log.warning("config %s", text)
@@ -616,6 +617,12 @@ class Daemon:
         if command == "reload":
             return self.reload()
         return commands.answer(self, command, self.clock())
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception escaped a callback (a bug): into our log, and the daemon carries on."""
+    exc = context.get("exception")
+    log.error("unexpected error: %s", context.get("message", "?"), exc_info=exc)
 
 
 def run(config: Config, ready: Callable[[], None] | None = None) -> int:
