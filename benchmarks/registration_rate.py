@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""End-to-end registration rate of the home agent daemon over real UDP (RFC 5944 §3.3-3.4, §3.8).
+
+A `mipd run` home agent (signalling only: ``dataplane: {backend: none}``; bindings, replay state
+and group commits in its SQLite database, ``state_sync: normal``) serves UDP 434 on the loopback
+of a network namespace of its own (single-threaded: it uses one core at most; with --pin it is
+pinned to the first CPU and the generator to the last). A load generator in that namespace acts
+as many mobile nodes: one security association per node (a keys file
+with thousands of SAs), requests pre-signed with HMAC-MD5 and timestamp identifications, sent
+round-robin over the nodes so each node's requests carry increasing timestamps.
+
+1. Maximum rate: a closed loop keeps `--window` requests outstanding for `--seconds`; prints
+   accepted replies per second, and the daemon's CPU seconds per registration (from
+   /proc/<pid>/stat: registrations per CPU-second is the one-core figure even when the daemon
+   was not saturated). Issue target: >= 20,000 registrations/s on one core.
+2. Latency: paced at half the measured maximum for `--seconds`; p50/p99/max of the time from a
+   request's sendto() to its reply's recvfrom() in the generator. Target: p99 <= 5 ms.
+3. The number of bindings the daemon then holds and its RSS (VmRSS of /proc/<pid>/status)
+   before and after, per binding.
+
+Prints figures, asserts nothing. Needs root (namespace, port 434). Everything it creates (the
+namespace ``mipbench-rr-<pid>``, a temporary directory, the daemon) is removed at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+MIPD = str(VENV_BIN / "mipd")
+HA = "10.1.0.1"
+SPI = 300
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def node_address(i: int) -> str:
+    return f"10.1.{(i >> 8) + 1}.{i & 255}"  # 10.1.1.0 ... (up to 65,000 nodes in 10.1.0.0/16)
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+# ------------------------------------------------------------------ load generator (in the namespace)
+
+
+def build_requests(sas: list[tuple[str, str]], count: int) -> list[bytes]:
+    from mipd.security import SecurityAssociation, sign
+    from mipd.security.replay import ntp_timestamp
+    from mipd.wire import registration as reg
+    from mipd.wire.extensions import MHAE
+
+    objs = [SecurityAssociation(home, SPI, bytes.fromhex(key), replay_window=3600) for home, key in sas]
+    now = time.time()
+    out = []
+    n = len(objs)
+    for i in range(count):
+        sa = objs[i % n]
+        rnd = i // n
+        coa = f"192.0.2.{1 + (i % n) % 250}"
+        req = reg.RegistrationRequest(0, 1800, sa.peer, HA, coa, ntp_timestamp(now + rnd * 0.001, i & 0xFFF))
+        out.append(sign(sa, req.encode(), MHAE))
+    return out
+
+
+class Generator:
+    def __init__(self, requests: list[bytes], daemon_pid: int) -> None:
+        self.requests = requests
+        self.next = 0
+        self.pid = daemon_pid
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ)
+        self.dest = (HA, 434)
+        self.sent_at: dict[bytes, float] = {}
+        self.codes: dict[int, int] = {}
+        self.lost = 0
+
+    def send(self, now: float) -> bool:
+        if self.next >= len(self.requests):
+            return False
+        data = self.requests[self.next]
+        self.next += 1
+        try:
+            self.sock.sendto(data, self.dest)
+        except BlockingIOError:
+            self.next -= 1
+            return False
+        self.sent_at[data[16:24]] = now  # the reply echoes the Identification (§3.4)
+        return True
+
+    def drain(self, latencies: list[float] | None) -> int:
+        got = 0
+        recv = self.sock.recv
+        perf = time.perf_counter
+        while True:
+            try:
+                data = recv(2048)
+            except BlockingIOError:
+                return got
+            t = perf()
+            sent = self.sent_at.pop(data[12:20], None)
+            if sent is None:
+                continue
+            got += 1
+            code = data[1]
+            self.codes[code] = self.codes.get(code, 0) + 1
+            if latencies is not None:
+                latencies.append(t - sent)
+
+    def max_rate(self, seconds: float, window: int, warmup: float) -> dict[str, Any]:
+        """Closed loop: `window` requests in flight; replies per second after `warmup`."""
+        perf = time.perf_counter
+        start = perf()
+        counted = 0
+        cpu0 = t0 = None
+        last_reply = start
+        while True:
+            now = perf()
+            if t0 is None and now - start >= warmup:
+                t0, counted, cpu0 = now, 0, cpu_seconds(self.pid)
+            if t0 is not None and now - t0 >= seconds:
+                break
+            while len(self.sent_at) < window and self.send(now):
+                pass
+            got = self.drain(None)
+            if got:
+                counted += got
+                last_reply = now
+            elif not self.sent_at and self.next >= len(self.requests):
+                break  # ran out of pre-signed requests
+            else:
+                self.sel.select(0.005)
+                if perf() - last_reply > 0.5:  # replies lost: forget them
+                    self.lost += len(self.sent_at)
+                    self.sent_at.clear()
+                    last_reply = perf()
+        elapsed = perf() - (t0 or start)
+        cpu = cpu_seconds(self.pid) - (cpu0 or 0.0)
+        self.settle()
+        return {"replies": counted, "seconds": elapsed, "rate": counted / elapsed, "daemon_cpu": cpu,
+                "per_cpu_second": counted / cpu if cpu > 0 else None}
+
+    def paced(self, rate: float, seconds: float) -> dict[str, Any]:
+        """Open loop at `rate` requests/s; latency of each reply."""
+        perf = time.perf_counter
+        latencies: list[float] = []
+        interval = 1.0 / rate
+        start = perf()
+        due = start
+        sent = 0
+        while perf() - start < seconds:
+            now = perf()
+            while due <= now:
+                if not self.send(now):
+                    break
+                sent += 1
+                due += interval
+            self.drain(latencies)
+            wait = due - perf()
+            if wait > 0:
+                self.sel.select(min(wait, 0.001))
+        end = perf() + 1.0
+        while self.sent_at and perf() < end:
+            self.drain(latencies)
+            self.sel.select(0.01)
+        self.lost += len(self.sent_at)
+        self.sent_at.clear()
+        latencies.sort()
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+
+        return {"sent": sent, "replies": len(latencies), "offered": sent / seconds, "p50_ms": pct(0.50),
+                "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if latencies else float("nan")}
+
+    def settle(self) -> None:
+        end = time.perf_counter() + 1.0
+        while self.sent_at and time.perf_counter() < end:
+            self.drain(None)
+            self.sel.select(0.01)
+        self.lost += len(self.sent_at)
+        self.sent_at.clear()
+
+
+def generate(args: argparse.Namespace) -> None:
+    if args.cpu >= 0:
+        os.sched_setaffinity(0, {args.cpu})
+    sas = json.loads(Path(args.sas).read_text())
+    t = time.perf_counter()
+    requests = build_requests(sas, args.requests)
+    signing = time.perf_counter() - t
+    gen = Generator(requests, args.daemon_pid)
+    top = gen.max_rate(args.seconds, args.window, warmup=1.0)
+    lat = gen.paced(top["rate"] / 2, args.seconds)
+    print(json.dumps({"max": top, "latency": lat, "codes": gen.codes, "lost": gen.lost,
+                      "presigned": len(requests), "signing_s": signing, "used": gen.next}))
+
+
+# ------------------------------------------------------------------ driver (root namespace)
+
+
+def run(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print("registration_rate: skipped (needs root: a network namespace and UDP port 434)")
+        return 0
+    cpus = sorted(os.sched_getaffinity(0))
+    daemon_cpu, gen_cpu = (cpus[0], cpus[-1]) if args.pin else (-1, -1)
+    ns = f"mipbench-rr-{os.getpid()}"
+    tmp = Path(tempfile.mkdtemp(prefix="mipbench-rr-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "addr", "add", f"{HA}/32", "dev", "lo"], check=True)
+        sas = [(node_address(i), secrets.token_hex(16)) for i in range(args.nodes)]
+        keys = "security_associations:\n" + "".join(
+            f"  - {{peer: {home}, spi: {SPI}, key: \"{key}\", replay_window: 3600}}\n" for home, key in sas)
+        (tmp / "keys.yaml").write_text(keys)
+        os.chmod(tmp / "keys.yaml", 0o600)
+        (tmp / "sas.json").write_text(json.dumps(sas))
+        (tmp / "mipd.yaml").write_text(
+            "dataplane: {backend: none}\ncontrol_socket: mipd.sock\nstate_db: state.db\nstate_sync: normal\n"
+            f"keys_file: keys.yaml\nlog: {{level: {args.log_level}, file: mipd.log}}\n"
+            f"home_agent:\n  address: {HA}\n  interface: lo\n  home_networks: [10.1.0.0/16]\n"
+            "  mobile_hosts: [10.1.0.0/16]\n  max_lifetime: 1800\n  advertisement: {enabled: false}\n")
+        t = time.perf_counter()
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, MIPD, "run", "--config", str(tmp / "mipd.yaml"),
+                                 "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        status = wait_up(str(tmp / "mipd.sock"), proc)
+        started = time.perf_counter() - t
+        if args.pin:
+            os.sched_setaffinity(proc.pid, {daemon_cpu})
+        rss0 = rss_kib(proc.pid)
+        print(f"registration_rate: home agent daemon, {args.nodes:,} security associations, SQLite "
+              f"state_sync=normal, log level {args.log_level}, data plane none; "
+              + (f"daemon on CPU {daemon_cpu}, generator on CPU {gen_cpu}" if args.pin else "not pinned")
+              + f"; load average before: {load()}")
+        print(f"  daemon up in {started:.2f} s; {status['counts']}")
+        gen = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--generate",
+                              "--sas", str(tmp / "sas.json"), "--requests", str(args.requests),
+                              "--seconds", str(args.seconds), "--window", str(args.window),
+                              "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu)],
+                             capture_output=True, text=True, timeout=600)
+        if gen.returncode != 0:
+            print(f"  generator failed: {gen.stderr.strip()}")
+            return 1
+        res = json.loads(gen.stdout.strip().splitlines()[-1])
+        top, lat = res["max"], res["latency"]
+        status = control(str(tmp / "mipd.sock"), "status")
+        bindings = status["counts"]["bindings"]
+        rss1 = rss_kib(proc.pid)
+        per_cpu = top["per_cpu_second"]
+        print(f"  pre-signed {res['presigned']:,} requests in {res['signing_s']:.1f} s, used {res['used']:,}; "
+              f"reply codes {res['codes']}, lost {res['lost']}")
+        print(f"  maximum: {top['rate']:,.0f} registrations/s over {top['seconds']:.1f} s (window {args.window}); "
+              f"daemon CPU {top['daemon_cpu']:.2f} s -> {per_cpu:,.0f} registrations per CPU-second "
+              f"({1e6 / per_cpu:.1f} us each) [target >= 20,000/s on one core]" if per_cpu else
+              f"  maximum: {top['rate']:,.0f} registrations/s")
+        print(f"  latency at {lat['offered']:,.0f}/s offered (half the maximum): p50 {lat['p50_ms']:.2f} ms, "
+              f"p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms over {lat['replies']:,} replies "
+              f"[target p99 <= 5 ms]")
+        print(f"  bindings at the end: {bindings:,}; daemon RSS {rss0 / 1024:.1f} MiB before the load, "
+              f"{rss1 / 1024:.1f} MiB after: {(rss1 - rss0) * 1024 / max(1, bindings):,.0f} bytes per binding "
+              f"added ({rss1 * 1024 / max(1, bindings):,.0f} bytes of RSS per binding in all, SAs included); "
+              f"state db {sum(p.stat().st_size for p in tmp.glob('state.db*')) / 1e6:.1f} MB")
+        print(f"  load average after: {load()}")
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def control(path: str, command: str) -> Any:
+    from mipd.runtime import control as ctl
+
+    answer = ctl.request(path, command, timeout=30.0)
+    return answer.get("result")
+
+
+def wait_up(path: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"mipd exited with {proc.returncode}: {err}")
+        try:
+            return control(path, "status")
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise RuntimeError("mipd did not come up")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nodes", type=int, default=10_000, help="mobile nodes = security associations")
+    ap.add_argument("--seconds", type=float, default=3.0, help="length of each measurement")
+    ap.add_argument("--window", type=int, default=256, help="requests in flight in the closed loop")
+    ap.add_argument("--requests", type=int, default=300_000, help="requests to pre-sign")
+    ap.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                    help="the daemon's log level (info: one line per registration decision)")
+    ap.add_argument("--pin", action="store_true", help="pin the daemon and the generator to different CPUs")
+    ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sas", help=argparse.SUPPRESS)
+    ap.add_argument("--daemon-pid", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cpu", type=int, default=-1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.generate:
+        generate(args)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
