@@ -512,7 +512,11 @@ class Daemon:
         try:
             if isinstance(a, SendICMP):
                 assert self.icmp is not None
-                self.icmp.send(a.payload, a.dest, self._ifindex(a.interface), a.source, a.ttl)
+                ifindex = self._ifindex(a.interface)
+                if not ifindex:  # a link-local message for a link that is not there (now)
+                    self.counters["tx.no_such_link"] += 1
+                    return
+                self.icmp.send(a.payload, a.dest, ifindex, a.source, a.ttl)
                 self.counters["tx.icmp"] += 1
             elif a.lladdr and a.interface:
                 assert self.links is not None
@@ -522,6 +526,9 @@ class Daemon:
             else:
                 assert self.udp is not None
                 ifindex = self._ifindex(a.interface) if a.interface else 0
+                if a.interface and not ifindex:
+                    self.counters["tx.no_such_link"] += 1
+                    return
                 self.udp.send(a.payload, a.dest, a.dest_port, a.source, ifindex, a.ttl)
                 self.counters["tx.udp"] += 1
         except OSError as e:
