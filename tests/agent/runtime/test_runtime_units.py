@@ -42,9 +42,13 @@ def test_decision_line(tmp_path):
         d.emit("registration-denied", {"node": "10.1.0.11", "coa": "192.0.2.7", "code": 131,
                                        "reason": "bad authenticator"}, "warning")
         d.emit("noise", {"x": 1}, "debug")  # below the level: not written
+        assert path.read_text() == ""  # gathered until the batch ends
+        logging.getLogger("mipd.daemon").warning("other record")  # writes the pending lines first
+        logs.flush()
     finally:
         logs.setup("info", None)
     lines = path.read_text().splitlines()
+    assert lines.pop().endswith(" warning mipd.daemon other record")
     assert len(lines) == 2
     assert lines[0].endswith(" info mipd.home_agent registration node=10.1.0.10 coa=192.0.2.7 code=0 lifetime=600 "
                              'reason="registration accepted"')

@@ -507,6 +507,7 @@ class Daemon:
             outbox, self._outbox = self._outbox, []
             for a in outbox:
                 self._send(a)
+        logs.flush()  # the batch's decision lines, in one write
 
     def _send(self, a: SendUDP | SendICMP) -> None:
         try:

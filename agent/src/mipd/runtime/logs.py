@@ -3,16 +3,20 @@
 The state machines return `Log` actions (one per registration decision: node, care-of address,
 code, reason; RFC 5944 §3.7.2.3, §3.8.2.3). They carry no key material by contract, and this
 module adds none: it formats `fields` as key=value pairs, and only when the level is enabled,
-so a disabled level costs one comparison on the hot path.
+so a disabled level costs one comparison on the hot path. Decision lines do not go through the
+logging machinery (tens of microseconds a record): they are formatted here, gathered, and
+written with one call when the daemon finishes a batch (`flush`); any other record written
+first flushes them, so the log stays in order.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from mipd.protocol import codes
 
@@ -32,14 +36,65 @@ class _Formatter(logging.Formatter):
         return text
 
 
+class _Lines:
+    """Decision lines waiting to be written to `stream` (the mipd handler's)."""
+
+    __slots__ = ("lines", "stream", "_second", "_prefix")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.stream: TextIO | None = None
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, now: float) -> str:
+        """The _Formatter's time format, with the date part formatted once a second."""
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+
+    def flush(self) -> None:
+        if self.lines:
+            text = "".join(self.lines)
+            self.lines.clear()
+            if self.stream is not None:
+                try:
+                    self.stream.write(text)
+                    self.stream.flush()
+                except (OSError, ValueError):
+                    pass  # a full disk must not stop the agent; the logging module would also drop it
+
+
+_pending = _Lines()
+
+
+class _FlushFirst(logging.Filter):
+    """Writes the pending decision lines before any other record, so the log stays in order."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _pending.flush()
+        return True
+
+
+def flush() -> None:
+    """Write the decision lines gathered since the last call (the daemon calls this after each batch)."""
+    _pending.flush()
+
+
 def setup(level: str = "info", file: str | None = None) -> logging.Logger:
     """Configure the "mipd" logger: `level`, to `file` (appended) or stderr. Idempotent."""
     logger = logging.getLogger(LOGGER)
+    _pending.flush()
     for h in list(logger.handlers):
         logger.removeHandler(h)
         h.close()
-    handler: logging.Handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
+    handler: logging.StreamHandler[TextIO]
+    handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.addFilter(_FlushFirst())
+    _pending.stream = handler.stream
     logger.addHandler(handler)
     logger.setLevel(LEVELS.get(level, logging.INFO))
     logger.propagate = False
@@ -50,14 +105,17 @@ def set_level(level: str) -> None:
     logging.getLogger(LOGGER).setLevel(LEVELS.get(level, logging.INFO))
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._:/@+*-]+").fullmatch
+
+
 def quote(value: Any) -> str:
     """A value as it appears after `key=`: bare when it is one plain token, else double-quoted."""
     if value is None:
         return "-"
-    if isinstance(value, bool):
+    if value is True or value is False:
         return "true" if value else "false"
-    text = str(value)
-    if text and all(c.isalnum() or c in "._:/@-+*" for c in text):
+    text = value if isinstance(value, str) else str(value)
+    if _PLAIN(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -67,12 +125,13 @@ def kv(fields: Mapping[str, Any]) -> str:
 
 
 class DecisionLog:
-    """Writes the state machines' `Log` actions for one role (logger "mipd.<role>")."""
+    """Writes the state machines' `Log` actions for one role (logger "mipd.<role>"), gathered until `flush`."""
 
-    __slots__ = ("logger",)
+    __slots__ = ("logger", "name")
 
     def __init__(self, role: str) -> None:
-        self.logger = logging.getLogger(f"{LOGGER}.{role}")
+        self.name = f"{LOGGER}.{role}"
+        self.logger = logging.getLogger(self.name)
 
     def emit(self, event: str, fields: Mapping[str, Any], level: str) -> None:
         lvl = LEVELS.get(level, logging.INFO)
@@ -82,4 +141,4 @@ class DecisionLog:
         extra = ""
         if isinstance(code, int) and "reason" not in fields:
             extra = f" reason={quote(codes.name(code))}"
-        self.logger.log(lvl, "%s %s%s", event, kv(fields), extra)
+        _pending.lines.append(f"{_pending.stamp(time.time())} {level} {self.name} {event} {kv(fields)}{extra}\n")
