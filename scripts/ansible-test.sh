@@ -50,7 +50,11 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *args]))
 PYEOF
 fi
 
-# 2. A fresh copy of the collection where ansible-test wants it.
+# 2. A fresh copy of the collection where ansible-test wants it (one run at a time: a second run
+# would delete the copy under the first one's feet).
+mkdir -p "$ROOT/build"
+exec 9>"$ROOT/build/.ansible-test.lock"
+flock 9
 rm -rf "$DEST"
 mkdir -p "$DEST"
 tar -C "$ROOT" -cf - \
@@ -61,15 +65,17 @@ tar -C "$ROOT" -cf - \
 # enclosing checkout ignores build/, so give the copy its own repository (untracked files count).
 git -C "$DEST" init -q
 
-# 3. Run it. Sanity covers the collection's Ansible content. The bundled agent's Python package
-# (agent/), its tests (tests/agent/) and the benchmarks are not Ansible plugins: they follow the
-# project's ruff rules (./mip test), which differ from ansible-test's pylint/pep8 policy (for
-# example `_` as a throw-away name), so they are excluded here rather than listed in ignore files.
+# 3. Run it. Sanity covers the collection's Ansible content (plugins, roles, playbooks, meta,
+# changelogs, the collection's tests). The bundled agent's Python package (agent/) and its tests
+# (tests/agent/), the benchmarks and the project's scripts are not Ansible content: they follow the
+# project's ruff rules (./mip test), which differ from ansible-test's pylint/pep8/shebang policy
+# (for example `_` as a throw-away name, `#!/usr/bin/env python3`), so they are excluded here
+# rather than listed in ignore files.
 cmd=${1:-sanity}
 [ $# -gt 0 ] && shift
 extra=()
 if [ "$cmd" = sanity ]; then
-  extra=(--exclude agent/ --exclude tests/agent/ --exclude benchmarks/)
+  extra=(--exclude agent/ --exclude tests/agent/ --exclude benchmarks/ --exclude scripts/)
 fi
 cd "$DEST"
 export PATH=$VENV/bin:$PATH

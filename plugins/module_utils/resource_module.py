@@ -126,7 +126,7 @@ def _run(module: Any, resource: Resource, platform: LinuxPlatform) -> dict[str, 
         path = host.keys_path if resource.secret_file else host.config_path
         result["diff"] = {"before": _shown(resource, have), "after": _shown(resource, after),
                           "before_header": path, "after_header": path}
-    if commands and not new_doc.has_role:
+    if doc.has_role and not new_doc.has_role:
         module.warn(f"{host.config_path} would have no home_agent, foreign_agent or mobile_node section: "
                     "mipd does not start without one")
     if commands and not module.check_mode:

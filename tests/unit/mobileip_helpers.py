@@ -81,7 +81,7 @@ def run_module(name: str, args: dict[str, Any], check: bool = False, diff: bool 
     module = COLLECTIONS / "ansible_collections" / "netmobility" / "mobileip" / "plugins" / "modules" / f"{name}.py"
     try:
         proc = subprocess.run([sys.executable, str(module), path], capture_output=True, text=True, timeout=120,
-                              env=env or subprocess_env())
+                              check=False, env=env or subprocess_env())
     finally:
         os.unlink(path)
     try:

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import mobileip_helpers  # noqa: F401  (puts the collection on sys.path)
 import pytest
 import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states

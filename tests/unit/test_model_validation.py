@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 
-import mobileip_helpers  # noqa: F401  (puts the collection on sys.path)
 import pytest
 from ansible_collections.netmobility.mobileip.plugins.module_utils import keys, model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError

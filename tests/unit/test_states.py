@@ -3,7 +3,6 @@ the change lines they produce."""
 
 from __future__ import annotations
 
-import mobileip_helpers  # noqa: F401  (puts the collection on sys.path)
 import pytest
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
@@ -128,10 +127,10 @@ def sas():
 
 
 def test_merged_adds_a_second_spi_for_rotation_and_updates_in_place(sas):
-    after = apply("security_associations", "merged", sas, [sa("10.1.0.10", 258, KEY2), {"peer": "10.1.0.11", "spi": 300,
-                                                                                      "replay": "nonce"}])
-    assert [(s["peer"], s["spi"]) for s in after] == [("10.1.0.10", 257), ("10.1.0.11", 300), ("mn@example.net", 400),
-                                                      ("10.1.0.10", 258)]
+    change = [sa("10.1.0.10", 258, KEY2), {"peer": "10.1.0.11", "spi": 300, "replay": "nonce"}]
+    after = apply("security_associations", "merged", sas, change)
+    assert [(s["peer"], s["spi"]) for s in after] == [
+        ("10.1.0.10", 257), ("10.1.0.11", 300), ("mn@example.net", 400), ("10.1.0.10", 258)]
     assert after[1]["replay"] == "nonce" and after[1]["key"] == KEY1  # the key stays when not given
     assert lines("security_associations", sas, after) == [
         "security_associations[10.1.0.11 spi 300].replay: timestamp -> nonce",
@@ -200,8 +199,8 @@ def filters():
 def test_merged_rules_update_by_match_and_append(filters):
     after = apply("registration_filters", "merged", filters, {"care_of": {"default": "deny", "rules": [
         {"action": "permit", "prefix": "192.0.2.0/24"}, {"action": "permit", "prefix": "10.0.0.0/8"}]}})
-    assert [(r["action"], r["prefix"]) for r in after["care_of"]["rules"]] == [("permit", "192.0.2.0/24"),
-                                                                              ("permit", "10.0.0.0/8")]
+    assert [(r["action"], r["prefix"]) for r in after["care_of"]["rules"]] == [
+        ("permit", "192.0.2.0/24"), ("permit", "10.0.0.0/8")]
     assert after["care_of"]["default"] == "deny" and after["roaming"] == filters["roaming"]
     assert lines("registration_filters", filters, after) == [
         "home_agent.filters.care_of.default: permit -> deny",
