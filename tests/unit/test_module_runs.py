@@ -332,3 +332,47 @@ def test_unreadable_or_broken_files_fail_clearly(files):
     result = run("home_agent", files, config={"binding_limit": 3})
     assert result.failed and result["msg"] == (
         f"home_agent.max_lifetime: must be an integer 1-65535, got 'nope' (in {path})")
+
+
+# ---------------------------------------------------------------------- every state of every config module
+
+SETUP = {"mobile_node": {"security_associations": [{"peer": "10.1.0.1", "spi": 257, "key": KEY}]},
+         "registration_filters": {"home_agent": HA, "foreign_agent": FA}}
+# per module: a complete config, a partial change (merged), what `replaced` is given, another complete config
+STATES = {
+    "home_agent": (HA, {"max_lifetime": 600}, HA, {**HA, "interface": "ha-other"}),
+    "foreign_agent": (FA, {"visitor_limit": 9}, FA, {"interfaces": [{"name": "fa-two", "address": "10.3.0.1"}]}),
+    "mobile_node": (MN, {"lifetime": 600}, MN, {**MN, "interfaces": ["wlan0"]}),
+    "security_associations": ([SA_HA], [{"peer": "10.1.0.10", "spi": 258, "key": KEY2}], [SA_HA],
+                              [{"peer": "mn@example.net", "spi": 300, "key": KEY2}]),
+    "registration_filters": ({"roaming": {"rules": [{"action": "deny", "nai": "guest*@example.net"}]}},
+                             {"home_agents": {"default": "deny",
+                                              "rules": [{"action": "permit", "prefix": "10.1.0.1"}]}},
+                             {"home_agents": {"default": "permit"}},
+                             {"care_of": {"rules": [{"action": "deny", "prefix": "192.0.2.0/24"}]}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_every_state(files, name):
+    """merged, replaced, overridden and deleted change, then change nothing the second time;
+    gathered returns what is there; rendered and parsed work without touching the host."""
+    install(files, **SETUP.get(name, {}))
+    config, change, replacement, other = STATES[name]
+    path = keys_path(files) if name == "security_associations" else files["config_path"]
+    for state, value in (("merged", config), ("merged", change), ("replaced", replacement), ("overridden", other),
+                         ("deleted", None)):
+        args = {"state": state} if value is None else {"state": state, "config": value}
+        first = ok(run(name, files, diff=True, **args))
+        assert first["changed"] and first["commands"], (state, first.result)
+        assert first["diff"]["before"] != first["diff"]["after"]
+        again = ok(run(name, files, **args))
+        assert again["changed"] is False and again["commands"] == [], (state, again.result)
+    expected = ok(run(name, files, state="overridden", config=other))["after"]
+    assert ok(run(name, files, state="gathered"))["gathered"] == expected
+    before = snapshot(files["config_path"], keys_path(files))
+    offline = {"config_path": "/nonexistent/mipd.yaml"}
+    rendered = ok(run(name, offline, state="rendered", config=other))["rendered"]
+    assert rendered and KEY2 not in rendered
+    assert ok(run(name, offline, state="parsed", running_config=Path(path).read_text()))["parsed"] == expected
+    assert snapshot(files["config_path"], keys_path(files)) == before
