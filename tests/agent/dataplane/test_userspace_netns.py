@@ -276,10 +276,11 @@ def test_remove_tunnel_refcount_and_unroute(topology: Topology) -> None:
 
 def test_not_an_open_decapsulator(topology: Topology) -> None:
     """Tunnelled datagrams from a non-peer, for a non-visitor, or malformed are dropped and
-    counted; nothing reaches the MN."""
+    counted; nothing reaches the MN. A datagram from the care-of address itself is not tunnelled
+    back to it (RFC 2003 §3.2)."""
     topo = topology
     ns = topo.ns
-    _ha, fa = start_agents(topo, "ipip", reverse=False)
+    ha, fa = start_agents(topo, "ipip", reverse=False)
     echo_server(topo, "mn")
     inner = _udp_datagram(topo.CN, topo.HOA, PORT)
     # from R (10.2.0.254), which is not a tunnel peer of the FA
@@ -300,6 +301,10 @@ def test_not_an_open_decapsulator(topology: Topology) -> None:
     assert counters["dropped_malformed"] == 1
     assert counters["dropped_ttl"] == 1
     assert counters["decap_packets"] == 0
+    # R forwards a datagram "from" the care-of address to the home address: the HA drops it
+    ns.tool("rt", "raw-send", topo.HOA, _udp_datagram(topo.COA, topo.HOA, PORT).hex())
+    assert wait_for(lambda: ha("counters").get("dropped_loop", 0) == 1)
+    assert ha("counters")["encap_packets"] == 0
 
 
 def test_open_errors_and_option_validation(netns) -> None:

@@ -351,7 +351,7 @@ class UserspaceDataplane(NetlinkDataplane):
                 continue
             enc = tunnel.enc
             if (n > tunnel.max_inner or enc.proto == IPPROTO_MINIMAL  # type: ignore[union-attr]
-                    or data[8] == 0 or data[12:16] == tunnel.remote_b):
+                    or data[8] == 0 or data.startswith(tunnel.remote_b, 12)):
                 sent = self._encap_slow(tunnel, data)
                 packets += sent
                 nbytes += n if sent else 0
