@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 EXIT_UNREACHABLE = 3
-COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas")
 
 
 def find_program(module: Any, name: str, agent_bin_dir: str | None) -> str | None:

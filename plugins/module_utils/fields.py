@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable
 
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError, join
-from ansible_collections.netmobility.mobileip.plugins.module_utils.values import describe
+from ansible_collections.netmobility.mobileip.plugins.module_utils.values import choice, describe
 
 Check = Callable[[Any, str], Any]
 EMPTY = object()  # default of a field not given: a dict's defaults, an empty list, or None
@@ -28,7 +28,8 @@ class Field:
     """One option.
 
     kind: str | int | float | bool | list | dict (the Ansible type).
-    check(value, path) -> canonical value: for a scalar, or for each element of a list of scalars.
+    check(value, path) -> canonical value: for a scalar, or for each element of a list of scalars;
+      with `choices` and no check, the value must be one of the choices.
     default: used by full normalisation when the value is missing; a callable gets the sibling
       values already normalised (care-of addresses default to the interface address). Not given:
       a dict's own defaults, an empty list, or None.
@@ -49,6 +50,8 @@ class Field:
                  identity: tuple[str, ...] = (), group: tuple[str, ...] = (), ordered: bool = False,
                  secret: bool = False, min_items: int = 0) -> None:
         self.kind = kind
+        if check is None and choices:  # a string (or each string of a list) must be one of the choices
+            check = lambda value, path: choice(value, path, choices)  # noqa: E731
         self.check = check
         self.default = default
         self.required = required
@@ -60,10 +63,6 @@ class Field:
         self.ordered = ordered
         self.secret = secret
         self.min_items = min_items
-
-    @property
-    def is_keyed_list(self) -> bool:
-        return self.kind == "list" and self.schema is not None and bool(self.identity)
 
     @property
     def is_set(self) -> bool:

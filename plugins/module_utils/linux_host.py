@@ -40,7 +40,7 @@ class HostError(Exception):
     """Something on the host went wrong (unreadable file, refused configuration, failed reload)."""
 
 
-class MissingYaml(Exception):
+class MissingYaml(ImportError):
     """Neither this Python nor the agent's has PyYAML: the files cannot be read."""
 
 

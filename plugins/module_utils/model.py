@@ -37,12 +37,8 @@ def _seconds(hi: float | None) -> Callable[[Any, str], float]:
     return lambda value, path: v.number(value, path, 0.0, hi)
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
-    return lambda value, path: v.choice(value, path, options)
-
-
 def _encapsulations() -> Field:
-    return Field("list", _choice(ENCAPSULATIONS), default=list(ENCAPSULATIONS), elements="str",
+    return Field("list", default=list(ENCAPSULATIONS), elements="str",
                  choices=ENCAPSULATIONS, min_items=1)
 
 
@@ -170,7 +166,7 @@ MOBILE_NODE = Schema({
     "interfaces": Field("list", v.ifname, elements="str", required=True, min_items=1),
     "colocated": Field("bool", v.boolean, default=False),
     "reverse_tunnel": Field("bool", v.boolean, default=False),
-    "encapsulation": Field("str", _choice(ENCAPSULATIONS), default="ipip", choices=ENCAPSULATIONS),
+    "encapsulation": Field("str", default="ipip", choices=ENCAPSULATIONS),
     "lifetime": Field("int", v.lifetime, default=1800),
     "reregister_margin": Field("int", _int(0, v.LIFETIME_MAX), default=10),
     "solicit_interval": Field("float", _seconds(3600.0), default=1.0),
@@ -201,15 +197,15 @@ def _sa_post(sa: dict[str, Any], path: str, partial: bool) -> None:
 SECURITY_ASSOCIATION = Schema({
     "peer": Field("str", v.peer, required=True),
     "spi": Field("int", _spi, required=True),
-    "kind": Field("str", _choice(SA_KINDS), choices=SA_KINDS),
-    "algorithm": Field("str", _choice(ALGORITHMS), default="hmac-md5", choices=ALGORITHMS),
+    "kind": Field("str", choices=SA_KINDS),
+    "algorithm": Field("str", default="hmac-md5", choices=ALGORITHMS),
     "key": Field("str", v.string, required=True, secret=True),
-    "key_format": Field("str", _choice(keys.KEY_FORMATS), default="hex", choices=keys.KEY_FORMATS),
-    "replay": Field("str", _choice(REPLAY_METHODS), default="timestamp", choices=REPLAY_METHODS),
+    "key_format": Field("str", default="hex", choices=keys.KEY_FORMATS),
+    "replay": Field("str", default="timestamp", choices=REPLAY_METHODS),
     "replay_window": Field("int", _int(1, 3600), default=7),
     "fallback": Field("bool", v.boolean, default=False),
     # the roles on this host that use the SA (a host both HA and FA); not given: every role
-    "roles": Field("list", _choice(ROLES), elements="str", choices=ROLES, min_items=1, default=None),
+    "roles": Field("list", elements="str", choices=ROLES, min_items=1, default=None),
 }, _sa_post)
 
 
@@ -226,13 +222,13 @@ def _nai_pattern(value: object, path: str) -> str:
 
 
 RULE = Schema({
-    "action": Field("str", _choice(ACTIONS), required=True, choices=ACTIONS),
+    "action": Field("str", required=True, choices=ACTIONS),
     "prefix": Field("str", v.prefix_or_address),
     "nai": Field("str", _nai_pattern),
 }, _rule_post)
 
 RULE_LIST = Schema({
-    "default": Field("str", _choice(ACTIONS), default="permit", choices=ACTIONS),
+    "default": Field("str", default="permit", choices=ACTIONS),
     # identity: a second rule with the same match could never fire (first match wins)
     "rules": Field("list", elements="dict", schema=RULE, identity=("prefix", "nai"), ordered=True),
 })

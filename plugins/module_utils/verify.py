@@ -20,10 +20,6 @@ REGISTRATION_STATES = ("registered", "pending", "unregistered")
 LOCATIONS = ("home", "away", "detached")
 
 
-def _choice(options: tuple[str, ...]) -> Any:
-    return lambda value, path: v.choice(value, path, options)
-
-
 def _host(value: object, path: str) -> str:
     """A mobile node named by home address or NAI."""
     return v.peer(value, path)
@@ -34,7 +30,7 @@ BINDING = Schema({
     "care_of_address": Field("str", v.ipv4),
     "nai": Field("str", v.nai),
     "reverse": Field("bool", v.boolean),
-    "encap": Field("str", _choice(model.ENCAPSULATIONS), choices=model.ENCAPSULATIONS),
+    "encap": Field("str", choices=model.ENCAPSULATIONS),
 })
 VISITOR = Schema({
     "home_address": Field("str", v.ipv4, required=True),
@@ -42,9 +38,9 @@ VISITOR = Schema({
     "home_agent": Field("str", v.ipv4),
 })
 REGISTRATION = Schema({
-    "state": Field("str", _choice(REGISTRATION_STATES), choices=REGISTRATION_STATES),
+    "state": Field("str", choices=REGISTRATION_STATES),
     "code": Field("int", lambda value, path: v.integer(value, path, 0, 255)),
-    "location": Field("str", _choice(LOCATIONS), choices=LOCATIONS),
+    "location": Field("str", choices=LOCATIONS),
     "care_of_address": Field("str", v.ipv4),
     "home_agent": Field("str", v.ipv4),
 })
