@@ -74,6 +74,7 @@ class Namespaces:
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.procs: list[subprocess.Popen[Any]] = []
+        self.files: list[str] = []  # temporary files (captures) to remove
         self.tag = f"{PREFIX}{next(_counter)}-"
 
     def add(self, role: str) -> str:
@@ -129,6 +130,9 @@ class Namespaces:
                     stream.close()
         for name in self.names.values():
             run(["ip", "netns", "del", name], check=False)
+        for path in self.files:
+            if os.path.exists(path):
+                os.unlink(path)
 
 
 class Driver:
@@ -185,6 +189,7 @@ class Capture:
     def __init__(self, ns: Namespaces, role: str, iface: str, bpf: str) -> None:
         fd, self.path = tempfile.mkstemp(prefix="mipdp-", suffix=".pcap")
         os.close(fd)
+        ns.files.append(self.path)
         self.proc = ns.spawn(role, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", self.path,
                              bpf, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
