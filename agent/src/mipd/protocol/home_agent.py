@@ -164,8 +164,14 @@ class HomeAgent:
         self._arm(actions)
         return actions
 
-    def restore(self, bindings: list[Binding], now: float) -> list[Action]:
-        """Re-install bindings loaded from storage after a restart; expired ones are dropped."""
+    def restore(self, bindings: list[Binding], now: float, replay: dict[str, int] | None = None) -> list[Action]:
+        """Re-install bindings loaded from storage after a restart; expired ones are dropped.
+
+        `replay` is the last accepted Identification per node, as persisted from the
+        StoreRecord("replay", (node, identification)) actions, so a replay is still refused (§5.7).
+        """
+        for node, identification in (replay or {}).items():
+            self.replay.seed(node, identification)
         actions: list[Action] = []
         for b in bindings:
             if b.expires <= now:
@@ -345,6 +351,7 @@ class HomeAgent:
                 self._armed = binding.expires
                 actions.append(ArmTimer(EXPIRY_TIMER, binding.expires))
         actions.append(StoreRecord("binding", binding))
+        actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.registration"] += 1
         actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
         actions.append(self._reply(req, pkt, code, lifetime, reply_id, sa, fa_sa))
@@ -392,6 +399,7 @@ class HomeAgent:
         gone = list(current) if coa == home else [b for b in current if b.care_of_address == coa]
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
+        actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.deregistration"] += 1
         actions.append(Log("deregistration", {"node": node, "coa": coa, "code": 0, "removed": len(gone)}))
         actions.append(self._reply(req, pkt, codes.ACCEPTED, 0, reply_id, sa, fa_sa))

@@ -47,7 +47,7 @@ from mipd.runtime.driver import Driver
 from mipd.runtime.linklayer import Filter, LinkLayer
 from mipd.runtime.linkmon import LinkMonitor
 from mipd.runtime.nulldataplane import NullDataplane
-from mipd.runtime.roles import ACCEPTED_EVENTS, CODECS, FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, Role, build
+from mipd.runtime.roles import CODECS, FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, Role, build
 from mipd.runtime.sockets import IcmpSender, PacketSocket, UdpSocket
 from mipd.runtime.store import Store, StoreError
 from mipd.runtime.timers import Timers
@@ -226,10 +226,8 @@ class Daemon:
 
         ha = self.roles.get(HOME_AGENT)
         if ha is not None:
-            for node, ident in self.store.load_replay().items():
-                # Records `ident` as the last accepted Identification (no nonce is drawn for "timestamp").
-                ha.machine.replay.reply_identification(node, "timestamp", ident, now, True)
-            self._execute(ha, ha.machine.restore(self.store.load("binding", bad), now))
+            bindings = self.store.load("binding", bad)
+            self._execute(ha, ha.machine.restore(bindings, now, self.store.load_replay()))
         fa = self.roles.get(FOREIGN_AGENT)
         if fa is not None:
             self._execute(fa, fa.machine.restore(self.store.load("visitor", bad), now))
@@ -557,13 +555,6 @@ class Daemon:
 
     def _log(self, role: Role, a: Log) -> None:
         role.log.emit(a.event, a.fields, a.level)
-        if role.name == HOME_AGENT and a.event in ACCEPTED_EVENTS:
-            # The home agent accepted a request: its replay state advanced; persist it with the binding (§5.7).
-            node = a.fields.get("node")
-            ident = role.machine.replay.last_accepted(node) if node else None
-            if ident is not None:
-                assert self.store is not None
-                self.store.put_replay(node, ident)
 
     def _default_route_action(self, role: Role, a: SetDefaultRoute) -> None:
         assert self.driver is not None

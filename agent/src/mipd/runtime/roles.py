@@ -27,9 +27,6 @@ CODECS = {
     "visitor": Codec(Visitor, ("home_address",)),  # DeleteRecord key: home address
 }
 
-# HomeAgent Log events that follow an accepted request: its replay state advanced (§5.7).
-ACCEPTED_EVENTS = frozenset({"registration", "deregistration"})
-
 
 @dataclass(slots=True)
 class Role:

@@ -155,6 +155,10 @@ class Store:
     # ------------------------------------------------------------------ writes (queued until commit)
 
     def put(self, kind: str, record: Any) -> None:
+        """Queue `record`; kind "replay" takes the home agent's (node, last accepted Identification)."""
+        if kind == REPLAY:
+            self.put_replay(*record)
+            return
         codec = self.codecs[kind]
         self._pending[(kind, codec.key(record))] = codec.encode(record)
 

@@ -108,6 +108,10 @@ class ReplayState:
             nonce = self._rng.getrandbits(32)
         return nonce
 
+    def seed(self, node: str, identification: int) -> None:
+        """Remember `identification` as the last one accepted from `node` (state restored after a restart)."""
+        self._last[node] = identification
+
     def forget(self, node: str) -> None:
         self._last.pop(node, None)
         self._nonce.pop(node, None)
