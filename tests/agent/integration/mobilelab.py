@@ -77,6 +77,15 @@ PLACES = {
     "colo": ("br-colo", COLO, HA, "rt-colo"),  # co-located: registered directly with the HA
 }
 AGENTS = ("ha", "fa1", "fa2")
+DIR_PREFIX = "mipi-lab-"  # temporary directories: mipi-lab-<pid>-XXXX
+
+
+def purge_stale_directories() -> None:
+    """Remove the temporary directories of earlier runs whose process is gone (killed runs)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*-*"):
+        pid = path.name[len(DIR_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def lab_unavailable() -> str | None:
@@ -339,11 +348,13 @@ class Lab:
 
     def __init__(self, backend: str = "userspace", mn: dict[str, Any] | None = None) -> None:
         purge_stale_namespaces()  # left by a killed earlier run
+        purge_stale_directories()
         self.backend = backend
         self.ns = Namespaces()  # namespaces mipdp-<pid>-<n>-<role>
-        self.dir = Path(tempfile.mkdtemp(prefix="mipi-lab-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-"))
         self.daemons: dict[str, Mipd] = {}
         self.flows: list[Flow] = []
+        self.captures: list[Capture] = []
         self.place: str | None = None
         self.mn_settings = dict(mn or {})
         try:
@@ -520,7 +531,9 @@ class Lab:
         return self.ns.exec(role, "cat", f"/sys/class/net/{ifname}/address").stdout.strip()
 
     def capture(self, role: str, iface: str, bpf: str) -> Capture:
-        return Capture(self.ns, role, iface, bpf)
+        cap = Capture(self.ns, role, iface, bpf)
+        self.captures.append(cap)
+        return cap
 
     def flow(self, src_role: str, dst_role: str, dst: str, **kw: Any) -> Flow:
         f = Flow(self.ns, src_role, dst_role, dst, **kw)
@@ -528,9 +541,19 @@ class Lab:
         return f
 
     def stop_flows(self) -> None:
+        """Stop the streams and any capture a (failed) test left running, and remove its file."""
         for f in self.flows:
             f.stop()
         self.flows.clear()
+        for cap in self.captures:
+            if cap.proc.poll() is None:
+                cap.proc.kill()
+                cap.proc.wait(10)
+            if cap.proc.stderr is not None:
+                cap.proc.stderr.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(cap.path)
+        self.captures.clear()
 
     def logs(self) -> str:
         return "".join(d.tail() for d in self.daemons.values())
