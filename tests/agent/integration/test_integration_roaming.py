@@ -94,6 +94,9 @@ def test_roams_fa1_fa2_home_and_the_stream_follows(lab):
     status = lab.wait_registered("visit2")
     assert (status["care_of_address"], status["agent_address"], status["registered"]) == (FA2, FA2, True)
     assert_bound_via(lab, FA2)
+    # FA1 is not told (RFC 5944 has no notice to the previous FA): its entry lapses with its lifetime,
+    # and nothing reaches it any more since the HA tunnels to FA2 only
+    assert [(v["home_address"], v["care_of_address"]) for v in lab["fa1"].ctl("visitors")] == [(HOA, FA1)]
     assert flow.arrivals_after(moved, 20)["count"] >= 20
 
     moved = lab.attach_mn("home")
