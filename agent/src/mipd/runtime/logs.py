@@ -110,6 +110,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9._:/@+*-]+").fullmatch
 
 def quote(value: Any) -> str:
     """A value as it appears after `key=`: bare when it is one plain token, else double-quoted."""
+    if type(value) is int:  # the common case (codes, lifetimes): no quoting needed
+        return str(value)
     if value is None:
         return "-"
     if value is True or value is False:
