@@ -51,7 +51,7 @@ class Field:
                  secret: bool = False, min_items: int = 0) -> None:
         self.kind = kind
         if check is None and choices:  # a string (or each string of a list) must be one of the choices
-            check = lambda value, path: choice(value, path, choices)  # noqa: E731
+            check = _one_of(choices)
         self.check = check
         self.default = default
         self.required = required
@@ -67,6 +67,13 @@ class Field:
     @property
     def is_set(self) -> bool:
         return self.kind == "list" and self.schema is None and not self.ordered
+
+
+def _one_of(choices: tuple[Any, ...]) -> Check:
+    def check(value: Any, path: str) -> Any:
+        return choice(value, path, choices)
+
+    return check
 
 
 class Schema:
