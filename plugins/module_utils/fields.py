@@ -77,8 +77,9 @@ def _one_of(choices: tuple[Any, ...]) -> Check:
 
 
 class Schema:
-    """Named fields in their canonical order, and an optional cross-field check `post(model, path)`
-    run on complete (fully normalised) values; it may raise ModelError or fill derived values."""
+    """Named fields in their canonical order, and an optional cross-field check
+    `post(value, path, partial)` run after the fields are checked (most rules only apply to complete
+    values, partial=False); it may raise ModelError or fill derived values."""
 
     __slots__ = ("fields", "post")
 

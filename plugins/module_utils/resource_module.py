@@ -55,13 +55,11 @@ def run(module: Any, name: str) -> None:
     platform = LinuxPlatform()
     try:
         result = _run(module, resource, platform)
-    except ModelError as e:
-        module.fail_json(msg=str(e))
-    except HostError as e:
-        module.fail_json(msg=str(e))
     except MissingYaml:
         module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)", reason="to read the mipd files") +
                          "; or set agent_bin_dir to the bin directory of the installed agent")
+    except (ModelError, HostError, OSError) as e:  # OSError: a file that cannot be written, for one
+        module.fail_json(msg=str(e))
     module.exit_json(**result)
 
 
