@@ -410,3 +410,32 @@ def test_strict_reverse_path_filtering(topology: Topology) -> None:
     result = topo.ns.tool("mn", "udp-ping", topo.CN, str(PORT), "--count", "2")
     assert result["received"] == 2
     assert topo.ns.exec("fa", "sysctl", "-n", "net.ipv4.conf.mip0.rp_filter").stdout.strip() == "2"
+
+
+def test_colocated_mobile_node_without_reverse_tunnel(topology: Topology) -> None:
+    """Without a reverse tunnel the MN still accepts what its HA tunnels to its own (home)
+    address — also one added after the data plane started (address notifications) — and
+    nothing for an address it does not have."""
+    topo = topology
+    ns = topo.ns
+    coa, hoa2 = "10.3.0.50", "10.1.0.60"
+    ns.sysctl("fa", net__ipv4__ip_forward=1)
+    ns.ip("rt", "route add 10.3.0.0/24 via 10.2.0.1")
+    ns.ip("mn", f"addr add {coa}/24 dev mn0")
+    ha = Driver(ns, "ha")
+    mn = Driver(ns, "mn", ip_forward=False)
+    t_ha = ha("add_tunnel", local=topo.HA, remote=coa, encap="gre")["id"]
+    ha("proxy_arp", address=hoa2, dev="ha-h", on=True)
+    ha("route_via_tunnel", dest=hoa2, tunnel=t_ha)
+    mn("add_tunnel", local=coa, remote=topo.HA, encap="gre")
+    echo_server(topo, "mn")
+    lost = ns.tool("cn", "udp-ping", hoa2, str(PORT), "--count", "1", "--timeout", "1")
+    assert lost["received"] == 0  # not (yet) an address of the MN
+    assert wait_for(lambda: mn("counters").get("dropped_inner_filter", 0) == 1)
+    ns.ip("mn", f"addr add {hoa2}/32 dev lo")
+    found = ns.tool("cn", "udp-ping", hoa2, str(PORT), "--count", "2")
+    assert found["received"] == 2
+    assert mn("counters")["decap_packets"] == 2
+    ns.ip("mn", f"addr del {hoa2}/32 dev lo")
+    ns.tool("cn", "udp-ping", hoa2, str(PORT), "--count", "1", "--timeout", "0.5")
+    assert wait_for(lambda: mn("counters")["dropped_inner_filter"] == 2)

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-RTM_NEWADDR = 20
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTMGRP_IPV4_IFADDR = 0x10
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE = 32, 33, 34
@@ -347,6 +348,20 @@ class Netlink:
                 + _ip(IFA_LOCAL, address) + _ip(IFA_ADDRESS, address))
         self._ack(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, body)
 
+    def addresses(self) -> list[tuple[str, int, int]]:
+        """Every IPv4 address of this namespace: (address, prefix length, ifindex)."""
+        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        out = []
+        for mtype, payload in self._request(RTM_GETADDR, NLM_F_DUMP, body):
+            if mtype != RTM_NEWADDR:
+                continue
+            family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(payload)
+            attrs = parse_attrs(payload, _IFADDRMSG.size)
+            local = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+            if family == socket.AF_INET and local and len(local) == 4:
+                out.append((socket.inet_ntoa(local), prefixlen, index))
+        return out
+
     # -- routes ----------------------------------------------------------------------------
 
     def route_get(self, dst: str) -> tuple[int | None, int | None, str | None]:
@@ -540,6 +555,19 @@ class Netlink:
                 if neigh.proto == proto:
                     removed += self.del_neigh(neigh.dst, neigh.ifindex, proxy=proxy)
         return removed
+
+
+def address_monitor() -> socket.socket:
+    """A non-blocking NETLINK_ROUTE socket that receives a message whenever an IPv4 address is
+    added or removed (RTMGRP_IPV4_IFADDR); read it to learn that addresses changed."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    try:
+        sock.bind((0, RTMGRP_IPV4_IFADDR))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def ipip_data(local: str, remote: str, *, ttl: int = 64, pmtudisc: bool = True) -> bytes:

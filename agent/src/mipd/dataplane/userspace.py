@@ -32,10 +32,13 @@ Decapsulation. Raw sockets of protocols 4, 47 and 55 receive every such datagram
 to this host (reassembled by the kernel). Only those whose outer (source, destination)
 matches an open tunnel are accepted — an agent must not be an open decapsulator (RFC 2003 §6,
 RFC 3024 §6.1) — and, with ``inner_check`` (default), only if the inner datagram belongs to
-a binding of that tunnel: its destination is a visitor (RFC 5944 §4.2.2: the FA "MUST NOT
-forward" other datagrams), a reverse-tunnelled source of the tunnel (FA, colocated MN) or the
-tunnel's local address (RFC 5944 §5.5), or its source is a destination routed into the tunnel
-(HA receiving reverse-tunnelled traffic, RFC 3024 §4.3). The inner datagram is written into
+a binding of that tunnel or is for this host: its destination is a visitor (RFC 5944
+§4.2.2: the FA "MUST NOT forward" other datagrams), a reverse-tunnelled source of the tunnel
+(FA, colocated MN) or an address of this host (a co-located MN's home address, the HA's own
+address, RFC 5944 §5.5: delivered, not forwarded), or its source is a destination routed into
+the tunnel (HA receiving reverse-tunnelled traffic, RFC 3024 §4.3). The host's addresses are
+re-read only after an address-change notification (RTMGRP_IPV4_IFADDR), so a flood of
+strangers costs one non-blocking read each. The inner datagram is written into
 the TUN device and the kernel routes it (to the visitor, onward, or locally). Malformed
 datagrams are counted and dropped; nothing on the packet path raises or logs.
 
@@ -73,7 +76,13 @@ from mipd.dataplane.encap import (
     parse_frag_needed,
     validate,
 )
-from mipd.dataplane.netlink import RTPROT_MIPD, NetlinkError, set_interface_conf, write_sysctl
+from mipd.dataplane.netlink import (
+    RTPROT_MIPD,
+    NetlinkError,
+    address_monitor,
+    set_interface_conf,
+    write_sysctl,
+)
 from mipd.dataplane.tun import open_tun
 
 log = logging.getLogger("mipd.dataplane")
@@ -138,6 +147,8 @@ class UserspaceDataplane(NetlinkDataplane):
         self._tx: socket.socket | None = None
         self._rx: dict[int, socket.socket] = {}
         self._icmp: socket.socket | None = None
+        self._addr_monitor: socket.socket | None = None
+        self._local_addrs: set[bytes] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ager: asyncio.TimerHandle | None = None
         self._attached: list[int] = []
@@ -188,10 +199,38 @@ class UserspaceDataplane(NetlinkDataplane):
             except OSError:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
             self._rx[proto] = sock
+        self._addr_monitor = address_monitor()  # subscribe first: no change goes unseen
+        self._read_local_addresses()
         self._icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         self._icmp.setblocking(False)
         # deliver only Destination Unreachable (type 3) to this socket
         self._icmp.setsockopt(SOL_RAW, ICMP_FILTER, (0xFFFFFFFF & ~(1 << 3)).to_bytes(4, "little"))
+
+    def _read_local_addresses(self) -> None:
+        self._local_addrs = {
+            socket.inet_aton(address) for address, _len, _index in self._nl.addresses()
+            if not address.startswith("127.") and address != self.tun_address
+        }
+
+    def _is_local(self, address: bytes) -> bool:
+        """Is `address` one of this host's? (Re-reads the addresses if they changed.)"""
+        changed = False
+        monitor = self._addr_monitor
+        while monitor is not None:
+            try:
+                monitor.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError:  # ENOBUFS: notifications were lost; re-read anyway
+                changed = True
+                break
+            changed = True
+        if changed:
+            try:
+                self._read_local_addresses()
+            except NetlinkError:
+                pass
+        return address in self._local_addrs
 
     # -- backend hooks ---------------------------------------------------------------------
 
@@ -488,7 +527,7 @@ class UserspaceDataplane(NetlinkDataplane):
             if check:
                 dst = bytes(inner[16:20])
                 if not (dst in visitors or dst in tunnel.rev_b or dst == tunnel.local_b
-                        or bytes(inner[12:16]) in tunnel.fwd_b):
+                        or bytes(inner[12:16]) in tunnel.fwd_b or self._is_local(dst)):
                     self._drop("inner_filter")
                     continue
             try:
@@ -541,11 +580,11 @@ class UserspaceDataplane(NetlinkDataplane):
             self._quietly(self._nl.del_route, "0.0.0.0", 0, oif=self.tun_index, table=self.table)
             self._table_route = False
         self.detach()
-        for sock in [self._tx, self._icmp, *self._rx.values()]:
+        for sock in [self._tx, self._icmp, self._addr_monitor, *self._rx.values()]:
             if sock is not None:
                 sock.close()
         self._rx.clear()
-        self._tx = self._icmp = None
+        self._tx = self._icmp = self._addr_monitor = None
         if self._tun_fd >= 0:
             os.close(self._tun_fd)  # the (non-persistent) TUN device goes with it
             self._tun_fd = -1
