@@ -152,3 +152,26 @@ def test_codec_helpers() -> None:
             mac_to_bytes(bad)
     attrs = b"\x08\x00\x01\x00abcd" + b"\x05\x00\x02\x80x\x00\x00\x00" + b"\xff\xff\x03\x00"
     assert parse_attrs(attrs) == {1: b"abcd", 2: b"x"}  # nested flag cleared, junk tail ignored
+
+
+def test_addresses_and_change_notifications(box: Namespaces) -> None:
+    out = run_in(box, "a", """
+import subprocess
+mon = address_monitor()
+before = nl.addresses()
+try:
+    mon.recv(65536)
+    out["quiet"] = False
+except BlockingIOError:
+    out["quiet"] = True
+subprocess.run(["ip", "addr", "add", "10.5.9.9/32", "dev", "lo"], check=True)
+mon.setblocking(True)
+mon.settimeout(5)
+out["notified"] = len(mon.recv(65536)) > 0
+out["before"] = sorted(before)
+out["after"] = sorted(a for a in nl.addresses() if a[0] == "10.5.9.9")
+""")
+    va = int(box.exec("a", "cat", "/sys/class/net/va/ifindex").stdout)
+    assert out["quiet"] and out["notified"]
+    assert out["before"] == [["10.5.0.1", 24, va], ["127.0.0.1", 8, 1]]
+    assert out["after"] == [["10.5.9.9", 32, 1]]
