@@ -14,7 +14,9 @@ round-robin over the nodes so each node's requests carry increasing timestamps.
    /proc/<pid>/stat: registrations per CPU-second is the one-core figure even when the daemon
    was not saturated). Issue target: >= 20,000 registrations/s on one core.
 2. Latency: paced at half the measured maximum for `--seconds`; p50/p99/max of the time from a
-   request's sendto() to its reply's recvfrom() in the generator. Target: p99 <= 5 ms.
+   request's sendto() to its reply's recvfrom() in the generator. Target: p99 <= 5 ms. Then
+   2,000 requests one at a time: the round trip without queueing. On a machine shared with
+   other work both include the time the daemon or the generator waits for a CPU.
 3. The number of bindings the daemon then holds and its RSS (VmRSS of /proc/<pid>/status)
    before and after, per binding.
 
@@ -63,6 +65,10 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def size(path: Path) -> float:
+    return path.stat().st_size / 1e6 if path.exists() else 0.0
 
 
 def load() -> str:
@@ -207,6 +213,25 @@ class Generator:
         return {"sent": sent, "replies": len(latencies), "offered": sent / seconds, "p50_ms": pct(0.50),
                 "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if latencies else float("nan")}
 
+    def ping_pong(self, count: int) -> dict[str, Any]:
+        """One request at a time: the round trip without any queueing (service time + loopback)."""
+        latencies: list[float] = []
+        perf = time.perf_counter
+        for _ in range(count):
+            if not self.send(perf()):
+                break
+            deadline = perf() + 1.0
+            while self.sent_at and perf() < deadline:
+                if not self.drain(latencies):
+                    self.sel.select(0.1)
+            if self.sent_at:
+                self.lost += len(self.sent_at)
+                self.sent_at.clear()
+        latencies.sort()
+        n = len(latencies)
+        return {"replies": n, "p50_ms": latencies[n // 2] * 1000 if n else float("nan"),
+                "p99_ms": latencies[min(n - 1, int(0.99 * n))] * 1000 if n else float("nan")}
+
     def settle(self) -> None:
         end = time.perf_counter() + 1.0
         while self.sent_at and time.perf_counter() < end:
@@ -225,8 +250,9 @@ def generate(args: argparse.Namespace) -> None:
     signing = time.perf_counter() - t
     gen = Generator(requests, args.daemon_pid)
     top = gen.max_rate(args.seconds, args.window, warmup=1.0)
-    lat = gen.paced(top["rate"] / 2, args.seconds)
-    print(json.dumps({"max": top, "latency": lat, "codes": gen.codes, "lost": gen.lost,
+    lat = gen.paced(args.latency_rate or top["rate"] / 2, args.seconds)
+    single = gen.ping_pong(2000)
+    print(json.dumps({"max": top, "latency": lat, "single": single, "codes": gen.codes, "lost": gen.lost,
                       "presigned": len(requests), "signing_s": signing, "used": gen.next}))
 
 
@@ -273,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
         gen = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--generate",
                               "--sas", str(tmp / "sas.json"), "--requests", str(args.requests),
                               "--seconds", str(args.seconds), "--window", str(args.window),
-                              "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu)],
+                              "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu),
+                              "--latency-rate", str(args.latency_rate)],
                              capture_output=True, text=True, timeout=600)
         if gen.returncode != 0:
             print(f"  generator failed: {gen.stderr.strip()}")
@@ -290,13 +317,21 @@ def run(args: argparse.Namespace) -> int:
               f"daemon CPU {top['daemon_cpu']:.2f} s -> {per_cpu:,.0f} registrations per CPU-second "
               f"({1e6 / per_cpu:.1f} us each) [target >= 20,000/s on one core]" if per_cpu else
               f"  maximum: {top['rate']:,.0f} registrations/s")
-        print(f"  latency at {lat['offered']:,.0f}/s offered (half the maximum): p50 {lat['p50_ms']:.2f} ms, "
+        print(f"  latency at {lat['offered']:,.0f}/s offered"
+              f"{'' if args.latency_rate else ' (half the maximum)'}: p50 {lat['p50_ms']:.2f} ms, "
               f"p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms over {lat['replies']:,} replies "
               f"[target p99 <= 5 ms]")
+        single = res["single"]
+        print(f"  one request at a time (no queueing): p50 {single['p50_ms']:.2f} ms, p99 {single['p99_ms']:.2f} ms "
+              f"over {single['replies']:,} round trips")
         print(f"  bindings at the end: {bindings:,}; daemon RSS {rss0 / 1024:.1f} MiB before the load, "
               f"{rss1 / 1024:.1f} MiB after: {(rss1 - rss0) * 1024 / max(1, bindings):,.0f} bytes per binding "
               f"added ({rss1 * 1024 / max(1, bindings):,.0f} bytes of RSS per binding in all, SAs included); "
-              f"state db {sum(p.stat().st_size for p in tmp.glob('state.db*')) / 1e6:.1f} MB")
+              f"state database {size(tmp / 'state.db'):.1f} MB + WAL {size(tmp / 'state.db-wal'):.1f} MB")
+        runtime = (control(str(tmp / "mipd.sock"), "counters") or {}).get("runtime", {})
+        batches = {k: v for k, v in sorted(runtime.items()) if k.startswith(("batch.", "store."))}
+        if batches:
+            print(f"  daemon batches: {batches}")
         print(f"  load average after: {load()}")
         return 0
     finally:
@@ -339,6 +374,8 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=300_000, help="requests to pre-sign")
     ap.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                     help="the daemon's log level (info: one line per registration decision)")
+    ap.add_argument("--latency-rate", type=float, default=0.0,
+                    help="requests/s of the latency measurement (default: half the measured maximum)")
     ap.add_argument("--pin", action="store_true", help="pin the daemon and the generator to different CPUs")
     ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sas", help=argparse.SUPPRESS)
