@@ -442,30 +442,45 @@ class Lab:
     def __getitem__(self, role: str) -> Mipd:
         return self.daemons[role]
 
-    def configure_mn(self, key: str = KEY, **changes: Any) -> bool:
+    def configure_mn(self, key: str = KEY, **changes: Any) -> str | None:
         """Give the MN daemon this configuration (defaults + `changes`) and key. A changed configuration
         is reloaded (the MN then registers again where it is); a changed key restarts the MN (a reload
-        that changes only keys re-registers nobody, and a denied node may be holding down). True if
-        anything changed."""
+        that changes only keys re-registers nobody, and a denied node may be holding down). Returns
+        "reloaded", "restarted" or None (nothing changed)."""
         mn = self.daemons["mn"]
         config, key_file = self.mn_config(**changes), keys(HA, key)
         if config == mn.config and key_file == mn.keys and mn.alive():
-            return False
+            return None
         if key_file != mn.keys or not mn.alive():
             mn.stop()
             mn.config, mn.keys = config, key_file
             mn.start()
-            return True
+            return "restarted"
         answer = mn.reload(config)
         assert answer["reloaded"], answer
-        return True
+        return "reloaded"
+
+    def accepted_replies(self) -> int:
+        """Registrations and deregistrations the running MN daemon has had accepted."""
+        answer = self.daemons["mn"].request("counters") or {}
+        c = answer.get("roles", {}).get("mobile_node", {})
+        return c.get("registered", 0) + c.get("deregistered", 0)
 
     def go(self, place: str, **mn_changes: Any) -> dict[str, Any]:
         """The MN configured with `mn_changes` (see configure_mn), moved to `place` unless it is there,
-        and registered there (deregistered at home); its registration state."""
-        self.configure_mn(**mn_changes)
-        if self.place != place:
+        and registered there (deregistered at home) since the change or move; its registration state."""
+        before = self.accepted_replies() if self.daemons["mn"].alive() else 0
+        changed = self.configure_mn(**mn_changes)
+        if changed == "restarted":
+            before = 0
+        moved = self.place != place
+        if moved:
             self.attach_mn(place)
+        if changed or moved:  # a request after the change may wait (one per second at most, §3.6)
+            try:
+                wait_for(lambda: self.accepted_replies() > before, 20, f"a new registration at {place}")
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{self.logs()}") from None
         return self.wait_registered(place)
 
     def reset_agent(self, role: str) -> None:

@@ -165,8 +165,6 @@ def test_gre_and_minimal_encapsulation(lab, encap):
     assert [p for p in packets if bytes(p)[23:24] == b"\x11"] == []  # no stream datagram crossed plain
 
 
-@pytest.mark.xfail(strict=True, reason="the MN's userspace data plane drops what the HA tunnels to a co-located "
-                   "care-of address unless the MN also reverse-tunnels (dropped_inner_filter): fix pending")
 def test_colocated_care_of_address(lab):
     """§3.6.1.2: on a link without a foreign agent the MN registers its own address (D bit) directly
     with the HA, and decapsulates the HA's tunnel itself."""
