@@ -3,8 +3,10 @@
 
     benchmarks/run_all.py [NAME ...] [--full]
 
-NAME picks benchmarks by script name (default: all). --full runs each with its own, larger
-defaults (binding_scale then builds 1,000,000 bindings; that takes minutes). Each benchmark runs
+NAME picks benchmarks by script name (default: every *.py script here but this one: those listed
+in BENCHMARKS first, with their modest arguments, then any other, without arguments). --full
+runs each with its own, larger defaults (binding_scale then builds 1,000,000 bindings; that
+takes minutes). Each benchmark runs
 as its own process and cleans up after itself; one failing does not stop the others. The
 machine's load average is printed before each one: the figures are only comparable on an
 otherwise idle machine. Nothing is asserted; the exit status is 1 if a benchmark failed to run.
@@ -42,10 +44,12 @@ def main() -> int:
     ap.add_argument("names", nargs="*", help="benchmarks to run (script names, with or without .py)")
     ap.add_argument("--full", action="store_true", help="each benchmark's own (larger) defaults")
     args = ap.parse_args()
-    wanted = [n if n.endswith(".py") else f"{n}.py" for n in args.names] or list(BENCHMARKS)
-    unknown = [n for n in wanted if n not in BENCHMARKS]
+    scripts = list(BENCHMARKS) + sorted(p.name for p in HERE.glob("*.py")
+                                        if p.name not in BENCHMARKS and p.name != Path(__file__).name)
+    wanted = [n if n.endswith(".py") else f"{n}.py" for n in args.names] or scripts
+    unknown = [n for n in wanted if n not in scripts]
     if unknown:
-        ap.error(f"unknown benchmark(s) {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
+        ap.error(f"unknown benchmark(s) {', '.join(unknown)}; one of {', '.join(scripts)}")
     print(f"== benchmarks on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; load average {load()}")
     failed = []
     for name in wanted:
@@ -56,7 +60,7 @@ def main() -> int:
         if name in NEEDS_ROOT and os.geteuid() != 0:
             print(f"\n== {name}: skipped (needs root: network namespaces)")
             continue
-        extra = [] if args.full else BENCHMARKS[name]
+        extra = [] if args.full else BENCHMARKS.get(name, [])
         print(f"\n== {name} {' '.join(extra)} (load average {load()})", flush=True)
         t = time.monotonic()
         code = subprocess.call([sys.executable, str(script), *extra])
