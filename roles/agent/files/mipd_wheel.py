@@ -28,7 +28,7 @@ import tempfile
 SKIP_DIRS = ("__pycache__", "build", "dist")
 
 
-def source_files(agent_dir):
+def source_files(agent_dir: str) -> list[str]:
     """pyproject.toml and the files under src/ (no caches, no build output), sorted."""
     out = ["pyproject.toml"]
     for top, dirs, files in os.walk(os.path.join(agent_dir, "src")):
@@ -39,7 +39,7 @@ def source_files(agent_dir):
     return sorted(out)
 
 
-def digest_of(agent_dir, files):
+def digest_of(agent_dir: str, files: list[str]) -> str:
     h = hashlib.sha256()
     for rel in files:
         h.update(rel.encode() + b"\0")
@@ -48,7 +48,7 @@ def digest_of(agent_dir, files):
     return h.hexdigest()
 
 
-def version_of(agent_dir):
+def version_of(agent_dir: str) -> str:
     with open(os.path.join(agent_dir, "pyproject.toml"), encoding="utf-8") as f:
         m = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M)
     if m is None:
@@ -56,7 +56,7 @@ def version_of(agent_dir):
     return m.group(1)
 
 
-def build(agent_dir, files, dest):
+def build(agent_dir: str, files: list[str], dest: str) -> str:
     """pip wheel of a copy of the sources; the wheel's path in `dest`."""
     with tempfile.TemporaryDirectory(prefix="mipd-wheel-") as tmp:
         src = os.path.join(tmp, "agent")
@@ -78,7 +78,7 @@ def build(agent_dir, files, dest):
         return final
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if len(argv) not in (2, 3) or (len(argv) == 3 and argv[2] != "--check"):
         raise SystemExit("usage: mipd_wheel.py AGENT_DIR CACHE_DIR [--check]")
     agent_dir, cache = os.path.abspath(argv[0]), os.path.abspath(os.path.expanduser(argv[1]))
