@@ -1,0 +1,157 @@
+"""The collection's playbooks over real SSH: site.yml, verify.yml and rotate_keys.yml against a namespace lab.
+
+One lab is shared by the tests of this module (a module-scoped fixture): lab_up.yml with its own prefix
+(``msite<pid>``), management network, inventory file and state directory, so it collides with neither
+the lab tests nor another run; two mobile nodes, mn1 roamed to visit1 (foreign agent fa1, which also has
+an FA-HA key) and mn2 to visit2 (fa2); short registration lifetimes so the nodes keep re-registering. It
+is always removed at the end (lab_down.yml, then the lab's Python API), also when a test fails. The
+tests run in file order: deploy, second run, check mode, bad options, rotation (at -vvv), the key leak check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+import site_helpers as sh
+
+PREFIX = f"msite{os.getpid() % 10_000_000}"
+CARE_OF = {"mn1": "10.100.2.1", "mn2": "10.100.3.1"}
+HOME = {"mn1": "10.100.1.10", "mn2": "10.100.1.11"}
+VERIFY_CARE_OF = ["-e", '{"verify_care_of": {"mn1": "10.100.2.1", "mn2": "10.100.3.1"}}']
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.ansible,
+    pytest.mark.skipif(sh.unavailable() is not None, reason=str(sh.unavailable())),
+]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    lab = sh.SiteLab(tmp_path_factory.mktemp("site"), PREFIX)
+    try:
+        lab.up()
+        lab.roam("mn1", "visit1")
+        lab.roam("mn2", "visit2")
+        yield lab
+    finally:
+        lab.teardown()
+
+
+def test_site_brings_up_home_agent_foreign_agents_and_mobile_nodes(lab):
+    """site.yml on a fresh lab installs and starts mipd everywhere; both nodes register with code 0 through
+    their foreign agents (verify.yml passes with the expected care-of addresses) and mipctl on the home agent,
+    the foreign agents and the nodes shows the bindings, visitors and registrations."""
+    start = time.monotonic()
+    proc, recap = lab.ok("site.yml")
+    lab.first_run = time.monotonic() - start
+    assert set(recap) == set(lab.hosts())
+    assert all(recap[h]["changed"] > 0 for h in lab.hosts()), proc.stdout[-3000:]
+    proc, _ = lab.ok("verify.yml", *VERIFY_CARE_OF)
+    assert "mn1 bound via 10.100.2.1 (code 0)" in proc.stdout and "mn2 bound via 10.100.3.1 (code 0)" in proc.stdout
+    bindings = {b["home_address"]: b["care_of_address"] for b in lab.mipctl("ha", "bindings")}
+    assert bindings == {HOME["mn1"]: CARE_OF["mn1"], HOME["mn2"]: CARE_OF["mn2"]}
+    assert [v["home_address"] for v in lab.mipctl("fa1", "visitors")] == [HOME["mn1"]]
+    assert [v["home_address"] for v in lab.mipctl("fa2", "visitors")] == [HOME["mn2"]]
+    for mn in lab.mobile_nodes:
+        reg = lab.mipctl(mn, "registration")
+        assert reg["registered"] and reg["last_reply_code"] == 0 and reg["care_of_address"] == CARE_OF[mn]
+    status = lab.mipctl("ha", "status")
+    assert status["roles"] == ["home_agent"] and status["dataplane"] == "userspace"
+    assert status["config"] == str(lab.agent_dir("ha") / "etc/mipd/mipd.yaml")
+    keys = lab.agent_dir("ha") / "etc/mipd/keys.yaml"
+    assert oct(keys.stat().st_mode & 0o777) == "0o600"
+
+
+def test_second_site_run_changes_nothing(lab):
+    """A second site.yml reports changed=0 for every host (PLAY RECAP) and restarts no agent."""
+    pids = lab.pids()
+    start = time.monotonic()
+    proc, recap = lab.ok("site.yml")
+    lab.second_run = time.monotonic() - start
+    assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(lab.hosts(), 0), proc.stdout[-4000:]
+    assert lab.pids() == pids
+    print(f"\nsite.yml: first run {lab.first_run:.1f} s, second run {lab.second_run:.1f} s")
+
+
+def test_check_mode_changes_nothing(lab):
+    """site.yml --check --diff after a change of inventory (a longer lifetime on the home agent) reports the
+    change for the home agent only, and every host's configuration and keys files keep their checksums."""
+    before, pids = lab.checksums(), lab.pids()
+    proc, recap = lab.ok("site.yml", "--check", "--diff", "-e", "home_agent_max_lifetime=900")
+    assert recap["ha"]["changed"] > 0 and "-  max_lifetime: 1800\n+  max_lifetime: 900" in proc.stdout
+    assert all(recap[h]["changed"] == 0 for h in lab.hosts() if h != "ha"), proc.stdout[-4000:]
+    assert lab.checksums() == before
+    assert lab.pids() == pids
+
+
+@pytest.mark.parametrize(("option", "value", "named"), [
+    ("mip_mn_ha_spi", "12", re.compile(r"config\[\d+\]\.spi: 12 is reserved .*mip_mn_ha_spi")),
+    ("mip_mn_ha_key", "0123456789abcdef0123456789abcdef0",
+     re.compile(r"config\[\d+\]\.key: .*even number of hex digits.*mip_mn_ha_key")),
+], ids=["spi-12", "key-odd-hex-length"])
+def test_bad_option_fails_clearly_and_touches_nothing(lab, option, value, named):
+    """A bad SPI (12) or a key of odd hex length, for every mobile node, fails site.yml in its validation play
+    with a message naming the option, before any host is touched (all files keep their checksums, no agent
+    restarts), and the bad key itself is not printed."""
+    before, pids = lab.checksums(), lab.pids()
+    proc = lab.playbook("site.yml", "-e", f"{option}={value}")
+    assert proc.returncode != 0
+    assert named.search(proc.stdout), proc.stdout[-4000:]
+    assert "PLAY [Home agents]" not in proc.stdout  # stopped in the validation play
+    assert lab.checksums() == before
+    assert lab.pids() == pids
+    if option == "mip_mn_ha_key":
+        assert value not in proc.stdout + proc.stderr
+
+
+def test_rotate_keys_without_a_failed_registration(lab):
+    """rotate_keys.yml --check --diff lists the SA changes (fingerprints only) and changes nothing; the real
+    rotation completes while the nodes keep re-registering every few seconds: the home agent's and the nodes'
+    denial counters do not move, verify.yml passes, only the new SPIs are loaded, and the nodes' registration
+    requests now carry the new SPI (captured on mn1's link). With the new keys promoted to the current ones in
+    the inventory, site.yml changes nothing."""
+    everything = (lab.inventory, lab.keys_inventory, lab.next_inventory)
+    before = lab.checksums()
+    proc, recap = lab.ok("rotate_keys.yml", "--check", "--diff", "-vvv", inventories=everything)
+    assert "security_associations[10.100.1.10 spi 258]: added" in proc.stdout
+    assert "security_associations[10.100.1.10 spi 257]: removed" in proc.stdout
+    assert lab.checksums() == before
+
+    def denials() -> dict[str, dict[str, int]]:
+        return {"ha": lab.denied("ha", "home_agent")} | {mn: lab.denied(mn, "mobile_node") for mn in lab.mobile_nodes}
+
+    denied_before = denials()
+    accepted_before = lab.mipctl("ha", "counters")["roles"]["home_agent"].get("accepted.registration", 0)
+    assert lab.capture_request_spis("mn1") == [lab.spi]
+    start = time.monotonic()
+    proc, recap = lab.ok("rotate_keys.yml", "-vvv", "-e", "rotate_keys_serial=1", inventories=everything)
+    took = time.monotonic() - start
+    assert "registrations refused during it: 0" in proc.stdout
+    assert denials() == denied_before
+    accepted = lab.mipctl("ha", "counters")["roles"]["home_agent"].get("accepted.registration", 0) - accepted_before
+    assert accepted >= 2 * len(lab.mobile_nodes)  # the nodes kept re-registering (renewals every ~10 s)
+    assert sorted((sa["peer"], sa["spi"]) for sa in lab.mipctl("ha", "sas")) == sorted(
+        [(HOME[mn], lab.next_spi) for mn in lab.mobile_nodes] + [(CARE_OF["mn1"], lab.fa_next_spi)])
+    assert [(sa["peer"], sa["spi"]) for sa in lab.mipctl("fa1", "sas")] == [("10.100.1.1", lab.fa_next_spi)]
+    assert lab.capture_request_spis("mn1") == [lab.next_spi]
+    lab.ok("verify.yml", *VERIFY_CARE_OF)
+    assert lab.denied("ha", "home_agent") == denied_before["ha"]
+
+    lab.write_keys(promoted=True)
+    proc, recap = lab.ok("site.yml", "-vvv")
+    assert {h: r["changed"] for h, r in recap.items()} == dict.fromkeys(lab.hosts(), 0), proc.stdout[-4000:]
+    print(f"\nrotate_keys.yml: {took:.1f} s, {accepted} registrations accepted meanwhile, none refused")
+
+
+def test_keys_never_appear_in_playbook_output(lab):
+    """No key, current or rotated, appears in any ansible-playbook output of this module: site.yml runs
+    (first, second, --check --diff, refused options), the rotation and its --check --diff at -vvv, and
+    site.yml at -vvv with the rotated keys."""
+    assert len(lab.outputs) >= 10
+    for key in lab.all_keys():
+        for i, out in enumerate(lab.outputs):
+            assert key not in out and key.upper() not in out, f"a key appears in playbook output #{i}"
