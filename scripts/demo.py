@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""The demo behind `./mip demo`: the real HA, FA and MN state machines on the in-memory network.
+"""`./mip demo --sim`: the real HA, FA and MN state machines on the in-memory network, in seconds.
 
-Until the network-namespace lab exists, this shows the protocol core end to end: the mobile node
-starts at home, roams to FA1, then FA2, comes home, and the fleet's key is rotated with an
-overlapping SPI, while a correspondent streams packets to the node's home address (50 per
-simulated second). It prints progress, then a summary table, and exits non-zero if any phase
+The protocol core end to end, without the namespace lab (`./mip demo` runs playbooks/demo.yml on
+the lab, with real mipd processes): the mobile node starts at home, roams to FA1, then FA2, comes
+home, and the fleet's key is rotated with an overlapping SPI, while a correspondent streams packets
+to the node's home address (50 per simulated second). It prints progress, then a summary table, and exits non-zero if any phase
 lost packets outside its handoff window, any registration failed, or a binding is wrong.
 """
 
@@ -132,8 +132,8 @@ def main() -> int:
     if lab.net.nodes["ha"].machine.bindings()[0].care_of_address != "10.2.0.1":
         failures.append("final binding is not via FA1")
     print()
-    print("simulated in-process, zero-latency links (protocol core only); the namespace lab with real mipd")
-    print("processes replaces this demo")
+    print("simulated in-process, zero-latency links (protocol core only); ./mip demo runs the namespace lab")
+    print("with real mipd processes")
     print("RESULT: " + ("FAIL: " + ", ".join(failures) if failures else "OK: every registration accepted, "
                         "no packet lost, rotation completed"))
     return 1 if failures else 0
