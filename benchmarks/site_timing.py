@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Wall time of playbooks/site.yml on the namespace lab, and of its second (no-change) run, per host.
+
+    .venv/bin/python benchmarks/site_timing.py [--mobile-nodes N] [--forks F]
+
+Brings up a lab of its own (playbooks/lab_up.yml: ha, fa1, fa2, rt, cn and N mobile nodes; prefix
+``mbench<pid>``, its own management network, inventory and state directory), roams mn1 to visit1 and
+mn2 to visit2, writes a keys inventory, then runs site.yml twice over SSH (pipelining on) and prints,
+for each run, the playbook's wall time and per host: the span from the host's first task start to its
+last task result, the time its tasks took (the sum of their durations) and their count. Per-host
+times come from a small callback plugin (written to a temporary directory) that timestamps every task
+start and result. The first run includes building the agent's wheel on the controller (a fresh cache)
+and making each host's virtualenv. Checks that the second run changed nothing and that verify.yml
+passes, then removes the lab (lab_down.yml). Needs root, sshd, tcpdump (tests/ansible/site_helpers.py).
+Prints figures, asserts nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "ansible"))
+
+import site_helpers as sh  # noqa: E402
+
+CALLBACK = '''
+"""Per-host task timing for benchmarks/site_timing.py (aggregate callback, enabled by name)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "mip_host_timer"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.start = time.time()
+        self.hosts = {}
+        self.task_start = self.start
+
+    def _host(self, name):
+        return self.hosts.setdefault(name, {"first": None, "last": None, "busy": 0.0, "tasks": 0, "open": {}})
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.task_start = time.time()
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.task_start = time.time()
+
+    def v2_runner_on_start(self, host, task):
+        h = self._host(host.get_name())
+        now = time.time()
+        h["open"][task._uuid] = now
+        if h["first"] is None:
+            h["first"] = now
+
+    def _done(self, result):
+        h = self._host(result._host.get_name())
+        now = time.time()
+        started = h["open"].pop(result._task._uuid, self.task_start)
+        if h["first"] is None:
+            h["first"] = started
+        h["busy"] += now - started
+        h["last"] = now
+        h["tasks"] += 1
+
+    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_skipped = v2_runner_on_unreachable = _done
+
+    def v2_playbook_on_stats(self, stats):
+        out = {"total": time.time() - self.start, "hosts": {
+            name: {"span": (h["last"] or h["first"]) - h["first"], "busy": h["busy"], "tasks": h["tasks"]}
+            for name, h in self.hosts.items() if h["first"] is not None}}
+        with open(os.environ["MIP_HOST_TIMES"], "w") as f:
+            json.dump(out, f)
+'''
+
+
+def timed(lab: sh.SiteLab, plugins: Path, name: str, *args: str) -> tuple[float, dict, dict]:
+    """Run site.yml with the timing callback: (wall seconds, recap per host, callback figures)."""
+    out = plugins / f"{name}.json"
+    lab.env.update({"ANSIBLE_CALLBACK_PLUGINS": str(plugins), "ANSIBLE_CALLBACKS_ENABLED": "mip_host_timer",
+                    "MIP_HOST_TIMES": str(out)})
+    start = time.monotonic()
+    proc, recap = lab.ok("site.yml", *args)
+    wall = time.monotonic() - start
+    return wall, recap, json.loads(out.read_text())
+
+
+def report(title: str, wall: float, recap: dict, figures: dict) -> None:
+    print(f"\n{title}: {wall:.1f} s wall (playbook {figures['total']:.1f} s)")
+    print(f"  {'host':<6} {'span s':>7} {'task time s':>12} {'tasks':>6} {'changed':>8}")
+    for host in sorted(figures["hosts"], key=lambda h: (h[:2] != "ha", h[:2] != "fa", h)):
+        f = figures["hosts"][host]
+        changed = recap.get(host, {}).get("changed", "-")
+        print(f"  {host:<6} {f['span']:>7.1f} {f['busy']:>12.1f} {f['tasks']:>6} {changed!s:>8}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mobile-nodes", type=int, default=2, help="mobile nodes in the lab (default 2)")
+    p.add_argument("--forks", type=int, default=10, help="ansible forks (default 10)")
+    args = p.parse_args()
+    why = sh.unavailable()
+    if why is not None:
+        print(f"site_timing: skipped ({why})")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="mip-site-timing-") as tmp:
+        tmp_path = Path(tmp)
+        plugins = tmp_path / "callback_plugins"
+        plugins.mkdir()
+        (plugins / "mip_host_timer.py").write_text(CALLBACK)
+        lab = sh.SiteLab(tmp_path, f"mbench{os.getpid() % 1_000_000}", mobile_nodes=args.mobile_nodes)
+        lab.env["ANSIBLE_FORKS"] = str(args.forks)
+        try:
+            start = time.monotonic()
+            lab.up()
+            lab.roam("mn1", "visit1")
+            if args.mobile_nodes > 1:
+                lab.roam("mn2", "visit2")
+            print(f"lab up with {len(lab.hosts())} agent hosts (+ rt, cn) in {time.monotonic() - start:.1f} s; "
+                  f"ssh pipelining on, {args.forks} forks, {os.cpu_count()} CPUs")
+            first = timed(lab, plugins, "first")
+            report("site.yml, first run (fresh hosts: wheel build, virtualenvs, configuration, start)", *first)
+            second = timed(lab, plugins, "second")
+            report("site.yml, second run (no change)", *second)
+            unchanged = all(r["changed"] == 0 for r in second[1].values())
+            lab.env.pop("ANSIBLE_CALLBACKS_ENABLED")
+            verified = lab.playbook("verify.yml").returncode == 0
+            print(f"\nsecond run changed nothing: {unchanged}; verify.yml passed: {verified}")
+        finally:
+            lab.teardown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
