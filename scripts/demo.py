@@ -4,8 +4,9 @@
 The protocol core end to end, without the namespace lab (`./mip demo` runs playbooks/demo.yml on
 the lab, with real mipd processes): the mobile node starts at home, roams to FA1, then FA2, comes
 home, and the fleet's key is rotated with an overlapping SPI, while a correspondent streams packets
-to the node's home address (50 per simulated second). It prints progress, then a summary table, and exits non-zero if any phase
-lost packets outside its handoff window, any registration failed, or a binding is wrong.
+to the node's home address (50 per simulated second). It prints progress, then a summary table, and
+exits non-zero if any phase lost packets outside its handoff window, any registration failed, or a
+binding is wrong.
 """
 
 from __future__ import annotations
