@@ -50,7 +50,7 @@ def test_site_brings_up_home_agent_foreign_agents_and_mobile_nodes(lab):
     lab.first_run = time.monotonic() - start
     assert set(recap) == set(lab.hosts())
     assert all(recap[h]["changed"] > 0 for h in lab.hosts()), proc.stdout[-3000:]
-    proc, _ = lab.ok("verify.yml", *VERIFY_CARE_OF)
+    proc = lab.ok("verify.yml", *VERIFY_CARE_OF)[0]
     assert "mn1 bound via 10.100.2.1 (code 0)" in proc.stdout and "mn2 bound via 10.100.3.1 (code 0)" in proc.stdout
     bindings = {b["home_address"]: b["care_of_address"] for b in lab.mipctl("ha", "bindings")}
     assert bindings == {HOME["mn1"]: CARE_OF["mn1"], HOME["mn2"]: CARE_OF["mn2"]}

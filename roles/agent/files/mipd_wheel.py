@@ -1,4 +1,3 @@
-#!/usr/bin/python
 # Copyright (c) netmobility.mobileip contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build the bundled agent's wheel on the controller, once per source version (role agent).
