@@ -226,8 +226,8 @@ def render(s: dict) -> list[str]:
     if down:
         out += [f"handoff: from the node's carrier coming up on the new link to the first datagram reaching it there; "
                 f"each move kept the link down {min(down) / 1000:.2f}-{max(down) / 1000:.2f} s.",
-                f"in handoff: lost between the link going down (less {s['stream']['grace_s']} s in flight) and that "
-                f"first datagram; outside: any other loss."]
+                "in handoff: lost between the last datagram before the link went down and the first one on the "
+                "new link; outside: any other loss."]
     r = s["rotation"]
     if r:
         out += ["", f"Key rotation: SPI {r['spi_before']} -> {r['spi_after']} in {r['seconds']} s; "
@@ -257,7 +257,7 @@ def main() -> None:
     p = sub.add_parser("summary")
     p.add_argument("--facts", required=True)
     p.add_argument("--stream", required=True)
-    p.add_argument("--grace", type=float, default=0.2)
+    p.add_argument("--grace", type=float, default=0.5)
     p.add_argument("--json")
     args = parser.parse_args()
     if args.cmd == "recap":

@@ -26,9 +26,10 @@ once they are ready and print {"pid": ..., "ready": true}: an SSH command or an 
 returns while they go on. SIGTERM makes them write what they hold and exit.
 
 The handoff of a move is the time from the mobile node's carrier coming up on the new link to the
-first datagram reaching it there. Datagrams lost between the link going down (less `--grace`
-seconds for datagrams in flight on the old path) and the send time of that first datagram are lost
-in the handoff window; any other loss is a failure of the network.
+first datagram reaching it there. Datagrams lost between the last one the old path delivered before
+the link went down (if that arrived at most `--grace` seconds before; else from `--grace` seconds
+before the link went down) and that first datagram on the new link are lost in the handoff window;
+any other loss is a failure of the network.
 
 All times are wall-clock (CLOCK_REALTIME is the same in every network namespace).
 """
@@ -345,7 +346,7 @@ def read_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def analyse(directory: Path, grace: float = 0.2) -> dict[str, object]:
+def analyse(directory: Path, grace: float = 0.5) -> dict[str, object]:
     """Datagrams sent, received and lost per phase; for a move, its link events and handoff."""
     sends = read_records(directory / "sends.bin")
     arrivals = read_records(directory / "arrivals.bin")
@@ -380,10 +381,19 @@ def analyse(directory: Path, grace: float = 0.2) -> dict[str, object]:
                 first_seq = first_arrival_at[first]
                 phase.update(handoff_ms=round((first - up) * 1000, 1), outage_ms=round((first - down) * 1000, 1),
                              first_seq=first_seq)
-                window = (down - grace, sent_at[first_seq]) if first_seq in sent_at else (down - grace, end)
-                in_window = [seq for seq in lost if window[0] <= sent_at[seq] < window[1]]
+                # The window: after the last datagram the old path delivered before the link went down
+                # (when it delivered up to `grace` s before: else from `grace` s before the link went
+                # down) up to the first datagram on the new link.
+                last_before = max((t for t in arrival_times if t < down), default=None)
+                if last_before is not None and last_before >= down - grace:
+                    last_seq = first_arrival_at[last_before]
+                    in_window = [seq for seq in lost if last_seq < seq < first_seq]
+                    window = [sent_at.get(last_seq, down - grace), sent_at.get(first_seq, end)]
+                else:
+                    window = [down - grace, sent_at.get(first_seq, end)]
+                    in_window = [seq for seq in lost if window[0] <= sent_at[seq] < window[1]]
                 phase.update(lost_in_handoff=len(in_window), lost_outside_handoff=len(lost) - len(in_window),
-                             window=[window[0], window[1]])
+                             window=window)
             elif down is not None:  # nothing came through after the move: all of it counts
                 phase.update(window=[down - grace, end])
         phases.append(phase)
@@ -435,7 +445,7 @@ def main() -> None:
     p.set_defaults(func=stop)
     p = sub.add_parser("report")
     p.add_argument("--dir", required=True)
-    p.add_argument("--grace", type=float, default=0.2)
+    p.add_argument("--grace", type=float, default=0.5)
     p.add_argument("--json")
     p.set_defaults(func=report)
     args = parser.parse_args()
