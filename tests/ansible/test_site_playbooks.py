@@ -5,7 +5,8 @@ One lab is shared by the tests of this module (a module-scoped fixture): lab_up.
 the lab tests nor another run; two mobile nodes, mn1 roamed to visit1 (foreign agent fa1, which also has
 an FA-HA key) and mn2 to visit2 (fa2); short registration lifetimes so the nodes keep re-registering. It
 is always removed at the end (lab_down.yml, then the lab's Python API), also when a test fails. The
-tests run in file order: deploy, second run, check mode, bad options, rotation (at -vvv), the key leak check.
+tests run in file order: check mode on fresh hosts, deploy, second run, check mode, bad options,
+rotation (at -vvv), the key leak check.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         yield lab
     finally:
         lab.teardown()
+
+
+def test_check_mode_on_fresh_hosts_changes_nothing(lab):
+    """site.yml --check --diff on hosts that have nothing yet succeeds, reports what it would do for every host
+    (the mobile nodes' sections shown as they would be written, their SA not being there yet) and leaves
+    nothing behind: no agent directory on any host, no wheel built on the controller."""
+    proc, recap = lab.ok("site.yml", "--check", "--diff")
+    assert all(recap[h]["changed"] > 0 for h in lab.hosts()), proc.stdout[-3000:]
+    assert "Show the mobile node section that would be written" in proc.stdout
+    assert not (lab.state_dir / "agents").exists()
+    assert not (lab.tmp / "wheels").exists()
 
 
 def test_site_brings_up_home_agent_foreign_agents_and_mobile_nodes(lab):
