@@ -29,6 +29,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
+WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -249,23 +250,36 @@ class Store:
 
 class Checkpointer:
     """Checkpoints the WAL of the database at `path` every `interval` seconds on its own thread and
-    connection (PASSIVE: it never blocks the daemon's commits; SQLite releases the GIL meanwhile)."""
+    connection (PASSIVE: it never blocks the daemon's commits; SQLite releases the GIL meanwhile).
 
-    def __init__(self, path: str, interval: float = 1.0) -> None:
+    Under steady load a PASSIVE checkpoint never finds the WAL fully copied at the moment a commit
+    begins, so SQLite never starts the WAL over and the file grows without bound (several MB/s at a
+    few thousand registrations/s). Once the WAL holds more than `wal_limit` bytes of frames, a
+    RESTART checkpoint follows the passive one: it waits for the current commit, copies the few
+    frames appended since, and makes the next commit write the WAL from its start again; that
+    commit waits for it (tens of milliseconds, once per `wal_limit` bytes written). The file keeps
+    its size and is reused, so it stays near `wal_limit`.
+    """
+
+    def __init__(self, path: str, interval: float = 1.0, wal_limit: int = WAL_LIMIT) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(path, interval), name="mipd-checkpoint",
+        self._thread = threading.Thread(target=self._run, args=(path, interval, wal_limit), name="mipd-checkpoint",
                                         daemon=True)
         self._thread.start()
 
-    def _run(self, path: str, interval: float) -> None:
+    def _run(self, path: str, interval: float, wal_limit: int) -> None:
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            page = db.execute("PRAGMA page_size").fetchone()[0]
         except sqlite3.Error:
             return
         try:
             while not self._stop.wait(interval):
                 with contextlib.suppress(sqlite3.Error):
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # fetchall: the statement runs to its end (an unfinished one would hold a read snapshot)
+                    _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+                    if frames * page > wal_limit:
+                        db.execute("PRAGMA wal_checkpoint(RESTART)")
         finally:
             db.close()
 
