@@ -244,6 +244,8 @@ class Generator:
 def generate(args: argparse.Namespace) -> None:
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
+    if args.realtime:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     sas = json.loads(Path(args.sas).read_text())
     t = time.perf_counter()
     requests = build_requests(sas, args.requests)
@@ -290,17 +292,21 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter() - t
         if args.pin:
             os.sched_setaffinity(proc.pid, {daemon_cpu})
+        if args.realtime:  # every thread of the daemon (the checkpointer too)
+            for tid in os.listdir(f"/proc/{proc.pid}/task"):
+                os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(10))
         rss0 = rss_kib(proc.pid)
         print(f"registration_rate: home agent daemon, {args.nodes:,} security associations, SQLite "
               f"state_sync=normal, log level {args.log_level}, data plane none; "
               + (f"daemon on CPU {daemon_cpu}, generator on CPU {gen_cpu}" if args.pin else "not pinned")
+              + (", both SCHED_FIFO" if args.realtime else "")
               + f"; load average before: {load()}")
         print(f"  daemon up in {started:.2f} s; {status['counts']}")
         gen = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--generate",
                               "--sas", str(tmp / "sas.json"), "--requests", str(args.requests),
                               "--seconds", str(args.seconds), "--window", str(args.window),
                               "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu),
-                              "--latency-rate", str(args.latency_rate)],
+                              "--latency-rate", str(args.latency_rate)] + (["--realtime"] if args.realtime else []),
                              capture_output=True, text=True, timeout=600)
         if gen.returncode != 0:
             print(f"  generator failed: {gen.stderr.strip()}")
@@ -376,6 +382,9 @@ def main() -> int:
                     help="the daemon's log level (info: one line per registration decision)")
     ap.add_argument("--latency-rate", type=float, default=0.0,
                     help="requests/s of the latency measurement (default: half the measured maximum)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run the daemon and the generator SCHED_FIFO: other work on a shared machine cannot "
+                         "preempt them (the latency figures then show the daemon, not the machine's load)")
     ap.add_argument("--pin", action="store_true", help="pin the daemon and the generator to different CPUs")
     ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sas", help=argparse.SUPPRESS)
