@@ -526,6 +526,23 @@ def test_restore_reinstalls_alive_and_drops_expired():
     assert [b.home_address for b in ha.bindings()] == [MN]
 
 
+def test_restore_refuses_replays_of_requests_accepted_before_the_restart():
+    """§5.7.1: after a restart the last accepted timestamp comes back from the binding record itself
+    (or from a replay record, whichever is newer), so a replayed request still gets 133."""
+    ha = make_ha()
+    data = request(ident=ntp_timestamp(NOW, 7))
+    acts = ha.on_packet(packet(data), NOW)
+    stored = [a.record for a in acts if isinstance(a, A.StoreRecord)]
+    assert [type(r) for r in stored] == [Binding]  # timestamps: no separate replay row
+    ha2 = make_ha()
+    ha2.restore(stored, NOW + 1)
+    assert reply_of(ha2.on_packet(packet(data), NOW + 2)).code == 133
+    newer = ntp_timestamp(NOW + 1, 9)
+    ha3 = make_ha()
+    ha3.restore(stored, NOW + 1, {MN: newer})
+    assert ha3.replay.last_accepted(MN) == newer
+
+
 def test_reload_keeps_bindings_and_only_shortens_lifetimes():
     """Reload: live bindings stay; a lower max_lifetime shortens them, never lengthens."""
     ha = make_ha()

@@ -33,7 +33,7 @@ from mipd.protocol.actions import (
 from mipd.protocol.advertiser import Advertiser, AdvertLink, AdvertSettings, check_timing
 from mipd.protocol.config import HomeAgentConfig, encap_for_flags
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
-from mipd.security.replay import ReplayState
+from mipd.security.replay import ReplayState, id_newer
 from mipd.wire import icmp
 from mipd.wire import registration as reg
 from mipd.wire.errors import UnknownExtensionError, WireError
@@ -168,10 +168,15 @@ class HomeAgent:
         """Re-install bindings loaded from storage after a restart; expired ones are dropped.
 
         `replay` is the last accepted Identification per node, as persisted from the
-        StoreRecord("replay", (node, identification)) actions, so a replay is still refused (§5.7).
+        StoreRecord("replay", (node, identification)) actions; a binding's own identification
+        (the accepted timestamp) counts too, whichever is newer, so a replay is still refused (§5.7).
         """
         for node, identification in (replay or {}).items():
             self.replay.seed(node, identification)
+        for b in bindings:
+            last = self.replay.last_accepted(b.home_address)
+            if last is None or id_newer(b.identification, last):
+                self.replay.seed(b.home_address, b.identification)
         actions: list[Action] = []
         for b in bindings:
             if b.expires <= now:
@@ -351,7 +356,8 @@ class HomeAgent:
                 self._armed = binding.expires
                 actions.append(ArmTimer(EXPIRY_TIMER, binding.expires))
         actions.append(StoreRecord("binding", binding))
-        actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
+        if sa.replay != "timestamp":  # a timestamp is the binding's own identification: no second row
+            actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.registration"] += 1
         actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
         actions.append(self._reply(req, pkt, code, lifetime, reply_id, sa, fa_sa))
