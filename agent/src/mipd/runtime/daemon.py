@@ -130,6 +130,7 @@ class Daemon:
         self._ha_link: str | None = None
         self._fa_dests: frozenset[str] = frozenset()
         self._default_route: tuple[str | None, str | None] = (None, None)
+        self._forwarding_was: bool | None = None  # net.ipv4.ip_forward before we turned it on
         self._link_retry: asyncio.TimerHandle | None = None
         self.missing_links: dict[str, str] = {}
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
@@ -188,6 +189,8 @@ class Daemon:
         except Exception as e:
             raise StartupError(f"data plane ({cfg.dataplane_backend}): {e}") from None
         self.driver.dp.attach(loop)
+        if (cfg.home_agent is not None or cfg.foreign_agent is not None) and cfg.dataplane_backend != "none":
+            self._enable_forwarding()
         for kind, call in self.driver.handlers.items():
             self._handlers[kind] = lambda role, a, call=call: call(a)
         self._handlers[SetDefaultRoute] = self._default_route_action
@@ -215,6 +218,19 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
+
+    def _enable_forwarding(self) -> None:
+        """Home and foreign agents forward between the links and the tunnels (RFC 5944 §4.2.2-4.2.3),
+        and Linux answers proxy ARP only on forwarding interfaces (§4.6): without net.ipv4.ip_forward
+        (off by default) registrations succeed but no datagram is delivered. Put back at shutdown."""
+        from mipd.dataplane import set_ip_forward
+
+        try:
+            self._forwarding_was = set_ip_forward(True)
+        except OSError as e:
+            raise StartupError(f"cannot turn on net.ipv4.ip_forward: {e.strerror or e}") from None
+        if not self._forwarding_was:
+            log.info("net.ipv4.ip_forward turned on (home/foreign agent forwarding); turned off again at shutdown")
 
     def _restore(self) -> None:
         """Bindings, replay state and visitors from the state database (RFC 5944 §3.8.1, §3.7.1, §5.7)."""
@@ -292,6 +308,11 @@ class Daemon:
                 self.driver.close()
             except Exception:
                 log.exception("data plane close failed")
+        if self._forwarding_was is False:
+            from mipd.dataplane import set_ip_forward
+
+            with contextlib.suppress(OSError):
+                set_ip_forward(False)  # as it was before we started
         if self.store is not None:
             try:
                 self.store.close()
