@@ -1052,6 +1052,18 @@ def test_reload_with_a_new_home_agent_registers_with_it():
     assert the_request(actions)[1].home_agent == "10.1.1.3"
 
 
+def test_reload_with_a_newer_sa_registers_again_with_it():
+    """RFC 5944 §3.5 key rotation: a reload whose newest SA with the home agent is new sends a
+    request signed with it at once (no waiting for the lifetime to run out); same SAs: nothing."""
+    mn = node()
+    registered_with_fa1(mn)
+    mn.on_packet(advert(FA1, seq=2), NOW + 3)
+    assert mn.on_config(config(), SecurityAssociations([SA_HOME]), NOW + 4) == []
+    newer = SecurityAssociation(SA_HOME.peer, SA_HOME.spi + 1, b"\x42" * 16)
+    _, req = the_request(mn.on_config(config(), SecurityAssociations([SA_HOME, newer]), NOW + 5))
+    assert req.find(MHAE).spi == newer.spi
+
+
 def test_shutdown_removes_routes_and_cancels_timers_without_sending():
     """Sans-IO teardown: everything installed is removed, nothing is sent; ARP stays off away
     from home (RFC 5944 §4.6)."""

@@ -434,8 +434,13 @@ class MobileNode:
         return []
 
     def on_config(self, config: MobileNodeConfig, sas: SecurityAssociations, now: float) -> list[Action]:
-        """Reload: new interfaces, settings and SAs. A changed identity starts over (§3.6)."""
+        """Reload: new interfaces, settings and SAs. A changed identity starts over (§3.6); a new
+        newest SA with the home agent (key rotation, §3.5) re-registers at once with it, so a
+        fleet rotation does not wait for lifetimes to run out, and lifts any hold-down."""
+        old_sa = self._home_sa()
         old, self.config, self.sas = self.config, config, sas
+        new_sa = self._home_sa()
+        changed = old != config or old_sa != new_sa
         actions: list[Action] = []
         for name in [n for n in self._links if n not in config.interfaces]:
             actions += self._link_down(self._links.pop(name), now, reconsider=False)
@@ -446,9 +451,9 @@ class MobileNode:
             actions += self._apply_dataplane(_DataPlane())
             self._registration = None
             self._reset_home_agent_state()
-        elif old != config:
+        elif changed:
             self._ha_adapt = Adaptation()
-        if old != config:
+        if changed:
             self._pending = None
             self._target = None  # re-register with the new settings wherever we are
             actions += [CancelTimer(SEND_TIMER), CancelTimer(RENEW_TIMER)]
