@@ -8,8 +8,8 @@ everything with playbooks/lab_down.yml (then the lab's Python API as a fallback)
 tests/ansible and benchmarks/site_timing.py.
 
 The collection's code imports itself as ``ansible_collections.netmobility.mobileip``: a temporary
-``ansible_collections/netmobility/mobileip`` symlink to this checkout goes on sys.path and on
-ANSIBLE_COLLECTIONS_PATH.
+frozen copy of this checkout as ``ansible_collections/netmobility/mobileip`` goes on sys.path and on
+ANSIBLE_COLLECTIONS_PATH, and its playbooks are the ones run.
 """
 
 from __future__ import annotations
@@ -36,16 +36,23 @@ AGENT_HOSTS = ("ha", "fa1", "fa2")
 
 
 def _collections_root() -> Path:
-    if ROOT.parent.name == "netmobility" and ROOT.parent.parent.name == "ansible_collections":
-        return ROOT.parents[2]
+    """A frozen copy of the checkout as ansible_collections/netmobility/mobileip, for the whole session.
+
+    A copy, not a symlink: the agent role installs a wheel of the agent's sources and reinstalls (and
+    restarts mipd) when they change, so edits in the working tree while the tests run would show up
+    as changes where the tests expect none.
+    """
     top = Path(tempfile.mkdtemp(prefix="mobileip-site-collections-"))
     atexit.register(shutil.rmtree, top, True)
     (top / "ansible_collections" / "netmobility").mkdir(parents=True)
-    (top / "ansible_collections" / "netmobility" / "mobileip").symlink_to(ROOT)
+    shutil.copytree(ROOT, top / "ansible_collections" / "netmobility" / "mobileip", symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".hypothesis", ".pytest_cache",
+                                                  ".ruff_cache", "__pycache__", "*.egg-info", "output"))
     return top
 
 
 COLLECTIONS = _collections_root()
+COLLECTION = COLLECTIONS / "ansible_collections" / "netmobility" / "mobileip"  # its playbooks are run
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
@@ -129,13 +136,13 @@ class SiteLab:
     # ------------------------------------------------------------------ running things
 
     def run(self, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(argv), capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=timeout,
+        return subprocess.run(list(argv), capture_output=True, text=True, env=self.env, cwd=COLLECTION, timeout=timeout,
                               check=False)
 
     def playbook(self, name: str, *args: str, inventories: tuple[Path, ...] | None = None,
                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """ansible-playbook playbooks/<name> against the lab and keys inventories (with -i)."""
-        argv = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / name)]
+        argv = [str(VENV_BIN / "ansible-playbook"), str(COLLECTION / "playbooks" / name)]
         for inv in (self.inventory, self.keys_inventory) if inventories is None else inventories:
             argv += ["-i", str(inv)]
         proc = self.run(*argv, *self.extra, *args, timeout=timeout)
@@ -151,19 +158,20 @@ class SiteLab:
         return proc, rec
 
     def up(self) -> None:
-        proc = self.run(str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "lab_up.yml"), *self.lab_vars)
+        proc = self.run(str(VENV_BIN / "ansible-playbook"), str(COLLECTION / "playbooks" / "lab_up.yml"),
+                        *self.lab_vars)
         assert proc.returncode == 0, f"lab_up failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
         self.write_keys()
 
     def roam(self, node: str, to: str) -> None:
-        proc = self.run(str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "roam.yml"),
+        proc = self.run(str(VENV_BIN / "ansible-playbook"), str(COLLECTION / "playbooks" / "roam.yml"),
                         "-i", str(self.inventory), "-e", f"node={node}", "-e", f"to={to}")
         assert proc.returncode == 0, f"roam {node} to {to} failed:\n{proc.stdout[-3000:]}"
 
     def teardown(self) -> None:
         """Remove whatever is left: lab_down first, then the lab's Python API and the files directly."""
         if not self.down:
-            proc = self.run(str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "lab_down.yml"),
+            proc = self.run(str(VENV_BIN / "ansible-playbook"), str(COLLECTION / "playbooks" / "lab_down.yml"),
                             *self.lab_vars)
             if proc.returncode != 0:
                 print(proc.stdout[-3000:], proc.stderr[-3000:])

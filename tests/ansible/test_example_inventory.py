@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import site_helpers as sh
 
-EXAMPLE = sh.ROOT / "inventories" / "example"
+EXAMPLE = sh.COLLECTION / "inventories" / "example"
 VAULT = ["--vault-id", f"example@{EXAMPLE / 'vault-password.example'}"]
 LINUX = {"ha1", "fa1", "fa2", "mn1", "mn2", "mn3"}
 IOS = {"ha-core-rtr", "fa-branch-rtr"}
@@ -25,7 +25,8 @@ pytestmark = [
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(sh.COLLECTIONS), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
-    return subprocess.run(list(argv), capture_output=True, text=True, env=env, cwd=sh.ROOT, timeout=300, check=False)
+    return subprocess.run(list(argv), capture_output=True, text=True, env=env, cwd=sh.COLLECTION, timeout=300,
+                          check=False)
 
 
 def test_example_inventory_groups_and_ios_markers():
@@ -47,7 +48,7 @@ def test_example_inventory_validates_offline():
     """Every Linux host of the example fleet validates with the example vault password (keys decrypted, SPIs
     and keys in range); the IOS-like routers are not validated."""
     proc = run(str(sh.VENV_BIN / "ansible-playbook"), "-i", str(EXAMPLE / "hosts.yml"), *VAULT,
-               str(sh.ROOT / "tests" / "ansible" / "validate_inventory.yml"))
+               str(sh.COLLECTION / "tests" / "ansible" / "validate_inventory.yml"))
     recap = sh.recaps(proc.stdout)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert set(recap) == LINUX | IOS
@@ -59,7 +60,7 @@ def test_example_inventory_bad_key_is_named():
     named, and without the key in the output."""
     bad = "0123456789abcdef0123456789abcdef0"
     proc = run(str(sh.VENV_BIN / "ansible-playbook"), "-i", str(EXAMPLE / "hosts.yml"), *VAULT,
-               str(sh.ROOT / "tests" / "ansible" / "validate_inventory.yml"), "-e", f"mip_mn_ha_key={bad}")
+               str(sh.COLLECTION / "tests" / "ansible" / "validate_inventory.yml"), "-e", f"mip_mn_ha_key={bad}")
     assert proc.returncode != 0
     assert "even number of hex digits" in proc.stdout and "mip_mn_ha_key" in proc.stdout
     assert bad not in proc.stdout + proc.stderr
