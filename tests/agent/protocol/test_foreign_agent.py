@@ -631,6 +631,14 @@ def test_relayed_request_is_byte_exact_through_the_mhae_with_fhae_appended():
     assert verify(MN_HA, send.payload, auth_ext(send.payload, MHAE)) == MN_HA.algorithm
 
 
+def test_fhae_uses_the_newest_fa_ha_sa():
+    """RFC 5944 §3.5 key rotation: with two FA-HA SAs the FHAE is computed with the newest (added
+    last), as mobile nodes choose their MHAE SA."""
+    newer = replace(FA_HA, spi=FA_HA.spi + 1, key=b"\x24" * 16)
+    send = relay(started(FA_HA, newer), request_bytes())
+    assert auth_ext(send.payload, FHAE).spi == newer.spi
+
+
 def test_without_an_fa_ha_sa_the_relayed_bytes_stop_at_the_mhae():
     """RFC 5944 §3.7.2.2: the FHAE is added only when the FA shares an SA with the home agent."""
     mn_bytes = request_bytes(after_mhae=[UnknownExtension(201, b"x")])

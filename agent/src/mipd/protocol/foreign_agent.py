@@ -740,7 +740,7 @@ class ForeignAgent:
         payload = req.raw[: ctx.auth_end]
         ha_sas = self.sas.for_peer(req.home_agent)
         if ha_sas and req.lifetime != reg.LIFETIME_DEREGISTER:
-            payload = sign(ha_sas[0], payload, FHAE)
+            payload = sign(ha_sas[-1], payload, FHAE)  # the newest, as mobile nodes do (rotation adds last)
         key = (mn.node, low32(req.identification))
         deadline = now + self.config.pending_timeout
         self._pending[key] = _Pending(

@@ -269,7 +269,7 @@ class HomeAgent:
                 raise _Discard
             return None
         if req.lifetime == reg.LIFETIME_DEREGISTER and not fhaes:
-            return fa_sas[0]  # §3.8.1: MAY skip the FHAE check on deregistration
+            return fa_sas[-1]  # §3.8.1: MAY skip the FHAE check on deregistration; reply with the newest
         if len(fhaes) != 1:
             self.counters["security.fa_auth_failed"] += 1
             raise _Denied(codes.HA_FA_AUTH, f"{len(fhaes)} FHAE present, exactly one required")
