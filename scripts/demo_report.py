@@ -224,8 +224,10 @@ def render(s: dict) -> list[str]:
                         "in handoff", "outside"])
     down = [p["outage_ms"] - p["handoff_ms"] for p in s["phases"] if p["handoff_ms"] is not None]
     if down:
+        low, high = f"{min(down) / 1000:.2f}", f"{max(down) / 1000:.2f}"
+        span = low if low == high else f"{low}-{high}"
         out += [f"handoff: from the node's carrier coming up on the new link to the first datagram reaching it there; "
-                f"each move kept the link down {min(down) / 1000:.2f}-{max(down) / 1000:.2f} s.",
+                f"each move kept the link down {span} s.",
                 "in handoff: lost between the last datagram before the link went down and the first one on the "
                 "new link; outside: any other loss."]
     r = s["rotation"]

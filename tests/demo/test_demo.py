@@ -1,12 +1,13 @@
 """The end-to-end demo (playbooks/demo.yml, what ./mip demo runs) as a test, with a shorter stream.
 
-The demo runs once for the module (a module-scoped fixture) with its own lab name (``mdemo<pid>``)
-and management network (a free 10.253.N.0/24, a range no other test uses), writes its summary as
-JSON (-e demo_summary) and its logs (-e demo_logs) to a temporary directory, and removes its lab
-itself (the block's always). The tests read that summary: registration codes, the bindings and
-visitors after each move, loss outside the handoff windows, the key rotation, the second site.yml
-run - and then look for anything the lab left on the machine. If the demo leaves its lab behind
-anyway, the fixture removes it (lab_down.yml, then the lab's Python API) after the tests.
+The demo runs once for the module (a module-scoped fixture), from a frozen copy of the checkout
+(edits made meanwhile do not reach it), with its own lab name (``mdemo<pid>``) and management
+network (a free 10.253.N.0/24, a range no other test uses). It writes its summary as JSON
+(-e demo_summary) and its logs (-e demo_logs) to a temporary directory and removes its lab itself
+(the block's always). The tests read that summary: registration codes, the bindings and visitors
+after each move, loss outside the handoff windows, the key rotation, the second site.yml run - and
+then look for anything the lab left on the machine. If the demo leaves its lab behind anyway, the
+fixture removes it (lab_down.yml, then the lab's Python API) after the tests.
 """
 
 from __future__ import annotations
@@ -57,13 +58,18 @@ pytestmark = [
 ]
 
 
-def _collections_root() -> Path:
-    """A directory holding ansible_collections/netmobility/mobileip (this checkout)."""
-    if ROOT.parent.name == "netmobility" and ROOT.parent.parent.name == "ansible_collections":
-        return ROOT.parents[2]
+def _frozen_collection() -> Path:
+    """A copy of the checkout as <tmp>/ansible_collections/netmobility/mobileip, the demo's collection.
+
+    A copy, not a symlink: the agent role installs a wheel of the agent's sources and reinstalls it (and
+    restarts mipd) when they change, so edits in the working tree while the demo runs would show up as
+    changes on the second site.yml run and as loss.
+    """
     top = Path(tempfile.mkdtemp(prefix="mobileip-demo-collections-"))
     (top / "ansible_collections" / "netmobility").mkdir(parents=True)
-    (top / "ansible_collections" / "netmobility" / "mobileip").symlink_to(ROOT)
+    shutil.copytree(ROOT, top / "ansible_collections" / "netmobility" / "mobileip", symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".hypothesis", ".pytest_cache",
+                                                  ".ruff_cache", "__pycache__", "*.egg-info", "output"))
     return top
 
 
@@ -105,7 +111,8 @@ class Demo:
         self.mgmt = _free_mgmt_network()
         self.summary_path = tmp / "summary.json"
         self.logs = tmp / "logs"
-        self.collections = _collections_root()
+        self.collections = _frozen_collection()
+        self.collection = self.collections / "ansible_collections" / "netmobility" / "mobileip"
         self.env = dict(os.environ)
         self.env.update({
             "ANSIBLE_COLLECTIONS_PATH": str(self.collections),
@@ -121,12 +128,12 @@ class Demo:
         self.seconds = 0.0
 
     def run(self) -> None:
-        argv = [str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "demo.yml"), *self.lab,
+        argv = [str(VENV_BIN / "ansible-playbook"), str(self.collection / "playbooks" / "demo.yml"), *self.lab,
                 "-e", f"demo_stream_seconds={STREAM_SECONDS}", "-e", f"demo_summary={self.summary_path}",
                 "-e", f"demo_logs={self.logs}"]
         start = time.monotonic()
-        self.proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=1800,
-                                   check=False)
+        self.proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, cwd=self.collection,
+                                   timeout=1800, check=False)
         self.seconds = time.monotonic() - start
         self.leftovers = _leftovers(self.mgmt)
 
@@ -141,9 +148,9 @@ class Demo:
         """Whatever the demo left: lab_down.yml first, then the lab's Python API and the files."""
         if not any(_leftovers(self.mgmt).values()):
             return
-        subprocess.run([str(VENV_BIN / "ansible-playbook"), str(ROOT / "playbooks" / "lab_down.yml"), *self.lab,
-                        "-e", f"lab_inventory_path={STATE_DIR}/hosts.yml"],
-                       capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=300, check=False)
+        subprocess.run([str(VENV_BIN / "ansible-playbook"), str(self.collection / "playbooks" / "lab_down.yml"),
+                        *self.lab, "-e", f"lab_inventory_path={STATE_DIR}/hosts.yml"],
+                       capture_output=True, text=True, env=self.env, cwd=self.collection, timeout=300, check=False)
         sys.path.insert(0, str(self.collections))
         from ansible_collections.netmobility.mobileip.plugins.module_utils import lab_topology as lt
 
@@ -159,8 +166,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
         yield d
     finally:
         d.teardown()
-        if d.collections.name.startswith("mobileip-demo-collections-"):
-            shutil.rmtree(d.collections, ignore_errors=True)
+        shutil.rmtree(d.collections, ignore_errors=True)
 
 
 def _phase(summary: dict, name: str) -> dict:
