@@ -634,3 +634,20 @@ def test_signed_requests_with_any_fields_never_raise(flags, lifetime, home, ha_f
     sa = mn_sa(home) if home in (MN, MN2) else mn_sa()
     out = ha.on_packet(packet(request(sa, home=home, flags=flags, lifetime=lifetime, ha=ha_field, ident=ident)), NOW)
     assert all(isinstance(a, A.Action.__args__) for a in out)  # type: ignore[attr-defined]
+
+
+def test_expiry_heap_stays_bounded_under_re_registration():
+    """Re-registrations leave stale expiry entries behind (lazy deletion): the heap is rebuilt from
+    the live bindings before it grows past twice the node count, and expiry still works after."""
+    from mipd.protocol.home_agent import COMPACT_SLACK
+
+    ha = make_ha()
+    for i in range(1, 3 * COMPACT_SLACK):
+        t = NOW + i
+        ha.on_packet(packet(request(lifetime=600, ident=ntp_timestamp(t))), t)
+        assert len(ha._expiry) <= 2 * len(ha) + COMPACT_SLACK + 1
+    assert ha.counters["expiry.compacted"] >= 1
+    last = NOW + 3 * COMPACT_SLACK - 1
+    assert ha.on_timer(EXPIRY_TIMER, last + 599) == [A.ArmTimer(EXPIRY_TIMER, last + 600)]
+    out = ha.on_timer(EXPIRY_TIMER, last + 600)
+    assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == []

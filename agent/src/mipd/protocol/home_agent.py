@@ -75,6 +75,9 @@ class _Denied(Exception):
         self.reason = reason
 
 
+COMPACT_SLACK = 1024  # stale expiry entries tolerated beyond one per node before the heap is rebuilt
+
+
 class HomeAgent:
     """Registration processing and binding table of one home agent."""
 
@@ -352,6 +355,8 @@ class HomeAgent:
         actions = self._install(binding, current, keep_others=simultaneous)
         if binding.expires != INFINITE:
             heapq.heappush(self._expiry, (binding.expires, home, coa))
+            if len(self._expiry) > 2 * len(self._bindings) + COMPACT_SLACK:
+                self._compact_expiry()
             if binding.expires < self._armed:
                 self._armed = binding.expires
                 actions.append(ArmTimer(EXPIRY_TIMER, binding.expires))
@@ -502,6 +507,20 @@ class HomeAgent:
         """§2.1.1: H; M and G when those encapsulations are offered."""
         enc = self.config.encapsulations
         return icmp.ADV_H | (icmp.ADV_M if "minimal" in enc else 0) | (icmp.ADV_G if "gre" in enc else 0)
+
+    def _compact_expiry(self) -> None:
+        """Rebuild the expiry heap from the live bindings.
+
+        Every re-registration pushes a new (expires, home, coa) entry and leaves the old one to be
+        skipped when it comes due (lazy deletion), so at a node's usual rate of re-registering
+        (every half lifetime or so) the heap would hold many stale entries per binding for as long
+        as the lifetime: memory, and work for the garbage collector. Rebuilding once it holds more
+        than twice as many entries as there are nodes costs O(n) per O(n) pushes.
+        """
+        self._expiry = [(b.expires, home, b.care_of_address)
+                        for home, bs in self._bindings.items() for b in bs if b.expires != INFINITE]
+        heapq.heapify(self._expiry)
+        self.counters["expiry.compacted"] += 1
 
     def _arm(self, actions: list[Action]) -> None:
         if self._expiry and self._expiry[0][0] < self._armed:
