@@ -59,6 +59,7 @@ from mipd.protocol.actions import (
     SendUDP,
     StoreRecord,
 )
+from mipd.protocol.advertiser import TimingError, check_timing
 from mipd.protocol.config import ForeignAgentConfig, ServedInterface
 from mipd.protocol.filters import FilterRule, RegistrationFilters, RuleList
 from mipd.protocol.foreign_agent import (
@@ -143,6 +144,23 @@ def test_on_config_validates_and_keeps_the_old_config_on_error():
     with pytest.raises(ValueError, match="advertisement_interval"):
         fa.on_config(bad, SecurityAssociations(), NOW)
     assert fa.config.advertisement_interval == 5.0
+
+
+@pytest.mark.parametrize(
+    ("interval", "lifetime", "field", "reason"),
+    [
+        (5.1, 15, "advertisement_interval", "5.1 s is more than 1/3 of the advertisement lifetime (15 s)"),
+        (0.0, 15, "advertisement_interval", "must be > 0, got 0.0"),
+        (1.0, 0, "advertisement_lifetime", "must be 1-65535, got 0"),
+    ],
+)
+def test_timing_error_names_the_field_apart_from_the_reason(interval, lifetime, field, reason):
+    """RFC 5944 §2.1: the one timing check (the config loader reuses it and names its own path)
+    says which field is wrong and why, separately, and prefixes the field in its message."""
+    with pytest.raises(TimingError) as caught:
+        check_timing(interval, lifetime, "home_agent.")
+    assert (caught.value.field, caught.value.reason[: len(reason)]) == (field, reason)
+    assert str(caught.value) == f"home_agent.{field}: {caught.value.reason}"
 
 
 @pytest.mark.parametrize(

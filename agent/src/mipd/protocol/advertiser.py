@@ -50,16 +50,33 @@ class AdvertSettings:
     broadcast: bool = False  # 255.255.255.255 instead of 224.0.0.1
 
 
-def check_timing(interval: float, lifetime: int, what: str) -> None:
-    """§2.3.2: the advertisement interval must not exceed a third of the advertisement lifetime."""
+class TimingError(ValueError):
+    """Advertisement timing RFC 5944 §2.1 rules out. `field` names the offending setting
+    ("advertisement_interval" or "advertisement_lifetime", as in the agent configs) and `reason`
+    says what is wrong with it, so a caller can name the field in its own terms (a config path)."""
+
+    def __init__(self, field: str, reason: str, what: str = "") -> None:
+        super().__init__(f"{what}{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def check_timing(interval: float, lifetime: int, what: str = "") -> None:
+    """RFC 5944 §2.1: the advertisement interval SHOULD be no longer than 1/3 of the advertisement
+    Lifetime, so that a mobile node can miss three advertisements before it drops the agent.
+
+    Raises TimingError naming the field, prefixed with `what` in its message (e.g. "home_agent.").
+    """
     if not interval > 0:
-        raise ValueError(f"{what}advertisement_interval: must be > 0, got {interval!r}")
+        raise TimingError("advertisement_interval", f"must be > 0, got {interval!r}", what)
     if not 1 <= lifetime <= 0xFFFF:
-        raise ValueError(f"{what}advertisement_lifetime: must be 1-65535, got {lifetime!r}")
-    if interval > lifetime / 3:
-        raise ValueError(
-            f"{what}advertisement_interval: {interval} s exceeds advertisement_lifetime / 3 "
-            f"({lifetime / 3:g} s); RFC 5944 §2.3.2 lets a mobile node miss three advertisements"
+        raise TimingError("advertisement_lifetime", f"must be 1-65535, got {lifetime!r}", what)
+    if interval * 3 > lifetime:
+        raise TimingError(
+            "advertisement_interval",
+            f"{interval:g} s is more than 1/3 of the advertisement lifetime ({lifetime} s): mobile nodes "
+            "must be able to miss three advertisements (RFC 5944 §2.1)",
+            what,
         )
 
 

@@ -16,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from mipd.protocol.advertiser import TimingError, check_timing
 from mipd.protocol.config import (
     ENCAPSULATIONS,
     REVERSE_TUNNEL_MODES,
@@ -57,6 +58,7 @@ MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "
 RULES_KEYS = ("default", "rules")
 RULE_KEYS = ("action", "prefix", "nai")
 SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback", "roles")
+ADV_TIMING_FIELDS = {"advertisement_interval": "interval", "advertisement_lifetime": "lifetime"}  # -> advertisement.*
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
 
 
@@ -281,12 +283,13 @@ def _encapsulations(value: object, path: str) -> frozenset[str]:
 
 
 def _advert_timing(adv: Section, interval: float, lifetime: int) -> tuple[float, int]:
-    """(interval, lifetime) of agent advertisements: the interval at most a third of the lifetime (§2.1)."""
+    """(interval, lifetime) of agent advertisements, checked by the agents' own rule (RFC 5944 §2.1)."""
     lifetime = adv.get("lifetime", s.integer, lifetime, 1, LIFETIME_MAX)
     interval = adv.get("interval", s.number, interval, 0.0, None, True)
-    if interval * 3 > lifetime:
-        raise ConfigError(adv.at("interval"), f"{interval:g} s is more than 1/3 of the advertisement lifetime "
-                          f"({lifetime} s): mobile nodes must be able to miss two advertisements (RFC 5944 §2.1)")
+    try:
+        check_timing(interval, lifetime)
+    except TimingError as e:
+        raise ConfigError(adv.at(ADV_TIMING_FIELDS[e.field]), e.reason) from None
     return interval, lifetime
 
 
