@@ -123,7 +123,17 @@ def quote(value: Any) -> str:
 
 
 def kv(fields: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={quote(v)}" for k, v in fields.items())
+    return " ".join([f"{k}={quote(v)}" for k, v in fields.items()])
+
+
+_REASONS: dict[int, str] = {}  # code -> " reason=..." (a decision line names its code; RFC 5944 §3.4, §3.6)
+
+
+def _reason(code: int) -> str:
+    text = _REASONS.get(code)
+    if text is None:
+        text = _REASONS[code] = f" reason={quote(codes.name(code))}"
+    return text
 
 
 class DecisionLog:
@@ -136,11 +146,8 @@ class DecisionLog:
         self.logger = logging.getLogger(self.name)
 
     def emit(self, event: str, fields: Mapping[str, Any], level: str) -> None:
-        lvl = LEVELS.get(level, logging.INFO)
-        if not self.logger.isEnabledFor(lvl):
+        if not self.logger.isEnabledFor(LEVELS.get(level, logging.INFO)):
             return
         code = fields.get("code")
-        extra = ""
-        if isinstance(code, int) and "reason" not in fields:
-            extra = f" reason={quote(codes.name(code))}"
+        extra = _reason(code) if type(code) is int and "reason" not in fields else ""
         _pending.lines.append(f"{_pending.stamp(time.time())} {level} {self.name} {event} {kv(fields)}{extra}\n")
