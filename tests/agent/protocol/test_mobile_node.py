@@ -47,6 +47,7 @@ from mipd.protocol.mobile_node import (
     garp_timer,
     solicit_timer,
 )
+from mipd.protocol.simnet import SimNet
 from mipd.security import SecurityAssociation, SecurityAssociations, verify
 from mipd.security.replay import ntp_seconds
 from mipd.wire import (
@@ -76,7 +77,6 @@ from mn_helpers import (
     SA_FA1,
     SA_HOME,
     Driver,
-    Wire,
     advert,
     auth_ext,
     config,
@@ -1218,13 +1218,28 @@ def _home_agent(sa=SA_HOME):
     return HomeAgent(cfg, SecurityAssociations([sa]), random.Random(11))
 
 
+def _project_net(mn, ha, fa=None, mn_skew=0.0):
+    """The project's HA on link "home"; the node's "eth0" on link "visited", where the project's
+    FA serves its "eth1" when given. Neither agent is started (the HA does not advertise)."""
+    net = SimNet(NOW)
+    net.add("ha", ha, {"home0": ("home", HA)})
+    if fa is not None:
+        net.add("fa", fa, {"eth1": ("visited", FA1)})
+    net.add("mn", mn, {"eth0": ("visited", None)}, extra_addresses=(HOME,), clock_skew=mn_skew)
+    return net
+
+
+def _actions_of(net, name):
+    return [a for _, who, a in net.trace if who == name]
+
+
 def _register_through_project_fa(mn, fa_sas=(), **fa_kw):
     ha = _home_agent()
     cfg = ForeignAgentConfig(interfaces=(ServedInterface("eth1", FA1, 24),), **fa_kw)
     fa = ForeignAgent(cfg, SecurityAssociations(list(fa_sas)), random.Random(12))
-    net = Wire(mn, ha, fa)
-    net.execute("fa", fa.start(NOW))
-    net.execute("mn", mn.start(NOW))
+    net = _project_net(mn, ha, fa)
+    net.start("fa")
+    net.start("mn")
     net.run(NOW + 12)
     return net, ha, fa
 
@@ -1239,7 +1254,7 @@ def test_interop_registration_through_the_project_foreign_agent():
     (binding,) = ha.bindings()
     assert (binding.home_address, binding.care_of_address, binding.reverse, binding.encap) == (HOME, FA1, True, "gre")
     assert [v.home_address for v in fa.visitors(net.now)] == [HOME]
-    assert SetDefaultRoute(FA1, "eth0", source=HOME) in net.actions["mn"]
+    assert SetDefaultRoute(FA1, "eth0", source=HOME) in _actions_of(net, "mn")
 
 
 def test_interop_challenge_answered_with_an_mfae_through_the_project_foreign_agent():
@@ -1265,11 +1280,13 @@ def test_interop_colocated_registration_and_deregistration_at_home():
     project's HA: the binding appears, then disappears when the node is home."""
     mn = node(colocated=True)
     ha = _home_agent()
-    net = Wire(mn, ha)
-    net.execute("mn", mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW))
+    net = _project_net(mn, ha)
+    net.attach("mn", "eth0", "visited", "203.0.113.7")
+    net.link_change("mn", LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"))
     assert mn.status(NOW).registered and ha.bindings()[0].care_of_address == "203.0.113.7"
     net.run(NOW + 20)
-    net.execute("mn", mn.on_packet(home_advert(), net.now))
+    net.attach("mn", "eth0", "home", HOME)  # carried home: only the HA's advertisement tells it (§2.4.2)
+    net.inject("mn", home_advert())
     assert mn.status(net.now).at_home and not mn.status(net.now).registered and ha.bindings() == []
 
 
@@ -1277,12 +1294,12 @@ def test_interop_clock_skew_is_repaired_by_a_133_from_the_project_home_agent():
     """RFC 5944 §3.6.2.3 / §5.7.1: the node's clock is 100 s behind; the HA answers 133 with its
     time; the node resynchronises and the next request is accepted."""
     mn = node(colocated=True)
-    net = Wire(mn, _home_agent())
-    net.clock_skew["mn"] = -100.0
-    net.execute("mn", mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24), net._t("mn")))
-    assert mn.status(net._t("mn")).last_reply_code == 133
+    net = _project_net(mn, _home_agent(), mn_skew=-100.0)
+    net.attach("mn", "eth0", "visited", "203.0.113.7")
+    net.link_change("mn", LinkChange("eth0", True, "203.0.113.7", 24))
+    assert mn.status(net.clock("mn")).last_reply_code == 133
     net.run(NOW + 2)
-    assert mn.status(net._t("mn")).registered and mn.counters["resync"] == 1
+    assert mn.status(net.clock("mn")).registered and mn.counters["resync"] == 1
 
 
 def test_interop_nonces_synchronise_with_the_project_home_agent():
@@ -1290,7 +1307,8 @@ def test_interop_nonces_synchronise_with_the_project_home_agent():
     (self-synchronising) and the next request, carrying it, is accepted."""
     sa = SecurityAssociation(HOME, 0x100, KEY, replay="nonce")
     mn = node(sa, colocated=True)
-    net = Wire(mn, _home_agent(sa))
-    net.execute("mn", mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24), NOW))
+    net = _project_net(mn, _home_agent(sa))
+    net.attach("mn", "eth0", "visited", "203.0.113.7")
+    net.link_change("mn", LinkChange("eth0", True, "203.0.113.7", 24))
     net.run(NOW + 2)
     assert mn.status(net.now).registered

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from mipd.protocol import actions as A
-from mipd.protocol.simnet import standard_lab
+from mipd.protocol.simnet import SimNet, standard_lab
 from mipd.security import SecurityAssociation
 from mipd.wire import registration as reg
 
@@ -133,3 +133,60 @@ def test_reverse_tunnel_installed_at_fa():
     lab_ = lab(reverse_tunnel=False)
     lab_.move("visit1", NOW + 5)
     assert lab_.net.nodes["fa1"].dataplane.reverse == {}
+
+
+# ============================================================================ the network itself
+
+
+class _Recorder:
+    """A machine that records the times it is told and answers with `script` actions."""
+
+    def __init__(self, *script: A.Action) -> None:
+        self.script, self.seen = list(script), []
+
+    def start(self, now):
+        self.seen.append(("start", now))
+        return self.script
+
+    def on_packet(self, pkt, now):
+        self.seen.append((pkt.data, pkt.interface, now))
+        return []
+
+    def on_timer(self, key, now):
+        self.seen.append((key, now))
+        return []
+
+
+def test_a_skewed_node_lives_in_its_own_time():
+    """RFC 5944 §5.7.1 needs clocks that disagree: a node 100 s behind is told its own time, and a
+    timer it arms for its own +10 s fires 10 s later on the network."""
+    net = SimNet(NOW)
+    slow = _Recorder(A.ArmTimer("t", NOW - 100 + 10), A.SendUDP("10.0.0.2", b"x", interface="eth0"))
+    peer = _Recorder()
+    net.add("slow", slow, {"eth0": ("lan", "10.0.0.1")}, clock_skew=-100.0)
+    net.add("peer", peer, {"eth0": ("lan", "10.0.0.2")})
+    net.start("slow")
+    net.run(NOW + 9.9)
+    assert slow.seen == [("start", NOW - 100)] and peer.seen == [(b"x", "eth0", NOW)]
+    net.run(NOW + 20)
+    assert slow.seen[1:] == [("t", NOW - 100 + 10)] and net.clock("slow") == NOW + 20 - 100
+
+
+def test_an_interface_bound_send_to_an_off_link_address_is_routed():
+    """RFC 5944 §3.6.1.1 (co-located care-of address): a unicast bound to an interface reaches an
+    off-link destination through the link's router; one addressed to a link-layer address, or
+    multicast, stays on the link."""
+    net = SimNet(NOW)
+    mn = _Recorder(
+        A.SendUDP("10.1.0.1", b"routed", source="203.0.113.7", interface="eth0"),
+        # the HA's link-layer address, but the HA is not on this link
+        A.SendUDP("10.1.0.1", b"link-layer", interface="eth0", lladdr="02:00:00:00:00:01"),
+        A.SendICMP("224.0.0.2", b"group", "eth0"),
+    )
+    ha = _Recorder()
+    net.add("ha", ha, {"home0": ("home", "10.1.0.1")})
+    net.add("mn", mn, {"eth0": ("foreign", "203.0.113.7")})
+    net.start("mn")
+    net.run(NOW)
+    assert ha.seen == [(b"routed", "home0", NOW)]
+    assert [p.source for p in net.nodes["ha"].received] == ["203.0.113.7"]

@@ -7,6 +7,16 @@ node or the addressed node on that link), timers fire in time order, and data-pl
 recorded per node so `deliver_to_home` can say whether a correspondent's packet for a mobile
 node's home address would reach it, and by which path (RFC 5944 §4.2-4.3 routing).
 
+A unicast send bound to an interface (`SendUDP.interface`) whose destination is not on that
+link, and that names no link-layer address, is routed instead, as the kernel does through the
+link's router: a mobile node with a co-located care-of address reaches its home agent that way
+(RFC 5944 §3.6.1.1, App. C.2).
+
+Each node may run with its own clock error (`clock_skew`, seconds added to the network's time):
+what it is told is "now" and the timers it arms are in its own time, so replay protection by
+timestamps (RFC 5944 §5.7.1) can be tested with clocks that disagree. `trace` keeps the
+network's time.
+
 Nothing here touches a socket or a clock: time advances only through `run`.
 """
 
@@ -99,6 +109,7 @@ class Node:
     extra_addresses: set[str] = field(default_factory=set)  # e.g. a mobile node's home address
     dataplane: DataplaneState = field(default_factory=DataplaneState)
     received: list[A.Packet] = field(default_factory=list)
+    clock_skew: float = 0.0  # this node's clock minus the network's time, in seconds
 
     def owns(self, address: str) -> bool:
         return address in self.extra_addresses or any(i.address == address for i in self.interfaces.values())
@@ -134,12 +145,14 @@ class SimNet:
     # ------------------------------------------------------------ topology
 
     def add(self, name: str, machine: Any, interfaces: dict[str, tuple[str | None, str | None]],
-            extra_addresses: tuple[str, ...] = ()) -> Node:
+            extra_addresses: tuple[str, ...] = (), clock_skew: float = 0.0) -> Node:
+        """Add `machine` as node `name` with interfaces {name: (link, address)}; `clock_skew` is
+        how far its clock is ahead of the network's time (negative: behind)."""
         ifaces = {
             ifname: Interface(ifname, link, addr, f"02:00:00:00:00:{next(self._macs):02x}")
             for ifname, (link, addr) in interfaces.items()
         }
-        node = Node(name, machine, ifaces, set(extra_addresses))
+        node = Node(name, machine, ifaces, set(extra_addresses), clock_skew=clock_skew)
         self.nodes[name] = node
         return node
 
@@ -152,18 +165,32 @@ class SimNet:
 
     # ------------------------------------------------------------ driving
 
+    def clock(self, name: str) -> float:
+        """What node `name`'s own clock reads now (the network's time plus its skew)."""
+        return self.now + self.nodes[name].clock_skew
+
     def start(self, name: str) -> None:
-        self.execute(name, self.nodes[name].machine.start(self.now))
+        self.execute(name, self.nodes[name].machine.start(self.clock(name)))
+
+    def link_change(self, name: str, change: A.LinkChange) -> None:
+        """Tell node `name` (a mobile node) that an interface went down or came up (RFC 5944
+        §2.4.2), at its own clock; what it sends is delivered at once. Move the interface with
+        `attach` between a down and an up."""
+        self.execute(name, self.nodes[name].machine.on_link(change, self.clock(name)))
+        self._drain()
 
     def execute(self, name: str, actions: list[A.Action]) -> None:
+        """Carry out `actions` of node `name`: sends are queued for delivery (by `inject`, `run` or
+        `link_change`), timers armed in the node's own time, data-plane actions recorded."""
         node = self.nodes[name]
         for act in actions:
             self.trace.append((self.now, name, act))
             if isinstance(act, (A.SendUDP, A.SendICMP)):
                 self._send(node, act)
             elif isinstance(act, A.ArmTimer):
-                self._armed[(name, act.key)] = act.at
-                heapq.heappush(self._timers, _Timer(act.at, next(self._seq), name, act.key))
+                at = act.at - node.clock_skew  # in the network's time
+                self._armed[(name, act.key)] = at
+                heapq.heappush(self._timers, _Timer(at, next(self._seq), name, act.key))
             elif isinstance(act, A.CancelTimer):
                 self._armed.pop((name, act.key), None)
             else:
@@ -183,7 +210,7 @@ class SimNet:
                 continue  # cancelled or re-armed
             del self._armed[(t.node, t.key)]
             self.now = max(self.now, t.at)
-            self.execute(t.node, self.nodes[t.node].machine.on_timer(t.key, self.now))
+            self.execute(t.node, self.nodes[t.node].machine.on_timer(t.key, self.clock(t.node)))
             self._drain()
         self.now = max(self.now, until)
 
@@ -192,7 +219,7 @@ class SimNet:
             name, pkt = self._inbox.pop(0)
             node = self.nodes[name]
             node.received.append(pkt)
-            self.execute(name, node.machine.on_packet(pkt, self.now))
+            self.execute(name, node.machine.on_packet(pkt, self.clock(name)))
 
     # ------------------------------------------------------------ delivery
 
@@ -203,22 +230,25 @@ class SimNet:
             if out is None or out.link is None:
                 return
             source = act.source or out.address or ""
+            group = act.dest.startswith(MULTICAST_PREFIX) or act.dest == BROADCAST
+            lladdr = getattr(act, "lladdr", None)
+            on_link = False
             for node, iface in self.on_link(out.link):
                 if node is sender:
                     continue
-                wanted = (
-                    act.dest.startswith(MULTICAST_PREFIX)
-                    or act.dest == BROADCAST
-                    or (getattr(act, "lladdr", None) or iface.lladdr) == iface.lladdr and node.owns(act.dest)
-                )
-                if wanted:
+                if group or (lladdr or iface.lladdr) == iface.lladdr and node.owns(act.dest):
                     self._queue(node, iface, act, source, out.lladdr, icmp)
+                    on_link = True
+            if not (on_link or group or icmp or lladdr):
+                self._route(sender, act, source, icmp)  # off-link: through the link's router
             return
+        self._route(sender, act, act.source or next(iter(sender.interfaces.values())).address or "", icmp)
+
+    def _route(self, sender: Node, act: A.SendUDP | A.SendICMP, source: str, icmp: bool) -> None:
+        """Routed delivery to whichever other node owns the destination, if it is reachable."""
         for node in self.nodes.values():
             if node is not sender and node.owns(act.dest) and self._reachable(node, act.dest):
-                iface = node.interface_for(act.dest)
-                src_iface = sender.interface_for(act.source) if act.source else next(iter(sender.interfaces.values()))
-                self._queue(node, iface, act, act.source or src_iface.address or "", None, icmp)
+                self._queue(node, node.interface_for(act.dest), act, source, None, icmp)
                 return
 
     def _reachable(self, node: Node, address: str) -> bool:
@@ -291,13 +321,10 @@ class Lab:
 
     def move(self, link: str, at: float) -> None:
         """Carry the mobile node's interface to `link` ("home", "visit1", "visit2") at time `at`."""
-        from mipd.protocol.actions import LinkChange
-
         self.net.run(at)
-        mn = self.net.nodes["mn"]
-        self.net.execute("mn", mn.machine.on_link(LinkChange("eth0", False), self.net.now))
+        self.net.link_change("mn", A.LinkChange("eth0", False))
         self.net.attach("mn", "eth0", link, self.home_address if link == "home" else None)
-        self.net.execute("mn", mn.machine.on_link(LinkChange("eth0", True), self.net.now))
+        self.net.link_change("mn", A.LinkChange("eth0", True))
         self.net.run(self.net.now)
 
 
