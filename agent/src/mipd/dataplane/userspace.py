@@ -111,6 +111,21 @@ class UserTunnel(Tunnel):
         self.max_inner = self.pmtu - self.overhead
 
 
+def _repoint(index: dict[bytes, UserTunnel], address: str, tunnel: Tunnel | None,
+             packed: Callable[[UserTunnel], set[bytes]]) -> None:
+    """Point `address` (packed, as the fast path looks it up) at `tunnel` in `index`, or at nothing
+    (None), keeping the tunnel's own packed set in step: `packed` picks its forward side (home
+    addresses tunnelled to a care-of address, RFC 5944 §4.2.3) or its reverse side (RFC 3024 §5)."""
+    key = socket.inet_aton(address)
+    old = index.pop(key, None)
+    if old is not None:
+        packed(old).discard(key)
+    if tunnel is not None:
+        assert isinstance(tunnel, UserTunnel)
+        index[key] = tunnel
+        packed(tunnel).add(key)
+
+
 class UserspaceDataplane(NetlinkDataplane):
     """TUN + raw-socket data plane (works without ipip/gre kernel modules).
 
@@ -274,24 +289,10 @@ class UserspaceDataplane(NetlinkDataplane):
             self._table_route = False
 
     def _forward_changed(self, dest: str, tunnel: Tunnel | None) -> None:
-        key = socket.inet_aton(dest)
-        old = self._fwd.pop(key, None)
-        if old is not None:
-            old.fwd_b.discard(key)
-        if tunnel is not None:
-            assert isinstance(tunnel, UserTunnel)
-            self._fwd[key] = tunnel
-            tunnel.fwd_b.add(key)
+        _repoint(self._fwd, dest, tunnel, lambda t: t.fwd_b)
 
     def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
-        key = socket.inet_aton(source)
-        old = self._rev.pop(key, None)
-        if old is not None:
-            old.rev_b.discard(key)
-        if tunnel is not None:
-            assert isinstance(tunnel, UserTunnel)
-            self._rev[key] = tunnel
-            tunnel.rev_b.add(key)
+        _repoint(self._rev, source, tunnel, lambda t: t.rev_b)
 
     def _visitor_changed(self, dest: str, present: bool) -> None:
         if present:
