@@ -9,6 +9,7 @@ import time
 
 import pytest
 import runtime_helpers as h
+from mipd.dataplane.netlink import mac_to_str
 from mipd.protocol import codes
 from mipd.runtime import frames
 from mipd.runtime.sockets import PacketSocket
@@ -58,13 +59,13 @@ def test_advertisements_periodic_and_solicited(fa, netns):
         fa_mac = h.in_netns(netns.name, lambda: PacketSocket(SERVED, False, ())).mac
         mac, rx = h.receive(mn, lambda m, r: r.proto == 1)
         adv = icmp.decode(rx.payload)
-        assert mac == frames.mac_text(fa_mac) and rx.ttl == 1 and rx.dest == "224.0.0.1" and rx.source == FA
+        assert mac == mac_to_str(fa_mac) and rx.ttl == 1 and rx.dest == "224.0.0.1" and rx.source == FA
         assert adv.flags & icmp.ADV_F and adv.care_of_addresses == [FA] and adv.lifetime == 3
         assert adv.prefix_lengths == [24]
         # A solicitation is answered at once (§2.3), well before the next periodic one could come.
         time.sleep(0.1)
         mn.recv_batch(64)
-        solicit = Ether(src=frames.mac_text(mn.mac), dst="01:00:5e:00:00:0b") / IP(
+        solicit = Ether(src=mac_to_str(mn.mac), dst="01:00:5e:00:00:0b") / IP(
             src="0.0.0.0", dst="224.0.0.11", ttl=1) / ICMP(type=10)
         t0 = time.monotonic()
         mn.send(bytes(solicit))
@@ -79,7 +80,7 @@ def test_visitor_registration_relayed_both_ways(fa, netns):
     mn = h.in_netns(netns.name, lambda: PacketSocket(PEER, True, ()))
     home_agent = h.udp_socket(netns.name, h.HA_ADDRESS, 434)
     try:
-        mn_mac = frames.mac_text(mn.mac)
+        mn_mac = mac_to_str(mn.mac)
         ident = 0xE8FE6F80_80000000 | int(time.time()) & 0xFFFF
         req = reg.RegistrationRequest(reg.FLAG_T, 600, h.HOME, h.HA_ADDRESS, FA, ident)
         data = sign(SecurityAssociation(h.HOME, h.SPI, h.KEY), req.encode(), MHAE)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import runtime_helpers as h
+from mipd.dataplane.netlink import mac_to_bytes, mac_to_str
 from mipd.runtime import frames
 from mipd.runtime.sockets import PacketSocket, bpf_filter
 from mipd.wire import icmp
@@ -18,7 +19,7 @@ SRC_MAC, DST_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
 def test_udp_frame_decodes_with_scapy():
     payload = bytes(range(37))
-    raw = frames.udp_frame(frames.mac_bytes(SRC_MAC), frames.mac_bytes(DST_MAC), "10.2.0.1", "10.1.0.10", 434,
+    raw = frames.udp_frame(mac_to_bytes(SRC_MAC), mac_to_bytes(DST_MAC), "10.2.0.1", "10.1.0.10", 434,
                            5555, payload, ttl=1, ident=77)
     pkt = Ether(raw)
     assert (pkt.src, pkt.dst, pkt.type) == (SRC_MAC, DST_MAC, 0x0800)
@@ -38,7 +39,7 @@ def test_udp_frame_decodes_with_scapy():
 def test_icmp_frame_decodes_with_scapy():
     adv = icmp.AgentAdvertisement(3, sequence=5, registration_lifetime=1800, flags=icmp.ADV_F,
                                   care_of_addresses=["10.2.0.1"], routers=[("10.2.0.1", 0)]).encode()
-    raw = frames.icmp_frame(frames.mac_bytes(SRC_MAC), frames.multicast_mac("224.0.0.1"), "10.2.0.1", "224.0.0.1",
+    raw = frames.icmp_frame(mac_to_bytes(SRC_MAC), frames.multicast_mac("224.0.0.1"), "10.2.0.1", "224.0.0.1",
                             adv, ttl=1)
     pkt = Ether(raw)
     assert pkt.dst == "01:00:5e:00:00:01" and pkt[IP].ttl == 1 and pkt[IP].proto == 1
@@ -86,11 +87,11 @@ def test_unchecked_udp_checksum_is_accepted_when_offload_pending():
 
 
 def test_dest_mac():
-    assert frames.dest_mac("10.1.0.10", DST_MAC) == frames.mac_bytes(DST_MAC)
+    assert frames.dest_mac("10.1.0.10", DST_MAC) == mac_to_bytes(DST_MAC)
     assert frames.dest_mac("224.0.0.11", None) == bytes.fromhex("01005e00000b")
     assert frames.dest_mac("255.255.255.255", None) == b"\xff" * 6
     with pytest.raises(ValueError):
-        frames.mac_bytes("02:00")
+        mac_to_bytes("02:00")
 
 
 def test_bpf_program_shape():
@@ -109,7 +110,7 @@ def test_packet_socket_filter_on_a_veth(netns):
     tx = h.in_netns(netns.name, lambda: PacketSocket("pk-b", False, ()))
     try:
         src = tx.mac
-        base = Ether(src=frames.mac_text(src), dst="ff:ff:ff:ff:ff:ff") / IP(src="10.2.0.9", dst="10.2.0.1")
+        base = Ether(src=mac_to_str(src), dst="ff:ff:ff:ff:ff:ff") / IP(src="10.2.0.9", dst="10.2.0.1")
         sent = {
             "udp434": base / UDP(sport=434, dport=434) / b"\x01wanted",
             "udp435": base / UDP(sport=434, dport=435) / b"unwanted",
@@ -128,7 +129,7 @@ def test_packet_socket_filter_on_a_veth(netns):
         got += [f for f, _ in rx.recv_batch(16)]
         kinds = [frames.parse_frame(f)[1] for f in got]
         assert [(k.proto, k.payload[:1]) for k in kinds] == [(17, b"\x01"), (1, b"\x0a")]
-        assert {frames.parse_frame(f)[0] for f in got} == {frames.mac_text(src)}
+        assert {frames.parse_frame(f)[0] for f in got} == {mac_to_str(src)}
         assert tx.recv_batch(16) == []  # a send-only socket takes nothing in
     finally:
         rx.close()

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import runtime_helpers as h
+from mipd.dataplane.netlink import mac_to_bytes, mac_to_str
 from mipd.protocol import codes
 from mipd.runtime import frames
 from mipd.runtime.sockets import PacketSocket
@@ -74,7 +75,7 @@ def test_mobile_node_registers_through_a_foreign_agent(netns, tmp_path):
 
         rep = reg.RegistrationReply(codes.ACCEPTED, 600, h.HOME, h.HA_ADDRESS, req.identification)
         reply = sign(SecurityAssociation(h.HA_ADDRESS, h.SPI, h.KEY), rep.encode(), MHAE)
-        fa.send(frames.udp_frame(fa.mac, frames.mac_bytes(mn_mac), FA, h.HOME, 434, rx.source_port, reply, ttl=64))
+        fa.send(frames.udp_frame(fa.mac, mac_to_bytes(mn_mac), FA, h.HOME, 434, rx.source_port, reply, ttl=64))
 
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and not mipd.ctl_json("registration")["registered"]:
@@ -91,7 +92,7 @@ def test_mobile_node_registers_through_a_foreign_agent(netns, tmp_path):
             routes = netns.run("ip", "-4", "route").stdout
             assert f"default via {FA} dev {LINK}" in routes and f"src {h.HOME}" in routes
             neigh = netns.run("ip", "-4", "neigh", "show", FA).stdout
-            assert frames.mac_text(fa.mac) in neigh and "PERMANENT" in neigh  # §4.6: no ARP for the agent
+            assert mac_to_str(fa.mac) in neigh and "PERMANENT" in neigh  # §4.6: no ARP for the agent
             assert kernel_state(netns)[2].strip() == "1"  # no ARP replies for the home address away (§4.6)
 
         # Link-layer movement indication (§2.4.2): the link goes down, the node notices at once.

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from socket import inet_aton, inet_ntoa
 
+from mipd.dataplane.netlink import mac_to_bytes, mac_to_str
 from mipd.wire.icmp import checksum
 
 ETH_P_IP = 0x0800
@@ -27,18 +28,6 @@ _UDP = struct.Struct("!HHHH")
 _PSEUDO = struct.Struct("!4s4sBBH")
 
 
-def mac_bytes(text: str) -> bytes:
-    """"aa:bb:cc:dd:ee:ff" -> 6 bytes; ValueError otherwise."""
-    parts = text.split(":")
-    if len(parts) != 6:
-        raise ValueError(f"not a MAC address: {text!r}")
-    return bytes(int(p, 16) for p in parts)
-
-
-def mac_text(data: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in data)
-
-
 def multicast_mac(group: str) -> bytes:
     """The Ethernet address of IPv4 multicast `group` (RFC 1112 §6.4: 01:00:5e + low 23 bits)."""
     a = inet_aton(group)
@@ -48,7 +37,7 @@ def multicast_mac(group: str) -> bytes:
 def dest_mac(dest: str, lladdr: str | None) -> bytes:
     """Where a frame to IPv4 `dest` goes: `lladdr` if given, else broadcast/multicast mapping."""
     if lladdr:
-        return mac_bytes(lladdr)
+        return mac_to_bytes(lladdr)
     first = int(dest.split(".", 1)[0])
     if 224 <= first < 240:
         return multicast_mac(dest)
@@ -134,4 +123,4 @@ def parse_frame(frame: bytes, check_udp: bool = True) -> tuple[str, Received] | 
     if len(frame) < 14 or frame[12:14] != b"\x08\x00":
         return None
     rx = parse_ipv4(frame[14:], check_udp)
-    return None if rx is None else (mac_text(frame[6:12]), rx)
+    return None if rx is None else (mac_to_str(frame[6:12]), rx)
