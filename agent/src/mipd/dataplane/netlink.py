@@ -146,6 +146,12 @@ def parse_attrs(data: bytes | memoryview, offset: int = 0) -> dict[int, bytes]:
     return attrs
 
 
+def _table(table: int, attrs: dict[int, bytes]) -> int:
+    """A route's or rule's table: the 32-bit RTA_TABLE (FRA_TABLE, the same number) when present,
+    else the header's 8-bit field (tables above 255 are only in the attribute)."""
+    return struct.unpack("=I", attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table
+
+
 def mac_to_bytes(lladdr: str) -> bytes:
     """``"02:00:5e:00:00:01"`` -> 6 bytes; ValueError if malformed."""
     parts = lladdr.split(":")
@@ -265,6 +271,14 @@ class Netlink:
     def _ack(self, msg_type: int, flags: int, body: bytes) -> None:
         self._request(msg_type, flags | NLM_F_ACK, body)
 
+    def _dump(self, get: int, new: int, header: struct.Struct,
+              body: bytes) -> Iterator[tuple[tuple[int, ...], dict[int, bytes]]]:
+        """Dump request `get` with `body`: of each `new` message, the fields of its fixed
+        `header` and its attributes."""
+        for mtype, payload in self._request(get, NLM_F_DUMP, body):
+            if mtype == new:
+                yield header.unpack_from(payload), parse_attrs(payload, header.size)
+
     # -- links -----------------------------------------------------------------------------
 
     @staticmethod
@@ -352,11 +366,8 @@ class Netlink:
         """Every IPv4 address of this namespace: (address, prefix length, ifindex)."""
         body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
         out = []
-        for mtype, payload in self._request(RTM_GETADDR, NLM_F_DUMP, body):
-            if mtype != RTM_NEWADDR:
-                continue
-            family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(payload)
-            attrs = parse_attrs(payload, _IFADDRMSG.size)
+        for (family, prefixlen, _flags, _scope, index), attrs in self._dump(RTM_GETADDR, RTM_NEWADDR,
+                                                                             _IFADDRMSG, body):
             local = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
             if family == socket.AF_INET and local and len(local) == 4:
                 out.append((socket.inet_ntoa(local), prefixlen, index))
@@ -424,13 +435,9 @@ class Netlink:
     def routes(self) -> Iterator[Route]:
         """All IPv4 routes of every table (``ip route show table all``)."""
         body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
-        for mtype, payload in self._request(RTM_GETROUTE, NLM_F_DUMP, body):
-            if mtype != RTM_NEWROUTE:
-                continue
-            _f, dst_len, _sl, _tos, table, proto, scope, _type, _fl = _RTMSG.unpack_from(payload)
-            attrs = parse_attrs(payload, _RTMSG.size)
-            if RTA_TABLE in attrs:
-                table = struct.unpack("=I", attrs[RTA_TABLE])[0]
+        for fields, attrs in self._dump(RTM_GETROUTE, RTM_NEWROUTE, _RTMSG, body):
+            _f, dst_len, _sl, _tos, table, proto, scope, _type, _fl = fields
+            table = _table(table, attrs)
             dst = socket.inet_ntoa(attrs[RTA_DST]) if RTA_DST in attrs else "0.0.0.0"
             oif = struct.unpack("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else None
             yield Route(dst, dst_len, table, proto, oif, scope)
@@ -473,16 +480,11 @@ class Netlink:
 
     def rules(self) -> Iterator[Rule]:
         body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
-        for mtype, payload in self._request(RTM_GETRULE, NLM_F_DUMP, body):
-            if mtype != RTM_NEWRULE:
-                continue
-            _f, _dl, src_len, _tos, table, _r1, _r2, _action, _fl = _RTMSG.unpack_from(payload)
-            attrs = parse_attrs(payload, _RTMSG.size)
-            if FRA_TABLE in attrs:
-                table = struct.unpack("=I", attrs[FRA_TABLE])[0]
+        for fields, attrs in self._dump(RTM_GETRULE, RTM_NEWRULE, _RTMSG, body):  # fib_rule_hdr: rtmsg's layout
+            _f, _dl, src_len, _tos, table, _r1, _r2, _action, _fl = fields
             yield Rule(
                 priority=struct.unpack("=I", attrs[FRA_PRIORITY])[0] if FRA_PRIORITY in attrs else 0,
-                table=table,
+                table=_table(table, attrs),
                 src=socket.inet_ntoa(attrs[FRA_SRC]) if FRA_SRC in attrs else None,
                 src_len=src_len,
                 iifname=attrs[FRA_IIFNAME].rstrip(b"\x00").decode() if FRA_IIFNAME in attrs else None,
@@ -518,14 +520,8 @@ class Netlink:
     def neighbours(self, *, proxy: bool = False) -> Iterator[Neighbour]:
         """IPv4 neighbour entries, or the proxy entries (``ip neigh show proxy``) if `proxy`."""
         body = _NDMSG.pack(socket.AF_INET, 0, 0, NTF_PROXY if proxy else 0, 0)
-        for mtype, payload in self._request(RTM_GETNEIGH, NLM_F_DUMP, body):
-            if mtype != RTM_NEWNEIGH:
-                continue
-            family, ifindex, state, flags, _type = _NDMSG.unpack_from(payload)
-            if family != socket.AF_INET:
-                continue
-            attrs = parse_attrs(payload, _NDMSG.size)
-            if NDA_DST not in attrs:
+        for (family, ifindex, state, flags, _type), attrs in self._dump(RTM_GETNEIGH, RTM_NEWNEIGH, _NDMSG, body):
+            if family != socket.AF_INET or NDA_DST not in attrs:
                 continue
             yield Neighbour(
                 dst=socket.inet_ntoa(attrs[NDA_DST]),
