@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import functools
 import socket
 import struct
 from dataclasses import dataclass
@@ -100,6 +101,14 @@ def _big_rcvbuf(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
 
 
+@functools.lru_cache(maxsize=256)
+def _pktinfo(source: str | None, ifindex: int) -> tuple[int, int, bytes]:
+    """The IP_PKTINFO control message choosing a reply's source address and interface (a handful of
+    distinct ones per agent, one per reply: built once)."""
+    spec = socket.inet_aton(source) if source else b"\0\0\0\0"
+    return (SOL_IP, IP_PKTINFO, _PKTINFO.pack(ifindex, spec, b"\0\0\0\0"))
+
+
 class UdpSocket:
     """UDP port 434 on every address (or `address`), non-blocking."""
 
@@ -168,8 +177,7 @@ class UdpSocket:
         """Send one datagram; `source`/`ifindex` pick the source address and interface (IP_PKTINFO)."""
         anc = []
         if source or ifindex:
-            spec = socket.inet_aton(source) if source else b"\0\0\0\0"
-            anc.append((SOL_IP, IP_PKTINFO, _PKTINFO.pack(ifindex, spec, b"\0\0\0\0")))
+            anc.append(_pktinfo(source, ifindex))
         if ttl is not None:
             anc.append((SOL_IP, IP_TTL, _INT.pack(ttl)))
         if anc:
