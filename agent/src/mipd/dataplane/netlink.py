@@ -271,6 +271,18 @@ class Netlink:
     def _ack(self, msg_type: int, flags: int, body: bytes) -> None:
         self._request(msg_type, flags | NLM_F_ACK, body)
 
+    def _delete(self, msg_type: int, body: bytes,
+                absent: tuple[int, ...] = (errno.ENOENT, errno.ESRCH, errno.ENODEV)) -> bool:
+        """Delete request `msg_type` with `body`; False if the kernel answers that the object is
+        not there (`absent`: by default also ENODEV, gone with its device)."""
+        try:
+            self._ack(msg_type, 0, body)
+        except NetlinkError as exc:
+            if exc.errno in absent:
+                return False
+            raise
+        return True
+
     def _dump(self, get: int, new: int, header: struct.Struct,
               body: bytes) -> Iterator[tuple[tuple[int, ...], dict[int, bytes]]]:
         """Dump request `get` with `body`: of each `new` message, the fields of its fixed
@@ -423,14 +435,7 @@ class Netlink:
                   table: int = RT_TABLE_MAIN, proto: int = 0) -> bool:
         """Delete a route; False if it was not there."""
         # as iproute2 does for deletion: scope NOWHERE and type UNSPEC match any
-        body = self._route_body(dst, dst_len, oif, table, proto, RT_SCOPE_NOWHERE, 0)
-        try:
-            self._ack(RTM_DELROUTE, 0, body)
-        except NetlinkError as exc:
-            if exc.errno in (errno.ESRCH, errno.ENOENT, errno.ENODEV):
-                return False
-            raise
-        return True
+        return self._delete(RTM_DELROUTE, self._route_body(dst, dst_len, oif, table, proto, RT_SCOPE_NOWHERE, 0))
 
     def routes(self) -> Iterator[Route]:
         """All IPv4 routes of every table (``ip route show table all``)."""
@@ -470,13 +475,7 @@ class Netlink:
     def del_rule(self, *, src: str | None, src_len: int = 32, iifname: str | None = None,
                  table: int, priority: int) -> bool:
         body = self._rule_body(src, src_len, iifname, table, priority, 0)
-        try:
-            self._ack(RTM_DELRULE, 0, body)
-        except NetlinkError as exc:
-            if exc.errno in (errno.ENOENT, errno.ESRCH):
-                return False
-            raise
-        return True
+        return self._delete(RTM_DELRULE, body, (errno.ENOENT, errno.ESRCH))
 
     def rules(self) -> Iterator[Rule]:
         body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -509,13 +508,7 @@ class Netlink:
     def del_neigh(self, dst: str, ifindex: int, *, proxy: bool = False) -> bool:
         body = (_NDMSG.pack(socket.AF_INET, ifindex, 0, NTF_PROXY if proxy else 0, 0)
                 + _ip(NDA_DST, dst))
-        try:
-            self._ack(RTM_DELNEIGH, 0, body)
-        except NetlinkError as exc:
-            if exc.errno in (errno.ENOENT, errno.ESRCH, errno.ENODEV):
-                return False
-            raise
-        return True
+        return self._delete(RTM_DELNEIGH, body)
 
     def neighbours(self, *, proxy: bool = False) -> Iterator[Neighbour]:
         """IPv4 neighbour entries, or the proxy entries (``ip neigh show proxy``) if `proxy`."""
