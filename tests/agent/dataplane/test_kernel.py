@@ -154,3 +154,23 @@ def test_kernel_backend_bookkeeping_with_standin_devices(topology: Topology) -> 
     assert "table 435" not in ns.exec("fa", "ip", "route", "show", "table", "all").stdout
     fa("close")
     assert kernel_state(ns, "fa") == clean
+
+
+def test_kernel_backend_cannot_copy_to_several_tunnels(topology: Topology) -> None:
+    """RFC 5944 §4.2.3: a host route leads into one device, so the kernel backend cannot copy a
+    datagram into several tunnels (the daemon tells the home agent, which then grants no
+    simultaneous bindings); it refuses a second tunnel for one destination and keeps the first."""
+    ns = topology.ns
+    fa = Driver(ns, "fa", kernel_standin=True)
+    t1 = fa("add_tunnel", local=topology.COA, remote=topology.HA, encap="ipip")["id"]
+    t2 = fa("add_tunnel", local=topology.COA, remote="10.1.0.2", encap="ipip")["id"]
+    fa("route_via_tunnel", dest="10.5.0.1", tunnel=t1)
+    with pytest.raises(DriverError, match="cannot tunnel a copy"):
+        fa("route_via_tunnel", dest="10.5.0.1", tunnel=t2, add=True)
+    assert "10.5.0.1 dev mipt0 proto 173" in ns.exec("fa", "ip", "route").stdout
+    fa("route_via_tunnel", dest="10.5.0.1", tunnel=t2)  # exclusive: moves it
+    assert "10.5.0.1 dev mipt1 proto 173" in ns.exec("fa", "ip", "route").stdout
+    fa("unroute_via_tunnel", dest="10.5.0.1", tunnel=t1)  # not routed into t1: nothing changes
+    assert "10.5.0.1 dev mipt1 proto 173" in ns.exec("fa", "ip", "route").stdout
+    fa("unroute_via_tunnel", dest="10.5.0.1", tunnel=t2)
+    assert "10.5.0.1" not in ns.exec("fa", "ip", "route").stdout

@@ -398,6 +398,51 @@ def test_colocated_mobile_node(topology: Topology) -> None:
     assert counters["decap_packets"] == 4 and counters["encap_packets"] == 4
 
 
+def test_simultaneous_bindings_get_a_copy_each(topology: Topology) -> None:
+    """RFC 5944 §3.6.1.2, §4.2.3: the home address routed into two tunnels (the FA's care-of
+    address and the MN's co-located one): each care-of address gets a separate copy of every
+    datagram; what comes back through either tunnel from the home address is decapsulated
+    (RFC 3024 §4.3); unrouting one tunnel keeps the other; the last one's removal ends it."""
+    topo = topology
+    ns = topo.ns
+    coa2 = "10.3.0.50"  # co-located, on the visited link behind the FA
+    ns.ip("rt", "route add 10.3.0.0/24 via 10.2.0.1")
+    ns.ip("mn", f"addr add {coa2}/24 dev mn0",  # the home address stays the source (host.MobileHost)
+          f"route replace default via 10.3.0.1 dev mn0 onlink src {topo.HOA}")
+    ha, fa = start_agents(topo, "ipip", reverse=True)
+    assert ha.hello["backend"] == "userspace"
+    mn = Driver(ns, "mn", ip_forward=False)
+    t2 = ha("add_tunnel", local=topo.HA, remote=coa2, encap="ipip")["id"]
+    ha("route_via_tunnel", dest=topo.HOA, tunnel=t2, add=True)
+    mn("add_tunnel", local=coa2, remote=topo.HA, encap="ipip")
+    echo_server(topo, "mn")
+
+    def copies(count: int) -> dict[tuple[str, str], int]:
+        """(outer destination, inner source) -> packets seen on R - FA for `count` pings."""
+        cap = Capture(ns, "rt", "rt-f", "ip proto 4")
+        ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--count", str(count), "--timeout", "0.5")
+        seen: dict[tuple[str, str], int] = {}
+        for p in cap.stop():
+            key = (p[IP].dst, IP(bytes(p[IP].payload)).src)
+            seen[key] = seen.get(key, 0) + 1
+        return seen
+
+    both = copies(3)
+    assert both[(topo.COA, topo.CN)] == 3 and both[(coa2, topo.CN)] == 3  # a copy to each
+    assert both[(topo.HA, topo.HOA)] == 6  # the MN echoed both copies, via the FA's reverse tunnel
+    counters = ha("counters")
+    assert counters["encap_packets"] == 6 and counters["decap_packets"] == 6
+    assert counters.get("dropped_inner_filter", 0) == 0
+    assert mn("counters")["decap_packets"] == 3
+
+    ha("unroute_via_tunnel", dest=topo.HOA, tunnel=ha.tunnel)  # the FA's binding goes (§4.2.3)
+    one = copies(2)
+    assert one[(coa2, topo.CN)] == 2 and (topo.COA, topo.CN) not in one
+    assert f"{topo.HOA} dev mip0" in ns.exec("ha", "ip", "route").stdout
+    ha("remove_tunnel", tunnel=t2)
+    assert topo.HOA not in ns.exec("ha", "ip", "route").stdout
+
+
 def test_strict_reverse_path_filtering(topology: Topology) -> None:
     """With rp_filter=1 everywhere (as some distributions configure), decapsulated datagrams
     arriving on the TUN device are still accepted: it is loose for mip0 and has an address."""

@@ -11,6 +11,7 @@ from mipd.protocol import actions as A
 from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import FilterRule, HostSet, RegistrationFilters, RuleList
 from mipd.protocol.home_agent import EXPIRY_TIMER, Binding, HomeAgent
+from mipd.protocol.simnet import DataplaneState
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import ntp_seconds, ntp_timestamp
 from mipd.wire import registration as reg
@@ -205,6 +206,106 @@ def test_s_bit_without_support_gets_code_1_and_replaces():
     acts = ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
     assert reply_of(acts).code == 1
     assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+
+
+def _two_simultaneous(ha: HomeAgent, state: DataplaneState) -> list:
+    """MN registers with S via FA, then via FA2; the actions are applied to `state`."""
+    first = ha.on_packet(packet(request(flags=reg.FLAG_S)), NOW)
+    second = ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    for a in first + second:
+        state.apply(a)
+    return second
+
+
+def test_simultaneous_binding_routes_a_copy_into_each_tunnel():
+    """§3.6.1.2, §4.2.3: with S granted the new tunnel is routed beside the old one (a copy to each
+    care-of address), not instead of it."""
+    ha, state = make_ha(simultaneous_bindings=3), DataplaneState()
+    acts = _two_simultaneous(ha, state)
+    assert reply_of(acts).code == 0
+    assert A.AddTunnelRoute(MN, HA, FA2, "ipip", exclusive=False) in acts
+    assert not [a for a in acts if isinstance(a, (A.RemoveTunnel, A.RemoveTunnelRoute))]
+    assert state.tunnel_routes[MN] == [(HA, FA, "ipip"), (HA, FA2, "ipip")]
+
+
+@pytest.mark.parametrize("coa", [FA, FA2])
+def test_deregistering_one_simultaneous_binding_keeps_the_other_route(coa):
+    """§3.8.2.2 + §4.2.3: lifetime 0 for one care-of address removes only that tunnel's route."""
+    ha, state = make_ha(simultaneous_bindings=3), DataplaneState()
+    _two_simultaneous(ha, state)
+    acts = ha.on_packet(packet(request(coa=coa, lifetime=0, ident=ntp_timestamp(NOW + 2)), source=coa), NOW + 2)
+    assert A.RemoveTunnelRoute(MN, HA, coa, "ipip") in acts
+    assert A.RemoveTunnelRoute(MN) not in acts and not [a for a in acts if isinstance(a, A.AddTunnelRoute)]
+    for a in acts:
+        state.apply(a)
+    other = FA2 if coa == FA else FA
+    assert state.tunnel_routes[MN] == [(HA, other, "ipip")] and (HA, coa, "ipip") not in state.tunnels
+
+
+def test_expiry_of_one_simultaneous_binding_keeps_the_other_route():
+    """§4.2.3: the HA "MUST delete the binding, but it MUST retain any other (non-expired)
+    simultaneous mobility bindings"; the other tunnel keeps receiving copies."""
+    ha, state = make_ha(simultaneous_bindings=3), DataplaneState()
+    _two_simultaneous(ha, state)
+    ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 300))), NOW + 300)
+    acts = ha.on_timer(EXPIRY_TIMER, NOW + 601)  # FA's binding expires, FA2's was refreshed
+    for a in acts:
+        state.apply(a)
+    assert A.RemoveTunnelRoute(MN, HA, FA, "ipip") in acts
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+    assert state.tunnel_routes[MN] == [(HA, FA2, "ipip")]
+    assert not [a for a in acts if isinstance(a, A.SetProxyArp)]
+
+
+def test_registration_without_s_removes_the_routes_of_the_other_bindings():
+    """§3.6.1.2: without S the previous bindings are replaced; re-registering an existing care-of
+    address (no new tunnel) still takes the others' tunnels out of the route."""
+    ha, state = make_ha(simultaneous_bindings=3), DataplaneState()
+    _two_simultaneous(ha, state)
+    acts = ha.on_packet(packet(request(ident=ntp_timestamp(NOW + 2))), NOW + 2)
+    assert A.RemoveTunnelRoute(MN, HA, FA2, "ipip") in acts
+    for a in acts:
+        state.apply(a)
+    assert state.tunnel_routes[MN] == [(HA, FA, "ipip")]
+
+
+def test_encapsulation_change_of_one_simultaneous_binding_keeps_the_other():
+    """§3.6.1.2, §4.2.3: a simultaneous binding re-registered with GRE (§3.3 G bit) moves to a GRE
+    tunnel; the other binding's tunnel stays routed."""
+    ha, state = make_ha(simultaneous_bindings=3), DataplaneState()
+    _two_simultaneous(ha, state)
+    acts = ha.on_packet(packet(request(flags=reg.FLAG_S | reg.FLAG_G, ident=ntp_timestamp(NOW + 2))), NOW + 2)
+    for a in acts:
+        state.apply(a)
+    assert sorted(state.tunnel_routes[MN]) == [(HA, FA, "gre"), (HA, FA2, "ipip")]
+    assert set(state.tunnels) == {(HA, FA, "gre"), (HA, FA2, "ipip")}
+
+
+def test_no_simultaneous_bindings_where_the_data_plane_cannot_copy():
+    """§3.4, §3.8.3: a data plane that cannot duplicate (copies=False, the kernel backend) makes
+    the HA answer S with code 1 ("accepted, but simultaneous mobility bindings unsupported") and
+    replace the binding, whatever simultaneous_bindings allows."""
+    config = HomeAgentConfig(HA, "home0", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
+                             simultaneous_bindings=3)
+    ha, state = HomeAgent(config, SecurityAssociations([mn_sa()]), random.Random(1), copies=False), DataplaneState()
+    acts = _two_simultaneous(ha, state)
+    assert reply_of(acts).code == 1
+    assert A.AddTunnelRoute(MN, HA, FA2, "ipip", exclusive=True) in acts
+    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+    assert state.tunnel_routes[MN] == [(HA, FA2, "ipip")]
+
+
+def test_restore_without_copies_keeps_one_binding_per_node():
+    """§4.2.3: simultaneous bindings stored by a data plane that copied, restored where the data
+    plane cannot (e.g. restarted on the kernel backend): one binding per node stays."""
+    config = HomeAgentConfig(HA, "home0", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
+                             simultaneous_bindings=3)
+    ha = HomeAgent(config, SecurityAssociations([mn_sa()]), random.Random(1), copies=False)
+    stored = [Binding(MN, coa, 600, NOW + 100, 1, "ipip", False, coa, simultaneous=True) for coa in (FA, FA2)]
+    state = DataplaneState()
+    for a in ha.restore(stored, NOW):
+        state.apply(a)
+    assert len(ha.bindings_of(MN)) == 1 and len(state.tunnel_routes[MN]) == 1 and len(state.tunnels) == 1
 
 
 def test_simultaneous_binding_limit_gives_135():

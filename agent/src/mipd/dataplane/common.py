@@ -1,7 +1,10 @@
 """Route, rule, neighbour and ARP bookkeeping shared by the kernel and userspace backends.
 
 - HA (RFC 5944 §4.2.3): ``route_via_tunnel(home address)`` installs ``HoA/32`` into the
-  tunnel, which intercepts datagrams for a mobile node away from home; ``proxy_arp`` and
+  tunnel, which intercepts datagrams for a mobile node away from home. With simultaneous
+  bindings (§3.6.1.2) ``route_via_tunnel(..., add=True)`` routes it into several tunnels, each
+  to get a copy, where the backend can duplicate (``copies``); the kernel route then leads into
+  the newest one. ``proxy_arp`` and
   ``gratuitous_arp`` implement §4.6 (Linux answers ARP for an NTF_PROXY entry only on a
   forwarding interface and only when the route to the address leaves by another device: the
   tunnel route provides exactly that).
@@ -47,6 +50,7 @@ class NetlinkDataplane:
     """The backend-independent half of a data plane; subclasses provide the tunnels."""
 
     name = "base"
+    copies = False  # can a destination be routed into several tunnels, a copy into each (§4.2.3)?
 
     def __init__(self, *, table: int = DEFAULT_TABLE, rule_priority: int = DEFAULT_RULE_PRIORITY,
                  proto: int = RTPROT_MIPD) -> None:
@@ -58,7 +62,7 @@ class NetlinkDataplane:
         self._closed = False
         self._nl = Netlink()
         self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
-        self._forward: dict[str, Tunnel] = {}
+        self._forward: dict[str, list[Tunnel]] = {}  # dest -> its tunnels, newest last
         self._reverse: dict[str, tuple[Tunnel, str | None]] = {}
         self._host_routes: dict[tuple[str, str], tuple[int, bool]] = {}
         self._proxies: dict[tuple[str, str], int] = {}
@@ -85,8 +89,8 @@ class NetlinkDataplane:
         """Install (used) or remove (not used) the default route of `tunnel`'s reverse table."""
         raise NotImplementedError
 
-    def _forward_changed(self, dest: str, tunnel: Tunnel | None) -> None:
-        """`dest` is now routed into `tunnel` (None: no longer routed into a tunnel)."""
+    def _forward_changed(self, dest: str, tunnels: tuple[Tunnel, ...]) -> None:
+        """`dest` is now routed into `tunnels`, newest last (empty: into no tunnel)."""
 
     def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
         """Datagrams from `source` now go into `tunnel` (None: no longer reverse-tunnelled)."""
@@ -143,7 +147,7 @@ class NetlinkDataplane:
         if tunnel.refs > 0:
             return
         for dest in sorted(tunnel.forward_dests):
-            self.unroute_via_tunnel(dest)
+            self.unroute_via_tunnel(dest, tunnel)
         for source in sorted(tunnel.reverse_sources):
             self.unreverse_tunnel(source)
         del self._tunnels[tunnel.key]
@@ -160,36 +164,53 @@ class NetlinkDataplane:
 
     # -- forward direction (HA: home address -> care-of address) ---------------------------
 
-    def route_via_tunnel(self, dest: str, tunnel: Tunnel) -> None:
-        """Route `dest`/32 into `tunnel` (moves it if it was routed into another one)."""
+    def route_via_tunnel(self, dest: str, tunnel: Tunnel, add: bool = False) -> None:
+        """Route `dest`/32 into `tunnel`: instead of the tunnels it was routed into, or with
+        `add` beside them, each to get a copy of every datagram (simultaneous bindings, RFC 5944
+        §4.2.3; only where the backend has ``copies``)."""
         self._check_open()
         self._own(tunnel)
         check_ipv4(dest, "destination")
         if self._endpoints[dest] > 0:
             # the tunnel's own datagrams would be routed back into it (RFC 2003 §3.2)
             raise DataplaneError(f"{dest} is a tunnel endpoint: routing it into a tunnel loops")
+        old = self._forward.get(dest, [])
+        new = [*(t for t in old if t is not tunnel), tunnel] if add else [tunnel]
+        if len(new) > 1 and not self.copies:
+            raise DataplaneError(f"the {self.name} data plane cannot tunnel a copy to each of several "
+                                 f"care-of addresses (RFC 5944 §4.2.3): {dest} has a tunnel already")
+        self._set_forward(dest, old, new)
+
+    def unroute_via_tunnel(self, dest: str, tunnel: Tunnel | None = None) -> None:
+        """Stop routing `dest` into `tunnel`, keeping its other tunnels (one of several
+        simultaneous bindings gone, RFC 5944 §4.2.3), or into any tunnel (`tunnel` None)."""
+        self._check_open()
+        old = self._forward.get(dest, [])
+        self._set_forward(dest, old, [t for t in old if tunnel is not None and t is not tunnel])
+
+    def _set_forward(self, dest: str, old: list[Tunnel], new: list[Tunnel]) -> None:
+        """Route `dest` into the tunnels `new` (newest last; empty: none) instead of `old`."""
+        if new == old:
+            return
         try:
-            self._nl.replace_route(dest, 32, oif=self._tunnel_oif(tunnel), proto=self.proto)
+            if new:
+                self._nl.replace_route(dest, 32, oif=self._tunnel_oif(new[-1]), proto=self.proto)
         except NetlinkError as exc:
             raise DataplaneError(f"cannot route {dest} via tunnel: {exc}") from exc
-        old = self._forward.get(dest)
-        if old is not None and old is not tunnel:
-            old.forward_dests.discard(dest)
-        self._forward[dest] = tunnel
-        tunnel.forward_dests.add(dest)
-        self._forward_changed(dest, tunnel)
-
-    def unroute_via_tunnel(self, dest: str) -> None:
-        self._check_open()
-        tunnel = self._forward.pop(dest, None)
-        if tunnel is None:
-            return
-        tunnel.forward_dests.discard(dest)
-        self._forward_changed(dest, None)
-        try:
-            self._nl.del_route(dest, 32, oif=self._tunnel_oif(tunnel))
-        except NetlinkError as exc:
-            raise DataplaneError(f"cannot remove route {dest}: {exc}") from exc
+        for t in old:
+            t.forward_dests.discard(dest)
+        for t in new:
+            t.forward_dests.add(dest)
+        if new:
+            self._forward[dest] = new
+        else:
+            del self._forward[dest]
+        self._forward_changed(dest, tuple(new))
+        if not new:
+            try:
+                self._nl.del_route(dest, 32, oif=self._tunnel_oif(old[-1]))
+            except NetlinkError as exc:
+                raise DataplaneError(f"cannot remove route {dest}: {exc}") from exc
 
     # -- reverse direction (RFC 3024: from the mobile node into the tunnel) ----------------
 

@@ -9,6 +9,10 @@ userspace backend. Decapsulation is done by the device whose local/remote match 
 header, so only configured peers are decapsulated (RFC 2003 §6); the RFC 5944 §4.2.2 visitor
 check on inner destinations is left to routing (no route, no delivery) in this backend.
 
+A host route leads into one device, so this backend cannot tunnel a copy of a datagram to each
+of several care-of addresses (simultaneous bindings, RFC 5944 §4.2.3): ``copies`` is False and
+the home agent then grants no simultaneous bindings (code 1, §3.4).
+
 Reverse tunnelling (RFC 3024 §5.1) needs one routing table per tunnel (a rule selects the
 table by source, the table's default route selects the device): tables ``table`` ..
 ``table + max_tunnels - 1``.

@@ -4,7 +4,9 @@ Forward path (encapsulation). The kernel routes a datagram into the TUN device �
 ``HoA/32 dev mip0`` route (HA, RFC 5944 §4.2.3) or by a source rule into the reverse table,
 whose default route is ``dev mip0`` (FA or colocated MN, RFC 3024 §5.1). It is looked up by
 destination in the forward map, then by source in the reverse map, and encapsulated per
-RFC 2003 §3.1 / RFC 2784 §2 / RFC 2004 §3 (see :mod:`mipd.dataplane.encap`):
+RFC 2003 §3.1 / RFC 2784 §2 / RFC 2004 §3 (see :mod:`mipd.dataplane.encap`). A destination
+routed into several tunnels (simultaneous bindings, RFC 5944 §3.6.1.2, §4.2.3) gets a separate
+copy encapsulated into each of them (``copies``), each counted in ``encap_packets``:
 
 - A datagram whose source is the tunnel's exit point is not tunnelled (RFC 2003 §3.2; this
   also drops what RFC 5944 §4.2.3 calls an already-encapsulated datagram looping back from the
@@ -140,6 +142,7 @@ class UserspaceDataplane(NetlinkDataplane):
     """
 
     name = "userspace"
+    copies = True  # RFC 5944 §4.2.3: a copy of each datagram into each tunnel of its destination
 
     def __init__(self, *, tun_name: str = "mip0", tun_mtu: int = 1500,
                  table: int = DEFAULT_TABLE, rule_priority: int = DEFAULT_RULE_PRIORITY,
@@ -168,7 +171,8 @@ class UserspaceDataplane(NetlinkDataplane):
         self._ager: asyncio.TimerHandle | None = None
         self._attached: list[int] = []
         # fast-path lookups, kept in step by the _*_changed hooks (read-only on the packet path)
-        self._fwd: dict[bytes, UserTunnel] = {}
+        self._fwd: dict[bytes, UserTunnel] = {}  # the newest tunnel of each destination
+        self._fwd_copies: dict[bytes, tuple[UserTunnel, ...]] = {}  # all, where there are several
         self._rev: dict[bytes, UserTunnel] = {}
         self._peers: dict[int, dict[bytes, UserTunnel]] = {p: {} for p in RAW_PROTOCOLS}
         self._visitor_set: set[bytes] = set()
@@ -288,8 +292,16 @@ class UserspaceDataplane(NetlinkDataplane):
             self._nl.del_route("0.0.0.0", 0, oif=self.tun_index, table=self.table)
             self._table_route = False
 
-    def _forward_changed(self, dest: str, tunnel: Tunnel | None) -> None:
-        _repoint(self._fwd, dest, tunnel, lambda t: t.fwd_b)
+    def _forward_changed(self, dest: str, tunnels: tuple[Tunnel, ...]) -> None:
+        key = socket.inet_aton(dest)
+        for t in self._fwd_copies.pop(key, ()):
+            t.fwd_b.discard(key)
+        _repoint(self._fwd, dest, tunnels[-1] if tunnels else None, lambda t: t.fwd_b)
+        if len(tunnels) > 1:  # RFC 5944 §4.2.3: a copy into each; each decapsulates the node's replies
+            copies = tuple(t for t in tunnels if isinstance(t, UserTunnel))
+            self._fwd_copies[key] = copies
+            for t in copies:
+                t.fwd_b.add(key)
 
     def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
         _repoint(self._rev, source, tunnel, lambda t: t.rev_b)
@@ -371,6 +383,7 @@ class UserspaceDataplane(NetlinkDataplane):
         size = self._read_size
         fwd_get = self._fwd.get
         rev_get = self._rev.get
+        copies = self._fwd_copies
         sendto = self._tx.sendto  # type: ignore[union-attr]
         packets = nbytes = 0
         for _ in range(self.batch):
@@ -388,6 +401,12 @@ class UserspaceDataplane(NetlinkDataplane):
             tunnel = fwd_get(data[16:20]) or rev_get(data[12:16])
             if tunnel is None:
                 self._drop("no_tunnel")
+                continue
+            if copies and data[16:20] in copies:  # simultaneous bindings (RFC 5944 §4.2.3)
+                for each in copies[data[16:20]]:
+                    sent = self._encap_slow(each, data)
+                    packets += sent
+                    nbytes += n if sent else 0
                 continue
             enc = tunnel.enc
             if (n > tunnel.max_inner or enc.proto == IPPROTO_MINIMAL  # type: ignore[union-attr]

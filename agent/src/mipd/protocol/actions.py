@@ -90,17 +90,30 @@ class RemoveTunnel:
 
 @dataclass(slots=True)
 class AddTunnelRoute:
-    """Route packets for `dest` (a host) into the tunnel local -> remote (HA, §4.1)."""
+    """Route packets for `dest` (a host) into the tunnel local -> remote (HA, RFC 5944 §4.2.3).
+
+    `exclusive` (a binding without S, §3.6.1.2): this tunnel replaces every other one `dest` was
+    routed into. Not exclusive (simultaneous bindings, §3.6.1.2, §4.2.3): the tunnel is added to
+    the ones `dest` already has and each of them gets a separate copy of every datagram.
+    """
 
     dest: str
     local: str
     remote: str
     encap: str
+    exclusive: bool = True
 
 
 @dataclass(slots=True)
 class RemoveTunnelRoute:
+    """Stop routing `dest` into the tunnel local -> remote, keeping its other tunnels (one of
+    several simultaneous bindings removed or expired, RFC 5944 §4.2.3); with no tunnel named
+    (`remote` None), stop routing `dest` into any tunnel."""
+
     dest: str
+    local: str | None = None
+    remote: str | None = None
+    encap: str | None = None
 
 
 @dataclass(slots=True)

@@ -79,10 +79,18 @@ COMPACT_SLACK = 1024  # stale expiry entries tolerated beyond one per node befor
 
 
 class HomeAgent:
-    """Registration processing and binding table of one home agent."""
+    """Registration processing and binding table of one home agent.
 
-    def __init__(self, config: HomeAgentConfig, sas: SecurityAssociations, rng: random.Random) -> None:
+    `copies` is a capability of the data plane the runtime drives: whether it can tunnel a
+    separate copy of each datagram to each care-of address of a node (RFC 5944 §3.6.1.2,
+    §4.2.3). Without it simultaneous bindings are not granted, whatever `simultaneous_bindings`
+    says: a request with S is accepted with code 1 and replaces the node's bindings (§3.4, §3.8.3).
+    """
+
+    def __init__(self, config: HomeAgentConfig, sas: SecurityAssociations, rng: random.Random,
+                 *, copies: bool = True) -> None:
         self.config = config
+        self.copies = copies
         self.sas = sas
         self.counters: Counter[str] = Counter()
         self.replay = ReplayState(rng)
@@ -186,7 +194,8 @@ class HomeAgent:
                 actions.append(DeleteRecord("binding", (b.home_address, b.care_of_address)))
                 self.counters["binding.expired_on_restore"] += 1
                 continue
-            actions += self._install(b, self._bindings.get(b.home_address, []), keep_others=True)
+            # without copies (a data plane that cannot duplicate, §4.2.3) the last one loaded wins
+            actions += self._install(b, self._bindings.get(b.home_address, []), keep_others=self.copies)
             if b.expires != INFINITE:
                 heapq.heappush(self._expiry, (b.expires, b.home_address, b.care_of_address))
             self.counters["binding.restored"] += 1
@@ -327,7 +336,7 @@ class HomeAgent:
         cfg = self.config
         home, coa = req.home_address, req.care_of_address
         current = self._bindings.get(home, [])
-        simultaneous = bool(req.flags & reg.FLAG_S) and cfg.simultaneous_bindings > 0
+        simultaneous = bool(req.flags & reg.FLAG_S) and cfg.simultaneous_bindings > 0 and self.copies
         others = [b for b in current if b.care_of_address != coa] if simultaneous else []
         if simultaneous and len(others) + 1 > cfg.simultaneous_bindings:
             reason = "simultaneous binding limit"
@@ -369,7 +378,12 @@ class HomeAgent:
         return actions
 
     def _install(self, binding: Binding, current: list[Binding], keep_others: bool) -> list[Action]:
-        """Data-plane changes for a new/updated binding; updates the table."""
+        """Data-plane changes for a new/updated binding; updates the table.
+
+        `keep_others` (S granted, §3.6.1.2): the node's other bindings stay and the new tunnel is
+        routed beside theirs, so each care-of address gets a copy (§4.2.3); otherwise the new
+        binding replaces them all.
+        """
         cfg = self.config
         home, coa = binding.home_address, binding.care_of_address
         if len(current) == 1 and current[0].care_of_address == coa and current[0].encap == binding.encap:
@@ -377,21 +391,23 @@ class HomeAgent:
             return []
         actions: list[Action] = []
         same = [b for b in current if b.care_of_address == coa]
-        dropped = [] if keep_others else [b for b in current if b.care_of_address != coa]
+        others = [b for b in current if b.care_of_address != coa]
+        kept, dropped = (others, []) if keep_others else ([], others)
+        replaced = False  # an exclusive route took the place of every other tunnel of `home`
         if not same or same[0].encap != binding.encap:
             actions.append(AddTunnel(cfg.address, coa, binding.encap))
-            actions.append(AddTunnelRoute(home, cfg.address, coa, binding.encap))
-        for b in same:
-            if b.encap != binding.encap:
-                actions.append(RemoveTunnel(cfg.address, coa, b.encap))
-        for b in dropped:
+            actions.append(AddTunnelRoute(home, cfg.address, coa, binding.encap, exclusive=not kept))
+            replaced = not kept
+        for b in [*(b for b in same if b.encap != binding.encap), *dropped]:
+            if not replaced:
+                actions.append(RemoveTunnelRoute(home, cfg.address, b.care_of_address, b.encap))
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
+        for b in dropped:
             actions.append(DeleteRecord("binding", (home, b.care_of_address)))
         if not current and cfg.on_home_link(home):
             # §4.6: the node was at home; proxy ARP for it and announce our link-layer address.
             actions.append(SetProxyArp(home, cfg.interface, True))
             actions.append(SendGratuitousArp(home, cfg.interface, None))
-        kept = [b for b in current if b.care_of_address != coa] if keep_others else []
         self._bindings[home] = [*kept, binding]
         return actions
 
@@ -419,16 +435,17 @@ class HomeAgent:
     def _remove_bindings(
         self, home: str, gone: list[Binding], mn_lladdr: str | None, forget: bool = True
     ) -> list[Action]:
-        """Tear down `gone` bindings of `home`; when none is left, stop proxy ARP (§4.6)."""
+        """Tear down `gone` bindings of `home`; the tunnels of the other (simultaneous) bindings
+        keep their copies (§4.2.3: an expired binding goes, the others MUST be retained); when
+        none is left, stop proxy ARP (§4.6)."""
         cfg = self.config
         current = self._bindings.get(home, [])
         left = [b for b in current if b not in gone]
         actions: list[Action] = []
         if gone and not left:
             actions.append(RemoveTunnelRoute(home))
-        elif gone and left and left[-1] is not current[-1]:
-            newest = left[-1]
-            actions.append(AddTunnelRoute(home, cfg.address, newest.care_of_address, newest.encap))
+        elif gone:
+            actions += [RemoveTunnelRoute(home, cfg.address, b.care_of_address, b.encap) for b in gone]
         for b in gone:
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
             if forget:

@@ -52,7 +52,7 @@ class DataplaneState:
     """What a node's data plane would hold after carrying out its actions."""
 
     tunnels: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    tunnel_routes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    tunnel_routes: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # dest -> tunnels, newest last
     reverse: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     host_routes: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # dest -> (iface, lladdr)
     proxy_arp: set[tuple[str, str]] = field(default_factory=set)
@@ -68,10 +68,16 @@ class DataplaneState:
                 self.tunnels[(local, remote, encap)] -= 1
                 if self.tunnels[(local, remote, encap)] <= 0:
                     del self.tunnels[(local, remote, encap)]
-            case A.AddTunnelRoute(dest, local, remote, encap):
-                self.tunnel_routes[dest] = (local, remote, encap)
-            case A.RemoveTunnelRoute(dest):
-                self.tunnel_routes.pop(dest, None)
+            case A.AddTunnelRoute(dest, local, remote, encap, exclusive):
+                kept = [] if exclusive else [t for t in self.tunnel_routes.get(dest, []) if t != (local, remote, encap)]
+                self.tunnel_routes[dest] = [*kept, (local, remote, encap)]
+            case A.RemoveTunnelRoute(dest, local, remote, encap):
+                named = (local, remote, encap) if remote is not None else None
+                left = [t for t in self.tunnel_routes.get(dest, []) if named is not None and t != named]
+                if left:
+                    self.tunnel_routes[dest] = left
+                else:
+                    self.tunnel_routes.pop(dest, None)
             case A.AddReverseTunnel(source, local, remote, encap):
                 self.reverse[source] = (local, remote, encap)
             case A.RemoveReverseTunnel(source):
@@ -276,17 +282,17 @@ class SimNet:
         """The path a correspondent's packet to `home_address` takes, or None if it is lost.
 
         RFC 5944 §4.2.3/§4.3: the home agent intercepts it and tunnels it to the care-of address
-        in its binding; a foreign agent owning that care-of address decapsulates it and delivers
+        in its (newest) binding; a foreign agent owning that care-of address decapsulates it and delivers
         it on the visited link through its host route; a mobile node owning the care-of address
         (co-located) decapsulates it itself. Without a binding it is delivered on the home link.
         """
         ha, mn = self.nodes[home_agent], self.nodes[mobile]
-        route = ha.dataplane.tunnel_routes.get(home_address)
-        if route is None:
+        routes = ha.dataplane.tunnel_routes.get(home_address)
+        if not routes:
             home_links = {i.link for i in ha.interfaces.values()}
             at_home = any(i.link in home_links for i in mn.interfaces.values())
             return [ha.name, "home link", mn.name] if at_home else None
-        local, coa, encap = route
+        local, coa, encap = routes[-1]
         if (local, coa, encap) not in ha.dataplane.tunnels:
             return None
         endpoint = next((n for n in self.nodes.values() if n is not ha and n.owns(coa)), None)

@@ -195,7 +195,7 @@ class Daemon:
             self._handlers[kind] = lambda role, a, call=call: call(a)
         self._handlers[SetDefaultRoute] = self._default_route_action
         self.timers = Timers(loop, self._on_timer, self.clock)
-        self.roles = build(cfg, self.rng)
+        self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
         try:
             self.udp = UdpSocket()
         except OSError as e:

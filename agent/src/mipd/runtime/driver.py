@@ -42,7 +42,7 @@ class Driver:
             AddTunnel: self.add_tunnel,
             RemoveTunnel: self.remove_tunnel,
             AddTunnelRoute: self.add_tunnel_route,
-            RemoveTunnelRoute: lambda a: dp.unroute_via_tunnel(a.dest),
+            RemoveTunnelRoute: self.remove_tunnel_route,
             AddReverseTunnel: self.add_reverse_tunnel,
             RemoveReverseTunnel: lambda a: dp.unreverse_tunnel(a.source),
             AddHostRoute: lambda a: dp.add_host_route(a.dest, a.interface, a.lladdr),
@@ -74,8 +74,24 @@ class Driver:
         if t.refs <= 0:
             del self._tunnels[key]
 
+    @property
+    def copies(self) -> bool:
+        """Can the data plane tunnel a copy of each datagram to each of several care-of addresses
+        (simultaneous bindings, RFC 5944 §3.6.1.2, §4.2.3)? The home agent is told, so that it
+        grants simultaneous bindings only where they are carried out."""
+        return bool(getattr(self.dp, "copies", False))
+
     def add_tunnel_route(self, a: AddTunnelRoute) -> None:
-        self.dp.route_via_tunnel(a.dest, self._tunnel(a.local, a.remote, a.encap))
+        self.dp.route_via_tunnel(a.dest, self._tunnel(a.local, a.remote, a.encap), add=not a.exclusive)
+
+    def remove_tunnel_route(self, a: RemoveTunnelRoute) -> None:
+        """All of `dest`'s tunnels, or only the one named (one simultaneous binding gone, §4.2.3)."""
+        if a.remote is None or a.local is None or a.encap is None:
+            self.dp.unroute_via_tunnel(a.dest)
+            return
+        tunnel = self._tunnels.get((a.local, a.remote, a.encap))
+        if tunnel is not None:  # else the route went with the tunnel
+            self.dp.unroute_via_tunnel(a.dest, tunnel)
 
     def add_reverse_tunnel(self, a: AddReverseTunnel) -> None:
         if a.delivery != "direct":

@@ -19,11 +19,12 @@ class NullDataplane:
     """The Dataplane interface with no effect on the host."""
 
     name = "none"
+    copies = True  # it carries nothing, so it can pretend to copy (RFC 5944 §4.2.3) as well as to route
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
-        self.routes: dict[str, Tunnel] = {}
+        self.routes: dict[str, list[Tunnel]] = {}  # dest -> its tunnels, newest last
         self.reverse: dict[str, Tunnel] = {}
         self.host_routes: dict[str, str] = {}
         self.proxies: set[tuple[str, str]] = set()
@@ -43,13 +44,18 @@ class NullDataplane:
         if tunnel.refs <= 0:
             self._tunnels.pop(tunnel.key, None)
 
-    def route_via_tunnel(self, dest: str, tunnel: Tunnel) -> None:
+    def route_via_tunnel(self, dest: str, tunnel: Tunnel, add: bool = False) -> None:
         self.calls["route_via_tunnel"] += 1
-        self.routes[dest] = tunnel
+        kept = [t for t in self.routes.get(dest, []) if t is not tunnel] if add else []
+        self.routes[dest] = [*kept, tunnel]
 
-    def unroute_via_tunnel(self, dest: str) -> None:
+    def unroute_via_tunnel(self, dest: str, tunnel: Tunnel | None = None) -> None:
         self.calls["unroute_via_tunnel"] += 1
-        self.routes.pop(dest, None)
+        left = [t for t in self.routes.get(dest, []) if tunnel is not None and t is not tunnel]
+        if left:
+            self.routes[dest] = left
+        else:
+            self.routes.pop(dest, None)
 
     def reverse_tunnel(self, source: str, tunnel: Tunnel, iif: str | None = None) -> None:
         self.calls["reverse_tunnel"] += 1

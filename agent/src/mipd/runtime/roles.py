@@ -35,11 +35,16 @@ class Role:
     log: DecisionLog
 
 
-def build(config: Config, rng: random.Random) -> dict[str, Role]:
-    """One Role per configured role, in a fixed order (home agent, foreign agent, mobile node)."""
+def build(config: Config, rng: random.Random, *, copies: bool = True) -> dict[str, Role]:
+    """One Role per configured role, in a fixed order (home agent, foreign agent, mobile node).
+
+    `copies`: the data plane can tunnel a copy of each datagram to each of a node's care-of
+    addresses (`Driver.copies`); without it the home agent grants no simultaneous bindings
+    (RFC 5944 §3.6.1.2, §4.2.3: code 1 instead).
+    """
     roles: dict[str, Role] = {}
     if config.home_agent is not None:
-        ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng)
+        ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng, copies=copies)
         roles[HOME_AGENT] = Role(HOME_AGENT, ha, DecisionLog(HOME_AGENT))
     if config.foreign_agent is not None:
         fa = ForeignAgent(config.foreign_agent, config.sas_for(FOREIGN_AGENT), rng)
