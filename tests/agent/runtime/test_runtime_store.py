@@ -277,22 +277,3 @@ def test_close_checkpoints_and_removes_the_wal(db):
     assert not os.path.exists(db + "-wal")
     assert len(Store(db, CODECS).load("binding")) == 200
 
-
-def test_new_database_uses_small_pages(tmp_path):
-    """A registration rewrites one small row: a new database gets PAGE_SIZE pages (fewer WAL bytes
-    per commit); an existing one keeps the page size it was made with."""
-    from mipd.runtime.store import PAGE_SIZE
-
-    new, old = str(tmp_path / "new.db"), str(tmp_path / "old.db")
-    Store(new, CODECS).close()
-    db = sqlite3.connect(old)
-    db.execute("PRAGMA page_size=4096")
-    db.execute("CREATE TABLE t (x)")
-    db.close()
-    Store(old, CODECS).close()
-    for path, size in ((new, PAGE_SIZE), (old, 4096)):
-        db = sqlite3.connect(path)
-        try:
-            assert db.execute("PRAGMA page_size").fetchone()[0] == size
-        finally:
-            db.close()

@@ -29,7 +29,6 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
-PAGE_SIZE = 1024  # bytes per database page of a new database (see Store.__init__)
 WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
 
 _SCHEMA = """
@@ -109,11 +108,6 @@ class Store:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
                 self._lock = _lock(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            # Small pages (for a new database; an existing one keeps its own): a registration rewrites
-            # one row of about 130 bytes at a random place, and each commit writes every page it
-            # touched to the WAL in full; 1 KiB pages write 2.7x fewer WAL bytes per row than the
-            # default 4 KiB, so checkpoints copy that much less.
-            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is in the OS's hands when commit() returns (survives a killed
             # process); FULL also fsyncs every commit (survives a power cut).
