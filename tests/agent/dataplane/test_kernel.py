@@ -123,6 +123,7 @@ def test_kernel_backend_bookkeeping_with_standin_devices(topology: Topology) -> 
     """Devices, routes into them, per-tunnel reverse tables and rules, reference counts and
     cleanup of the kernel backend, with bridges in place of the ipip/gre devices."""
     ns = topology.ns
+    ns.ip("fa", "addr add 10.1.0.52/32 dev lo")  # a co-located mobile node's home address
     clean = kernel_state(ns, "fa")
     fa = Driver(ns, "fa", kernel_standin=True)
     assert fa.hello["backend"] == "kernel"
@@ -144,6 +145,12 @@ def test_kernel_backend_bookkeeping_with_standin_devices(topology: Topology) -> 
     rules = ns.exec("fa", "ip", "rule").stdout
     assert f"434:\tfrom {topology.HOA} iif fa-v lookup 434 proto 173" in rules
     assert "434:\tfrom 10.1.0.51 iif fa-v lookup 435 proto 173" in rules
+    # RFC 5944 §3.6, RFC 3024 §5.1: a co-located node's unbound datagrams into its tunnel's device
+    fa("route_unbound_via_tunnel", source="10.1.0.52", tunnel=t2["id"], bypass=["10.3.0.9/24"])
+    routes = ns.exec("fa", "ip", "route", "show", "table", "433").stdout.splitlines()
+    assert sorted(routes) == ["default dev mipt1 proto 173 scope link src 10.1.0.52 ",
+                              "throw 10.1.0.2 proto 173 ", "throw 10.3.0.0/24 proto 173 "]
+    assert "434:\tfrom 0.0.0.0 iif lo lookup 433 proto 173" in ns.exec("fa", "ip", "rule").stdout
     counters = fa("counters")
     assert {"encap_packets", "decap_packets", "dropped"} <= set(counters)
     with pytest.raises(DriverError, match="no minimal encapsulation"):
@@ -152,6 +159,9 @@ def test_kernel_backend_bookkeeping_with_standin_devices(topology: Topology) -> 
     assert "mipt1" not in ns.exec("fa", "ip", "-o", "link").stdout
     assert "10.1.0.51" not in ns.exec("fa", "ip", "rule").stdout
     assert "table 435" not in ns.exec("fa", "ip", "route", "show", "table", "all").stdout
+    assert "table 433" not in ns.exec("fa", "ip", "route", "show", "table", "all").stdout  # went with mipt1
+    assert "lookup 433" not in ns.exec("fa", "ip", "rule").stdout
+    fa("route_unbound_via_tunnel", source="10.1.0.52", tunnel=t1["id"])
     fa("close")
     assert kernel_state(ns, "fa") == clean
 

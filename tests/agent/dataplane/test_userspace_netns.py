@@ -363,11 +363,9 @@ def _ipip(src: str, dst: str, inner: bytes) -> bytes:
     return bytes(IP(src=src, dst=dst, proto=4) / inner)
 
 
-def test_colocated_mobile_node(topology: Topology) -> None:
-    """A mobile node with a co-located care-of address runs the data plane itself: it
-    decapsulates what its HA tunnels to it (delivered locally) and reverse-tunnels what it sends
-    from its home address (RFC 5944 §4.1, RFC 3024 §5.1); the FA namespace is a plain router."""
-    topo = topology
+def _colocated_home_agent(topo: Topology) -> str:
+    """The MN with a co-located care-of address behind the FA namespace (a plain router here) and
+    the HA tunnelling its home address there (RFC 5944 §4.2.3); returns the care-of address."""
     ns = topo.ns
     coa = "10.3.0.50"
     ns.sysctl("fa", net__ipv4__ip_forward=1)
@@ -376,10 +374,20 @@ def test_colocated_mobile_node(topology: Topology) -> None:
     ns.ip("mn", f"addr add {coa}/24 dev mn0",
           f"route replace default via 10.3.0.1 dev mn0 onlink src {topo.HOA}")
     ha = Driver(ns, "ha")
-    mn = Driver(ns, "mn", ip_forward=False)
     t_ha = ha("add_tunnel", local=topo.HA, remote=coa, encap="ipip")["id"]
     ha("route_via_tunnel", dest=topo.HOA, tunnel=t_ha)
     ha("proxy_arp", address=topo.HOA, dev="ha-h", on=True)
+    return coa
+
+
+def test_colocated_mobile_node(topology: Topology) -> None:
+    """A mobile node with a co-located care-of address runs the data plane itself: it
+    decapsulates what its HA tunnels to it (delivered locally) and reverse-tunnels what it sends
+    from its home address (RFC 5944 §4.1, RFC 3024 §5.1); the FA namespace is a plain router."""
+    topo = topology
+    ns = topo.ns
+    coa = _colocated_home_agent(topo)
+    mn = Driver(ns, "mn", ip_forward=False)
     t_mn = mn("add_tunnel", local=coa, remote=topo.HA, encap="ipip")["id"]
     mn("reverse_tunnel", source=topo.HOA, tunnel=t_mn)  # locally sent: no iif
     # source rules see a socket's source only if it is bound (or connected: TCP, connected
@@ -396,6 +404,55 @@ def test_colocated_mobile_node(topology: Topology) -> None:
     assert pairs == {(topo.HA, coa, topo.CN), (coa, topo.HA, topo.HOA)}
     counters = mn("counters")
     assert counters["decap_packets"] == 4 and counters["encap_packets"] == 4
+
+
+def test_colocated_mobile_node_unbound_datagrams(topology: Topology) -> None:
+    """RFC 5944 §3.6, RFC 3024 §5.1: a co-located node's unbound socket (routed before its source
+    is chosen, so ``from HOME`` misses it) gets the home address and goes into the reverse tunnel
+    once ``route_unbound_via_tunnel`` is in place; the HA (the tunnel's own datagrams) and the
+    visited link stay outside it; unrouting and close() leave the namespace as it was."""
+    topo = topology
+    ns = topo.ns
+    coa = _colocated_home_agent(topo)
+    echo_server(topo, "cn")
+
+    def ipv4_state() -> tuple[str, str, str]:  # (IPv6 link-local addresses come when DAD is done)
+        return tuple(ns.exec("mn", "ip", "-4", *args).stdout for args in (
+            ("route", "show", "table", "all"), ("rule",), ("-o", "link")))
+
+    clean = ipv4_state()
+    mn = Driver(ns, "mn", ip_forward=False)
+    t_mn = mn("add_tunnel", local=coa, remote=topo.HA, encap="ipip")["id"]
+    mn("reverse_tunnel", source=topo.HOA, tunnel=t_mn)
+
+    def unbound_ping() -> set[tuple[str, str, str]]:
+        cap = Capture(ns, "rt", "rt-f", f"ip proto 4 or udp port {PORT}")
+        result = ns.tool("mn", "udp-ping", topo.CN, str(PORT), "--count", "2", "--timeout", "1")
+        assert result["received"] == 2
+        return {(p[IP].src, p[IP].dst, IP(bytes(p[IP].payload)).src if p[IP].proto == 4 else "plain")
+                for p in cap.stop()}
+
+    assert (topo.HOA, topo.CN, "plain") in unbound_ping()  # the rule misses it: not tunnelled
+    mn("route_unbound_via_tunnel", source=topo.HOA, tunnel=t_mn, bypass=["10.3.0.0/24"])
+    assert unbound_ping() == {(coa, topo.HA, topo.HOA), (topo.HA, coa, topo.CN)}
+    routes = ns.exec("mn", "ip", "route", "show", "table", "all").stdout
+    assert f"default dev mip0 table 433 proto 173 scope link src {topo.HOA}" in routes
+    assert "throw 10.1.0.1 table 433 proto 173" in routes and "throw 10.3.0.0/24 table 433 proto 173" in routes
+    assert "434:\tfrom 0.0.0.0 iif lo lookup 433 proto 173" in ns.exec("mn", "ip", "rule").stdout
+    # the HA and the visited link are reached as before: through the link, not the tunnel
+    assert "via 10.3.0.1 dev mn0" in ns.exec("mn", "ip", "route", "get", topo.HA).stdout
+    assert f"dev mn0 src {coa}" in ns.exec("mn", "ip", "route", "get", "10.3.0.77").stdout
+    assert mn("counters")["dropped"] == 0
+    mn("unroute_unbound", source=topo.HOA)
+    assert "table 433" not in ns.exec("mn", "ip", "route", "show", "table", "all").stdout
+    assert "lookup 433" not in ns.exec("mn", "ip", "rule").stdout
+    mn("route_unbound_via_tunnel", source=topo.HOA, tunnel=t_mn, bypass=["10.3.0.0/24"])
+    mn("remove_tunnel", tunnel=t_mn)  # the last reference takes the unbound route with it
+    assert "table 433" not in ns.exec("mn", "ip", "route", "show", "table", "all").stdout
+    t_mn = mn("add_tunnel", local=coa, remote=topo.HA, encap="ipip")["id"]
+    mn("route_unbound_via_tunnel", source=topo.HOA, tunnel=t_mn, bypass=["10.3.0.0/24"])
+    mn("close")
+    assert ipv4_state() == clean
 
 
 def test_simultaneous_bindings_get_a_copy_each(topology: Topology) -> None:

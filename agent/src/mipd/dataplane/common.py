@@ -14,6 +14,15 @@
 - Reverse tunnelling (RFC 3024 §5.1, direct delivery style; also a colocated MN):
   ``reverse_tunnel(source, tunnel, iif)`` adds ``from SOURCE/32 [iif DEV] lookup TABLE`` at a
   dedicated priority; TABLE routes everything into the tunnel.
+- A co-located mobile node's unbound datagrams (RFC 5944 §3.6, RFC 3024 §5.1): such a datagram
+  is routed before its source is chosen, so ``from HOME`` never sees it.
+  ``route_unbound_via_tunnel(home, tunnel, bypass)`` adds ``from 0.0.0.0/32 iif lo lookup
+  UNBOUND_TABLE`` (locally generated, no source yet) at the same priority; UNBOUND_TABLE holds
+  ``default dev TUNNEL src HOME`` (the kernel picks the home address, the datagram goes into
+  the tunnel) and ``throw`` routes for the tunnel's exit point (its own encapsulated datagrams,
+  and the userspace backend's raw socket is unbound too) and the `bypass` prefixes (the visited
+  link), which the later rules (``main``) route as before. The main table is not touched: the
+  link monitor reads the link's gateway from its default route (mipd.runtime.linkmon).
 
 Everything created is recorded and stamped with the data plane's protocol number, so
 ``close()`` removes exactly what this instance made and ``Netlink.purge()`` what a killed one
@@ -22,6 +31,7 @@ left behind.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from collections import Counter
@@ -35,6 +45,8 @@ log = logging.getLogger("mipd.dataplane")
 
 DEFAULT_TABLE = 434          # reverse-tunnel routing table (the Mobile IP UDP port, RFC 5944 §3.1)
 DEFAULT_RULE_PRIORITY = 434  # reverse-tunnel rule priority: ahead of "main" (32766)
+UNBOUND_TABLE = 433  # a co-located mobile node's unbound datagrams (below the reverse tables)
+ANY_SOURCE = "0.0.0.0"  # with /32: a rule for lookups whose source is not chosen yet
 
 
 def check_ipv4(address: str, what: str = "address") -> bytes:
@@ -64,6 +76,7 @@ class NetlinkDataplane:
         self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
         self._forward: dict[str, list[Tunnel]] = {}  # dest -> its tunnels, newest last
         self._reverse: dict[str, tuple[Tunnel, str | None]] = {}
+        self._unbound: tuple[str, Tunnel, tuple[tuple[str, int], ...]] | None = None
         self._host_routes: dict[tuple[str, str], tuple[int, bool]] = {}
         self._proxies: dict[tuple[str, str], int] = {}
         self._visitors: Counter[str] = Counter()  # host-routed dest -> number of devices
@@ -150,6 +163,8 @@ class NetlinkDataplane:
             self.unroute_via_tunnel(dest, tunnel)
         for source in sorted(tunnel.reverse_sources):
             self.unreverse_tunnel(source)
+        if self._unbound is not None and self._unbound[1] is tunnel:
+            self.unroute_unbound(self._unbound[0])
         del self._tunnels[tunnel.key]
         self._endpoints.subtract((tunnel.local, tunnel.remote))
         try:
@@ -264,6 +279,65 @@ class NetlinkDataplane:
         except NetlinkError as exc:
             raise DataplaneError(f"cannot remove reverse tunnel of {source}: {exc}") from exc
 
+    # -- a co-located mobile node's unbound datagrams (RFC 5944 §3.6, RFC 3024 §5.1) ------------
+
+    def route_unbound_via_tunnel(self, source: str, tunnel: Tunnel, bypass: tuple[str, ...] = ()) -> None:
+        """Send what this host originates without a chosen source into `tunnel` from `source`.
+
+        RFC 3024 §5.1 with a co-located care-of address (RFC 5944 §3.6): the node's datagrams
+        from its home address go through the reverse tunnel. The ``from SOURCE`` rule of
+        `reverse_tunnel` catches sockets whose source is known before routing (bound, connected);
+        an unbound ``sendto`` is routed with no source and takes it from the route. This adds the
+        rule and table of the module docstring: such datagrams get `source` and go into `tunnel`
+        (the userspace backend then needs `source` reverse-tunnelled too, to find the tunnel),
+        except those to the tunnel's exit point and to the `bypass` prefixes ("a.b.c.d/len").
+        One such route per data plane: another call replaces it.
+        """
+        self._check_open()
+        self._own(tunnel)
+        check_ipv4(source, "source")
+        nets = [(tunnel.remote, 32)]
+        for prefix in bypass:
+            try:
+                net = ipaddress.IPv4Network(prefix, strict=False)
+            except ValueError as exc:
+                raise DataplaneError(f"bypass prefix {prefix!r}: {exc}") from exc
+            nets.append((str(net.network_address), net.prefixlen))
+        want = (source, tunnel, tuple(dict.fromkeys(nets)))
+        if self._unbound == want:
+            return
+        if self._unbound is not None:
+            self.unroute_unbound(self._unbound[0])
+        table = UNBOUND_TABLE
+        try:
+            for address, length in want[2]:  # the exits first: the tunnel's own datagrams never loop
+                self._nl.replace_throw(address, length, table=table, proto=self.proto)
+            self._nl.replace_route("0.0.0.0", 0, oif=self._tunnel_oif(tunnel), table=table,
+                                   proto=self.proto, prefsrc=source)
+            self._nl.add_rule(src=ANY_SOURCE, iifname="lo", table=table, priority=self.rule_priority,
+                              proto=self.proto)
+        except NetlinkError as exc:
+            self._unbound = want
+            self._quietly(self.unroute_unbound, source)
+            raise DataplaneError(f"cannot route unbound datagrams from {source} via tunnel: {exc}") from exc
+        self._unbound = want
+
+    def unroute_unbound(self, source: str) -> None:
+        """Undo `route_unbound_via_tunnel` for `source` (nothing if it is not routed)."""
+        self._check_open()
+        if self._unbound is None or self._unbound[0] != source:
+            return
+        nets = self._unbound[2]
+        self._unbound = None
+        table = UNBOUND_TABLE
+        try:
+            self._nl.del_rule(src=ANY_SOURCE, iifname="lo", table=table, priority=self.rule_priority)
+            self._nl.del_route("0.0.0.0", 0, table=table)
+            for address, length in nets:
+                self._nl.del_route(address, length, table=table)
+        except NetlinkError as exc:
+            raise DataplaneError(f"cannot remove the unbound route of {source}: {exc}") from exc
+
     # -- visitors (FA) -----------------------------------------------------------------------
 
     def add_host_route(self, dest: str, dev: str, lladdr: str | None = None) -> None:
@@ -363,6 +437,8 @@ class NetlinkDataplane:
         """Remove every tunnel, route, rule, neighbour and proxy entry this instance made."""
         if self._closed:
             return
+        if self._unbound is not None:
+            self._quietly(self.unroute_unbound, self._unbound[0])
         for source in list(self._reverse):
             self._quietly(self.unreverse_tunnel, source)
         for dest in list(self._forward):

@@ -1,7 +1,8 @@
 """Minimal rtnetlink client shared by both data-plane backends, plus sysctl helpers.
 
 What the data plane asks of the kernel (RFC 5944 §4.2.2, §4.2.3, §4.6; RFC 3024 §5.1):
-host routes (``dest/32 dev X``), policy rules (``from SRC [iif DEV] lookup TABLE``), static
+host routes (``dest/32 dev X [src S]``, ``throw PREFIX``), policy rules (``from SRC [iif DEV]
+lookup TABLE``), static
 neighbour entries (an FA "MUST NOT use broadcast ARP" for a visitor, §4.2.2), proxy neighbour
 entries (NTF_PROXY: the HA answers ARP for a mobile node away from home, §4.6), link
 lookup/up/MTU, and, for the kernel backend, ipip/gre link creation. Every object this module
@@ -75,6 +76,7 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RT_SCOPE_NOWHERE = 255
 RTN_UNICAST = 1
+RTN_THROW = 9
 
 # rule attributes
 FRA_SRC = 2
@@ -416,19 +418,29 @@ class Netlink:
         return default
 
     def _route_body(self, dst: str, dst_len: int, oif: int | None, table: int, proto: int,
-                    scope: int, rtype: int = RTN_UNICAST) -> bytes:
+                    scope: int, rtype: int = RTN_UNICAST, prefsrc: str | None = None) -> bytes:
         body = _RTMSG.pack(socket.AF_INET, dst_len, 0, 0, table if table < 256 else 0, proto,
                            scope, rtype, 0)
         if dst_len:
             body += _ip(RTA_DST, dst)
         if oif is not None:
             body += _u32(RTA_OIF, oif)
+        if prefsrc is not None:
+            body += _ip(RTA_PREFSRC, prefsrc)
         return body + _u32(RTA_TABLE, table)
 
     def replace_route(self, dst: str, dst_len: int = 32, *, oif: int, table: int = RT_TABLE_MAIN,
-                      proto: int = RTPROT_MIPD, scope: int = RT_SCOPE_LINK) -> None:
-        """``ip route replace DST/LEN dev OIF table TABLE proto PROTO scope link``."""
-        body = self._route_body(dst, dst_len, oif, table, proto, scope)
+                      proto: int = RTPROT_MIPD, scope: int = RT_SCOPE_LINK,
+                      prefsrc: str | None = None) -> None:
+        """``ip route replace DST/LEN dev OIF [src PREFSRC] table TABLE proto PROTO scope link``."""
+        body = self._route_body(dst, dst_len, oif, table, proto, scope, prefsrc=prefsrc)
+        self._ack(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)
+
+    def replace_throw(self, dst: str, dst_len: int = 32, *, table: int,
+                      proto: int = RTPROT_MIPD) -> None:
+        """``ip route replace throw DST/LEN table TABLE proto PROTO``: a lookup in TABLE that
+        matches it fails, and the policy rules after the one that chose TABLE are tried."""
+        body = self._route_body(dst, dst_len, None, table, proto, RT_SCOPE_UNIVERSE, RTN_THROW)
         self._ack(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)
 
     def del_route(self, dst: str, dst_len: int = 32, *, oif: int | None = None,

@@ -2,7 +2,9 @@
 
 Forward path (encapsulation). The kernel routes a datagram into the TUN device — by a
 ``HoA/32 dev mip0`` route (HA, RFC 5944 §4.2.3) or by a source rule into the reverse table,
-whose default route is ``dev mip0`` (FA or colocated MN, RFC 3024 §5.1). It is looked up by
+whose default route is ``dev mip0`` (FA or colocated MN, RFC 3024 §5.1), or, for a colocated
+MN's unbound sockets, by the unbound table's ``default dev mip0 src HOME`` (mipd.dataplane.common;
+the home address is reverse-tunnelled too, so the reverse map finds it). It is looked up by
 destination in the forward map, then by source in the reverse map, and encapsulated per
 RFC 2003 §3.1 / RFC 2784 §2 / RFC 2004 §3 (see :mod:`mipd.dataplane.encap`). A destination
 routed into several tunnels (simultaneous bindings, RFC 5944 §3.6.1.2, §4.2.3) gets a separate

@@ -26,6 +26,7 @@ class NullDataplane:
         self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
         self.routes: dict[str, list[Tunnel]] = {}  # dest -> its tunnels, newest last
         self.reverse: dict[str, Tunnel] = {}
+        self.unbound: str | None = None  # the source of route_unbound_via_tunnel
         self.host_routes: dict[str, str] = {}
         self.proxies: set[tuple[str, str]] = set()
 
@@ -64,6 +65,15 @@ class NullDataplane:
     def unreverse_tunnel(self, source: str) -> None:
         self.calls["unreverse_tunnel"] += 1
         self.reverse.pop(source, None)
+
+    def route_unbound_via_tunnel(self, source: str, tunnel: Tunnel, bypass: tuple[str, ...] = ()) -> None:
+        self.calls["route_unbound_via_tunnel"] += 1
+        self.unbound = source
+
+    def unroute_unbound(self, source: str) -> None:
+        self.calls["unroute_unbound"] += 1
+        if self.unbound == source:
+            self.unbound = None
 
     def add_host_route(self, dest: str, dev: str, lladdr: str | None = None) -> None:
         self.calls["add_host_route"] += 1
@@ -109,5 +119,6 @@ class NullDataplane:
         self._tunnels.clear()
         self.routes.clear()
         self.reverse.clear()
+        self.unbound = None
         self.host_routes.clear()
         self.proxies.clear()
