@@ -17,6 +17,7 @@ from mipd.protocol.actions import (
     AddHostRoute,
     AddReverseTunnel,
     AddTunnel,
+    AddUnboundRoute,
     ArmTimer,
     CancelTimer,
     LinkChange,
@@ -25,6 +26,7 @@ from mipd.protocol.actions import (
     RemoveHostRoute,
     RemoveReverseTunnel,
     RemoveTunnel,
+    RemoveUnboundRoute,
     SendGratuitousArp,
     SendICMP,
     SendUDP,
@@ -885,6 +887,62 @@ def test_colocated_acceptance_installs_decapsulation_and_reverse_tunnel():
     assert AddReverseTunnel(HOME, "203.0.113.7", HA, "ipip") in actions
     assert SetDefaultRoute("203.0.113.1", "eth0", source=HOME) in actions
     assert mn.status(NOW + 1).colocated and mn.status(NOW + 1).care_of_address == "203.0.113.7"
+    # unbound sockets too (no source when routed): into the tunnel, but not to the visited link
+    assert AddUnboundRoute(HOME, "203.0.113.7", HA, "ipip", ("203.0.113.0/24",)) in actions
+    assert index_of(actions, AddTunnel) < index_of(actions, AddReverseTunnel) < index_of(actions, AddUnboundRoute)
+
+
+def test_unbound_route_only_colocated_with_reverse_tunnelling_granted():
+    """RFC 3024 §5.1: what a co-located node sends goes into its reverse tunnel only if T was granted;
+    through a foreign agent the FA reverse-tunnels (RFC 3024 §5.2) and the node routes nothing itself."""
+    mn = node(colocated=True)  # no T asked
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW))
+    actions = mn.on_packet(reply_packet(req, source=HA), NOW + 0.2)
+    assert AddTunnel("203.0.113.7", HA, "ipip") in actions and of_type(actions, AddUnboundRoute) == []
+    fa_mode = node(reverse_tunnel=True)
+    _, req = the_request(fa_mode.on_packet(advert(flags=icmp.ADV_F | icmp.ADV_T), NOW))
+    assert req.flags & FLAG_T
+    assert of_type(fa_mode.on_packet(reply_packet(req), NOW + 0.2), AddUnboundRoute) == []
+
+
+def test_unbound_route_leaves_an_off_prefix_gateway_on_the_link():
+    """The visited link's router outside the link's prefix (reached "onlink") is not tunnelled either."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 28, "203.0.113.254"), NOW))
+    [unbound] = of_type(mn.on_packet(reply_packet(req, source=HA), NOW + 0.2), AddUnboundRoute)
+    assert unbound.bypass == ("203.0.113.0/28", "203.0.113.254/32")
+
+
+def _colocated_with_t(mn):
+    _, req = the_request(mn.on_link(LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"), NOW))
+    assert AddUnboundRoute(HOME, "203.0.113.7", HA, "ipip", ("203.0.113.0/24",)) in \
+        mn.on_packet(reply_packet(req, source=HA), NOW + 0.1)
+
+
+def test_unbound_route_removed_on_a_move_before_its_tunnel():
+    """RFC 5944 §3.6: a new co-located address -> the old unbound route goes (before the old
+    tunnel), the new one comes with the new tunnel; a link gone takes it with it."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    _colocated_with_t(mn)
+    _, req2 = the_request(mn.on_link(LinkChange("eth0", True, "198.51.100.9", 24, "198.51.100.1"), NOW + 30))
+    actions = mn.on_packet(reply_packet(req2, source=HA), NOW + 30.1)
+    assert index_of(actions, RemoveUnboundRoute) < index_of(actions, RemoveReverseTunnel) < \
+        index_of(actions, RemoveTunnel)
+    assert of_type(actions, RemoveUnboundRoute) == [RemoveUnboundRoute(HOME)]
+    new = AddUnboundRoute(HOME, "198.51.100.9", HA, "ipip", ("198.51.100.0/24",))
+    assert of_type(actions, AddUnboundRoute) == [new]
+    actions = mn.on_link(LinkChange("eth0", False), NOW + 40)
+    assert RemoveUnboundRoute(HOME) in actions and of_type(actions, AddUnboundRoute) == []
+
+
+def test_unbound_route_removed_on_return_home():
+    """§2.4.3, §4.6: back home (deregistering) the node routes from its home network again."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    _colocated_with_t(mn)
+    actions = mn.on_link(LinkChange("eth0", True, None, None), NOW + 5)
+    actions += mn.on_packet(home_advert(), NOW + 5.5)
+    assert mn.status(NOW + 6).location == "home"
+    assert RemoveUnboundRoute(HOME) in actions and of_type(actions, AddUnboundRoute) == []
 
 
 def test_registration_required_bit_sends_the_colocated_request_through_the_fa():
@@ -1072,6 +1130,7 @@ def test_shutdown_removes_routes_and_cancels_timers_without_sending():
     mn.on_packet(reply_packet(req, source=HA), NOW + 0.1)
     actions = mn.shutdown()
     assert RemoveReverseTunnel(HOME) in actions and RemoveTunnel("203.0.113.7", HA, "ipip") in actions
+    assert RemoveUnboundRoute(HOME) in actions
     assert SetDefaultRoute(None, None) in actions
     for key in (SEND_TIMER, RENEW_TIMER, EXPIRE_TIMER, solicit_timer("eth0"), garp_timer("eth0")):
         assert CancelTimer(key) in actions
@@ -1167,7 +1226,7 @@ def test_random_event_sequences_keep_the_invariants(events, colocated):
     tunnels added and removed in pairs; ARP answered for the home address only at home (§4.6)."""
     mn = MobileNode(config(colocated=colocated, reverse_tunnel=True), SecurityAssociations([SA_HOME]), random.Random(3))
     now, last_req, seq = NOW, None, {FA1: 10, FA2: 10, HA: 10, "10.1.1.2": 10}
-    tunnels = 0
+    tunnels = unbound = 0
     actions = mn.start(now)
     for ev in events:
         if ev[0] == "adv":
@@ -1206,6 +1265,8 @@ def test_random_event_sequences_keep_the_invariants(events, colocated):
             last_req = now
         tunnels += len(of_type(actions, AddTunnel)) - len(of_type(actions, RemoveTunnel))
         assert tunnels in (0, 1)
+        unbound += len(of_type(actions, AddUnboundRoute)) - len(of_type(actions, RemoveUnboundRoute))
+        assert unbound in (0, 1) and unbound <= tunnels  # RFC 3024 §5.1: only with a reverse tunnel
         for a in of_type(actions, SetArpReplies):
             assert a.enable == mn.status(now).at_home
 
@@ -1288,6 +1349,23 @@ def test_interop_colocated_registration_and_deregistration_at_home():
     net.attach("mn", "eth0", "home", HOME)  # carried home: only the HA's advertisement tells it (§2.4.2)
     net.inject("mn", home_advert())
     assert mn.status(net.now).at_home and not mn.status(net.now).registered and ha.bindings() == []
+
+
+def test_interop_colocated_reverse_tunnel_routes_unbound_datagrams_until_home():
+    """RFC 3024 §5.1 with a co-located address (RFC 5944 §3.6) and the project's HA granting T: the
+    node routes its unbound datagrams into the reverse tunnel while away and stops at home."""
+    mn = node(colocated=True, reverse_tunnel=True)
+    ha = _home_agent()
+    net = _project_net(mn, ha)
+    net.attach("mn", "eth0", "visited", "203.0.113.7")
+    net.link_change("mn", LinkChange("eth0", True, "203.0.113.7", 24, "203.0.113.1"))
+    assert ha.bindings()[0].reverse
+    dp = net.nodes["mn"].dataplane
+    assert dp.unbound == {HOME: (("203.0.113.7", HA, "ipip"), ("203.0.113.0/24",))}
+    assert dp.reverse == {HOME: ("203.0.113.7", HA, "ipip")}
+    net.attach("mn", "eth0", "home", HOME)
+    net.inject("mn", home_advert())
+    assert mn.status(net.now).at_home and dp.unbound == {} and dp.reverse == {}
 
 
 def test_interop_clock_skew_is_repaired_by_a_133_from_the_project_home_agent():

@@ -140,6 +140,25 @@ class RemoveReverseTunnel:
 
 
 @dataclass(slots=True)
+class AddUnboundRoute:
+    """Co-located mobile node with reverse tunnelling (RFC 5944 §3.6, RFC 3024 §5.1): what it
+    sends before a source is chosen (an unbound socket) gets `source`, its home address, and goes
+    into the tunnel `local` -> `remote` too, except to `remote` and the `bypass` prefixes
+    ("a.b.c.d/len": the visited link), which are routed as before."""
+
+    source: str
+    local: str
+    remote: str
+    encap: str
+    bypass: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RemoveUnboundRoute:
+    source: str
+
+
+@dataclass(slots=True)
 class AddHostRoute:
     """Host route to `dest` on `interface`, with a static neighbour entry when lladdr is known."""
 
@@ -235,6 +254,8 @@ Action = (
     | RemoveTunnelRoute
     | AddReverseTunnel
     | RemoveReverseTunnel
+    | AddUnboundRoute
+    | RemoveUnboundRoute
     | AddHostRoute
     | RemoveHostRoute
     | SetProxyArp

@@ -18,6 +18,11 @@ when the registration is accepted:
   are resent unchanged; at least one second apart, doubling up to the configured cap), reply
   validity (§3.6.2.1), acceptance (§3.6.2.2) and repair of denials (§3.6.2.3, RFC 3024 §4.1.2).
 - ARP (§4.6): no answering ARP for the home address away from home; gratuitous ARP on return.
+- Data plane (§4.2.1, §3.6): the default route (via the FA, or the co-located link's router with
+  the home address as ``src``); with a co-located address the node's own tunnel from the HA and,
+  with T granted (RFC 3024 §5.1), its reverse tunnel for what it sends from the home address,
+  bound or connected (`AddReverseTunnel`) and unbound (`AddUnboundRoute`: routed before a source
+  is chosen), except to the HA and the visited link. Removed on a move, at home, on shutdown.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from mipd.protocol.actions import (
     AddHostRoute,
     AddReverseTunnel,
     AddTunnel,
+    AddUnboundRoute,
     ArmTimer,
     CancelTimer,
     LinkChange,
@@ -43,6 +49,7 @@ from mipd.protocol.actions import (
     RemoveHostRoute,
     RemoveReverseTunnel,
     RemoveTunnel,
+    RemoveUnboundRoute,
     SendGratuitousArp,
     SendICMP,
     SendUDP,
@@ -254,6 +261,7 @@ class _DataPlane:
     default_route: SetDefaultRoute | None = None
     tunnel: AddTunnel | None = None
     reverse: AddReverseTunnel | None = None
+    unbound: AddUnboundRoute | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1343,16 +1351,34 @@ class MobileNode:
                 default_route=SetDefaultRoute(relay.address, iface, source=home),
             )
         encap = encap_for_flags(flags)
-        gw = self._links[iface].gateway
+        link = self._links[iface]
+        gw = link.gateway
+        reverse = bool(flags & reg.FLAG_T)
         return _DataPlane(
             default_route=SetDefaultRoute(gw, iface, source=home) if gw else None,
             tunnel=AddTunnel(att.care_of, ha, encap),  # we decapsulate the HA's tunnel (D bit)
-            reverse=AddReverseTunnel(home, att.care_of, ha, encap) if flags & reg.FLAG_T else None,
+            reverse=AddReverseTunnel(home, att.care_of, ha, encap) if reverse else None,
+            unbound=AddUnboundRoute(home, att.care_of, ha, encap, self._visited_link(link)) if reverse else None,
         )
+
+    @staticmethod
+    def _visited_link(link: _Link) -> tuple[str, ...]:
+        """The prefixes a co-located node reaches on its visited link, not through the reverse tunnel
+        (RFC 3024 §5.1 tunnels what goes beyond it): the link's prefix and an off-prefix gateway."""
+        out: list[str] = []
+        net = None
+        if link.address is not None and link.prefix_length is not None:
+            net = ipaddress.IPv4Network(f"{link.address}/{link.prefix_length}", strict=False)
+            out.append(str(net))
+        if link.gateway is not None and (net is None or ipaddress.IPv4Address(link.gateway) not in net):
+            out.append(f"{link.gateway}/32")
+        return tuple(out)
 
     def _apply_dataplane(self, want: _DataPlane) -> list[Action]:
         """The actions that turn what is installed into `want` (removals first)."""
         have, actions = self._installed, []
+        if have.unbound is not None and have.unbound != want.unbound:
+            actions.append(RemoveUnboundRoute(have.unbound.source))
         if have.reverse is not None and have.reverse != want.reverse:
             actions.append(RemoveReverseTunnel(have.reverse.source))
         if have.tunnel is not None and have.tunnel != want.tunnel:
@@ -1368,6 +1394,8 @@ class MobileNode:
             actions.append(want.tunnel)
         if want.reverse is not None and want.reverse != have.reverse:
             actions.append(want.reverse)
+        if want.unbound is not None and want.unbound != have.unbound:
+            actions.append(want.unbound)
         self._installed = want
         return actions
 

@@ -54,6 +54,7 @@ class DataplaneState:
     tunnels: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     tunnel_routes: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # dest -> tunnels, newest last
     reverse: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    unbound: dict[str, tuple[tuple[str, str, str], tuple[str, ...]]] = field(default_factory=dict)
     host_routes: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # dest -> (iface, lladdr)
     proxy_arp: set[tuple[str, str]] = field(default_factory=set)
     default_route: tuple[str | None, str | None] | None = None
@@ -82,6 +83,10 @@ class DataplaneState:
                 self.reverse[source] = (local, remote, encap)
             case A.RemoveReverseTunnel(source):
                 self.reverse.pop(source, None)
+            case A.AddUnboundRoute(source, local, remote, encap, bypass):
+                self.unbound[source] = ((local, remote, encap), bypass)
+            case A.RemoveUnboundRoute(source):
+                self.unbound.pop(source, None)
             case A.AddHostRoute(dest, iface, lladdr):
                 self.host_routes[dest] = (iface, lladdr)
             case A.RemoveHostRoute(dest, _):

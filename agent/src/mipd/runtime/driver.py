@@ -4,7 +4,8 @@ routing (mipd.dataplane.host).
 The state machines name tunnels by (local, remote, encapsulation) (RFC 5944 §4.1; RFC 3024
 §5); the data plane hands out reference-counted `Tunnel` handles. The driver keeps the handle
 per name: AddTunnel takes a reference, RemoveTunnel drops one, and routes into a tunnel
-(§4.2.3 home agent interception, RFC 3024 §5.1 reverse tunnels) use the handle.
+(§4.2.3 home agent interception, RFC 3024 §5.1 reverse tunnels, a co-located node's unbound
+datagrams, RFC 5944 §3.6) use the handle.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from mipd.protocol.actions import (
     AddReverseTunnel,
     AddTunnel,
     AddTunnelRoute,
+    AddUnboundRoute,
     RemoveHostRoute,
     RemoveReverseTunnel,
     RemoveTunnel,
     RemoveTunnelRoute,
+    RemoveUnboundRoute,
     SendGratuitousArp,
     SetArpReplies,
     SetDefaultRoute,
@@ -45,6 +48,9 @@ class Driver:
             RemoveTunnelRoute: self.remove_tunnel_route,
             AddReverseTunnel: self.add_reverse_tunnel,
             RemoveReverseTunnel: lambda a: dp.unreverse_tunnel(a.source),
+            AddUnboundRoute: lambda a: dp.route_unbound_via_tunnel(
+                a.source, self._tunnel(a.local, a.remote, a.encap), a.bypass),
+            RemoveUnboundRoute: lambda a: dp.unroute_unbound(a.source),
             AddHostRoute: lambda a: dp.add_host_route(a.dest, a.interface, a.lladdr),
             RemoveHostRoute: lambda a: dp.del_host_route(a.dest, a.interface),
             SetProxyArp: lambda a: dp.proxy_arp(a.address, a.interface, a.enable),
