@@ -65,6 +65,13 @@ def udp_ping(args: argparse.Namespace) -> None:
                 sizes.append(len(data))
                 peers.add(peer[0])
                 break
+    end = time.monotonic() + args.linger
+    while (left := end - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            sock.recvfrom(65535)
+        except TimeoutError:
+            break
     out({"sent": args.count, "received": received, "sizes": sizes, "peers": sorted(peers),
          "local": sock.getsockname()[0]})
 
@@ -140,6 +147,9 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=2.0)
     p.add_argument("--df", action="store_true")
     p.add_argument("--src")
+    p.add_argument("--linger", type=float, default=0.0,
+                   help="keep the socket open this long after the last ping, reading what still comes "
+                        "(duplicates), so the host sends no ICMP port unreachable for them")
     p.set_defaults(func=udp_ping)
     p = sub.add_parser("df-probe")
     p.add_argument("dst")

@@ -475,9 +475,12 @@ def test_simultaneous_bindings_get_a_copy_each(topology: Topology) -> None:
     echo_server(topo, "mn")
 
     def copies(count: int) -> dict[tuple[str, str], int]:
-        """(outer destination, inner source) -> packets seen on R - FA for `count` pings."""
+        """(outer destination, inner source) -> packets seen on R - FA for `count` pings. The MN
+        echoes both copies of a ping: udp-ping lingers to read the second echo of the last one,
+        or the CN would answer it with an ICMP port unreachable, tunnelled too."""
         cap = Capture(ns, "rt", "rt-f", "ip proto 4")
-        ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--count", str(count), "--timeout", "0.5")
+        ns.tool("cn", "udp-ping", topo.HOA, str(PORT), "--count", str(count), "--timeout", "0.5",
+                "--linger", "0.5")
         seen: dict[tuple[str, str], int] = {}
         for p in cap.stop():
             key = (p[IP].dst, IP(bytes(p[IP].payload)).src)
