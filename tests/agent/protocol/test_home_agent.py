@@ -737,15 +737,40 @@ def test_signed_requests_with_any_fields_never_raise(flags, lifetime, home, ha_f
     assert all(isinstance(a, A.Action.__args__) for a in out)  # type: ignore[attr-defined]
 
 
-def test_expiry_heap_stays_bounded_under_re_registration():
-    """Re-registrations leave stale expiry entries behind (lazy deletion): the heap is rebuilt from
-    the live bindings before it grows past twice the node count, and expiry still works after."""
+def test_re_registration_pushes_no_expiry_entry():
+    """A re-registration at the same care-of address adds nothing to the expiry heap: the entry
+    of the first registration, when due, is pushed again at the binding's latest expiry."""
+    ha = make_ha()
+    for i in range(1000):
+        t = NOW + i
+        ha.on_packet(packet(request(lifetime=60, ident=ntp_timestamp(t))), t)
+    assert len(ha._expiry) == 1
+    last = NOW + 999
+    assert ha.on_timer(EXPIRY_TIMER, NOW + 60) == [A.ArmTimer(EXPIRY_TIMER, last + 60)]  # pushed again
+    assert ha.bindings_of(MN) and len(ha._expiry) == 1
+    out = ha.on_timer(EXPIRY_TIMER, last + 60)
+    assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == [] and ha._expiry == []
+
+
+def test_shorter_lifetime_is_due_at_once():
+    """A re-registration with a shorter lifetime than the binding had gets its own, earlier entry."""
+    ha = make_ha()
+    ha.on_packet(packet(request(lifetime=600)), NOW)
+    acts = ha.on_packet(packet(request(lifetime=30, ident=ntp_timestamp(NOW + 1))), NOW + 1)
+    assert A.ArmTimer(EXPIRY_TIMER, NOW + 31) in acts
+    out = ha.on_timer(EXPIRY_TIMER, NOW + 31)
+    assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == []
+
+
+def test_expiry_heap_stays_bounded_under_moves():
+    """A move leaves the old care-of address's entry behind: the heap is rebuilt from the live
+    bindings before it grows past twice the node count, and expiry still works after."""
     from mipd.protocol.home_agent import COMPACT_SLACK
 
     ha = make_ha()
     for i in range(1, 3 * COMPACT_SLACK):
         t = NOW + i
-        ha.on_packet(packet(request(lifetime=600, ident=ntp_timestamp(t))), t)
+        ha.on_packet(packet(request(lifetime=600, coa=(FA, FA2)[i % 2], ident=ntp_timestamp(t))), t)
         assert len(ha._expiry) <= 2 * len(ha) + COMPACT_SLACK + 1
     assert ha.counters["expiry.compacted"] >= 1
     last = NOW + 3 * COMPACT_SLACK - 1
