@@ -368,7 +368,11 @@ class HomeAgent:
             nai,
             simultaneous,
         )
-        queued = next((b.expires for b in current if b.care_of_address == coa), INFINITE)
+        queued = INFINITE  # the expiry the heap already holds an entry for, at this care-of address
+        for b in current:
+            if b.care_of_address == coa:
+                queued = b.expires
+                break
         actions = self._install(binding, current, keep_others=simultaneous)
         if binding.expires < queued:  # new, or shortened: a re-registration's later expiry waits in its entry
             heapq.heappush(self._expiry, (binding.expires, home, coa))
