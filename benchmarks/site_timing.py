@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "ansible"))
+sys.path[:0] = [str(ROOT / "tests" / "ansible"), str(ROOT / "tests")]
 
 import site_helpers as sh  # noqa: E402
 

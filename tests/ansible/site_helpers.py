@@ -22,55 +22,28 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+import labenv
+
+ROOT = labenv.ROOT
+VENV_BIN = labenv.VENV_BIN
 STATE_ROOT = Path("/var/lib/netmobility-lab")
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 AGENT_HOSTS = ("ha", "fa1", "fa2")
 
 
-def _collections_root() -> Path:
-    """A frozen copy of the checkout as ansible_collections/netmobility/mobileip, for the whole session.
-
-    A copy, not a symlink: the agent role installs a wheel of the agent's sources and reinstalls (and
-    restarts mipd) when they change, so edits in the working tree while the tests run would show up
-    as changes where the tests expect none.
-    """
-    top = Path(tempfile.mkdtemp(prefix="mobileip-site-collections-"))
-    atexit.register(shutil.rmtree, top, True)
-    (top / "ansible_collections" / "netmobility").mkdir(parents=True)
-    shutil.copytree(ROOT, top / "ansible_collections" / "netmobility" / "mobileip", symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".hypothesis", ".pytest_cache",
-                                                  ".ruff_cache", "__pycache__", "*.egg-info", "output"))
-    return top
-
-
-COLLECTIONS = _collections_root()
+COLLECTIONS = labenv.frozen_collections("mobileip-site-collections-")  # a copy: see labenv
+atexit.register(shutil.rmtree, COLLECTIONS, True)
 COLLECTION = COLLECTIONS / "ansible_collections" / "netmobility" / "mobileip"  # its playbooks are run
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+labenv.importable(COLLECTIONS)
 
 
 def unavailable() -> str | None:
     """Why the lab cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    if not (VENV_BIN / "ansible-playbook").exists():
-        return "ansible-core is not installed"
-    if not Path("/usr/sbin/sshd").exists():
-        return "openssh-server is not installed"
-    if shutil.which("tcpdump") is None:
-        return "tcpdump is not installed"
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import yaml, venv, ensurepip"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        return "the lab hosts' /usr/bin/python3 lacks python3-yaml or python3-venv"
-    return None
+    return labenv.lab_unavailable("tcpdump")
 
 
 def recaps(stdout: str) -> dict[str, dict[str, int]]:
@@ -80,16 +53,8 @@ def recaps(stdout: str) -> dict[str, dict[str, int]]:
 
 
 def free_mgmt_network(low: int = 20, high: int = 99) -> str:
-    """A 10.254.N.0/24 (low <= N <= high) that no address or route of the root namespace uses."""
-    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=False).stdout
-    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
-    span = high - low + 1
-    start = os.getpid() % span
-    for i in range(span):
-        n = low + (start + i) % span
-        if f"10.254.{n}." not in used:
-            return f"10.254.{n}.0/24"
-    raise RuntimeError("no free 10.254.N.0/24 for the lab's management network")
+    """A free 10.254.N.0/24 (low <= N <= high): the lab tests use 100-249."""
+    return labenv.free_network("10.254", low, high)
 
 
 def new_key() -> str:

@@ -18,10 +18,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+import labenv
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,16 +38,7 @@ RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d
 
 
 def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    if not (VENV_BIN / "ansible-playbook").exists():
-        return "ansible-core is not installed"
-    if not Path("/usr/sbin/sshd").exists():
-        return "openssh-server is not installed"
-    probe = subprocess.run(["/usr/bin/python3", "-c", "import yaml, venv, ensurepip"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        return "the lab hosts' /usr/bin/python3 lacks python3-yaml or python3-venv"
-    return None
+    return labenv.lab_unavailable()
 
 
 pytestmark = [
@@ -56,33 +47,6 @@ pytestmark = [
     pytest.mark.ansible,
     pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable())),
 ]
-
-
-def _frozen_collection() -> Path:
-    """A copy of the checkout as <tmp>/ansible_collections/netmobility/mobileip, the demo's collection.
-
-    A copy, not a symlink: the agent role installs a wheel of the agent's sources and reinstalls it (and
-    restarts mipd) when they change, so edits in the working tree while the demo runs would show up as
-    changes on the second site.yml run and as loss.
-    """
-    top = Path(tempfile.mkdtemp(prefix="mobileip-demo-collections-"))
-    (top / "ansible_collections" / "netmobility").mkdir(parents=True)
-    shutil.copytree(ROOT, top / "ansible_collections" / "netmobility" / "mobileip", symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", ".venv", "build", ".hypothesis", ".pytest_cache",
-                                                  ".ruff_cache", "__pycache__", "*.egg-info", "output"))
-    return top
-
-
-def _free_mgmt_network() -> str:
-    """A 10.253.N.0/24 that no address or route of the root namespace uses."""
-    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=False).stdout
-    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
-    start = os.getpid() % 200
-    for i in range(200):
-        n = 20 + (start + i) % 200
-        if f"10.253.{n}." not in used:
-            return f"10.253.{n}.0/24"
-    raise RuntimeError("no free 10.253.N.0/24 for the demo lab's management network")
 
 
 def _leftovers(mgmt: str) -> dict[str, object]:
@@ -108,10 +72,10 @@ def _leftovers(mgmt: str) -> dict[str, object]:
 class Demo:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.mgmt = _free_mgmt_network()
+        self.mgmt = labenv.free_network("10.253", 20, 219)  # a range no other test uses
         self.summary_path = tmp / "summary.json"
         self.logs = tmp / "logs"
-        self.collections = _frozen_collection()
+        self.collections = labenv.frozen_collections("mobileip-demo-collections-")  # a copy: see labenv
         self.collection = self.collections / "ansible_collections" / "netmobility" / "mobileip"
         self.env = dict(os.environ)
         self.env.update({

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import lab_helpers
+import labenv
 import pytest
 import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import lab_topology as lt
@@ -45,23 +46,11 @@ def recap_of(stdout: str) -> dict[str, int]:
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups()), strict=True))
 
 
-def free_mgmt_network() -> str:
-    """A 10.254.N.0/24 that no address or route of the root namespace uses."""
-    used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=False).stdout
-    used += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
-    start = os.getpid() % 150
-    for i in range(150):
-        n = 100 + (start + i) % 150
-        if f"10.254.{n}." not in used:
-            return f"10.254.{n}.0/24"
-    raise RuntimeError("no free 10.254.N.0/24 for the lab's management network")
-
-
 class Lab:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.inventory = tmp / "hosts.yml"
-        self.mgmt = free_mgmt_network()
+        self.mgmt = labenv.free_network("10.254", 100, 249)  # site tests use 20-99
         self.env = dict(os.environ)
         self.env.update({
             "ANSIBLE_COLLECTIONS_PATH": str(lab_helpers.COLLECTIONS),

@@ -7,32 +7,20 @@ sys.path (and on PYTHONPATH / ANSIBLE_COLLECTIONS_PATH for the module and CLI su
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+import labenv
 
-
-def _collections_root() -> Path:
-    if ROOT.parent.name == "netmobility" and ROOT.parent.parent.name == "ansible_collections":
-        return ROOT.parents[2]  # already in place (ansible-test's copy)
-    top = Path(tempfile.mkdtemp(prefix="mobileip-collections-"))
-    atexit.register(shutil.rmtree, top, True)
-    (top / "ansible_collections" / "netmobility").mkdir(parents=True)
-    (top / "ansible_collections" / "netmobility" / "mobileip").symlink_to(ROOT)
-    return top
-
-
-COLLECTIONS = _collections_root()
-sys.path.insert(0, str(COLLECTIONS))
+ROOT = labenv.ROOT
+VENV_BIN = labenv.VENV_BIN
+COLLECTIONS = labenv.linked_collections("mobileip-collections-")
+labenv.importable(COLLECTIONS)
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
