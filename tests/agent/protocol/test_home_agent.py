@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mipd.protocol import actions as A
-from mipd.protocol.config import HomeAgentConfig
+from mipd.protocol.config import HomeAgentConfig, NaiHost
 from mipd.protocol.filters import FilterRule, HostSet, RegistrationFilters, RuleList
 from mipd.protocol.home_agent import EXPIRY_TIMER, Binding, HomeAgent
 from mipd.protocol.simnet import DataplaneState
@@ -398,7 +398,7 @@ def test_algorithm_fallback_is_off_by_default_and_counted_when_used():
 def test_nai_identifies_node_and_is_returned():
     """RFC 2794 §2: SA found by NAI; the NAI extension is copied into the reply."""
     sa = SecurityAssociation("mn1@example.net", 300, KEY)
-    ha = make_ha([sa])
+    ha = make_ha([sa], nai_hosts=(NaiHost("mn1@example.net", (MN,)),))
     acts = ha.on_packet(packet(request(sa, before=[NAIExtension("mn1@example.net")])), NOW)
     rep = reply_of(acts)
     assert rep.code == 0
@@ -426,6 +426,103 @@ def test_nai_after_the_mhae_is_not_trusted():
     data = request(sa, home="10.9.9.9", after=NAIExtension("mn1@example.net").encode())
     assert ha.on_packet(packet(data), NOW) == []
     assert ha.counters["discard.no_sa"] == 1
+
+
+# ---------------------------------------------------------------- one SA, one identity (§3.8.2.1 a, RFC 2794)
+
+EVIL = "evil@example.net"
+EVIL_HOME = "10.1.0.20"  # the one address the NAI is configured to hold
+UNCONFIGURED = "10.1.0.99"  # in mobile_hosts, no SA of its own
+COLOCATED = "192.0.2.5"
+
+
+def identity_ha() -> HomeAgent:
+    """MN and MN2 with address SAs (different keys), EVIL with an NAI SA bound to EVIL_HOME, an FA SA."""
+    sas = [mn_sa(), SecurityAssociation(MN2, 256, b"another-nodes-key"), SecurityAssociation(EVIL, 300, KEY), fa_sa()]
+    return make_ha(sas, nai_hosts=(NaiHost(EVIL, (EVIL_HOME,)),))
+
+
+def claim(sa: SecurityAssociation, home: str, via_fa: bool) -> A.Packet:
+    """A request for `home` signed with `sa` (its NAI first when the SA is an NAI's), through the FA
+    (FHAE, care-of address the FA's) or directly from a co-located care-of address."""
+    before = [NAIExtension(sa.peer)] if "@" in sa.peer else []
+    if via_fa:
+        return packet(request(sa, home=home, before=before, fa_sa=fa_sa()))
+    return packet(request(sa, home=home, coa=COLOCATED, before=before), source=COLOCATED)
+
+
+def assert_no_state(ha: HomeAgent, acts: list, home: str) -> None:
+    assert ha.bindings_of(home) == []
+    assert not [a for a in acts if isinstance(a, (A.StoreRecord, A.AddTunnel, A.AddTunnelRoute, A.SetProxyArp))]
+    assert ha.replay.last_accepted(home) is None
+
+
+@pytest.mark.parametrize("via_fa", [True, False], ids=["through-fa", "direct"])
+@pytest.mark.parametrize(("signer", "home"), [(MN, MN2), (EVIL, MN), (EVIL, MN2), (EVIL, UNCONFIGURED), (EVIL, HA)])
+def test_an_sa_never_authenticates_another_identitys_home_address(signer, home, via_fa):
+    """The impersonation hole: a valid key of one identity claiming another node's address, an
+    address with no SA, or the agent's own address -> 131, counted, logged, no state (§3.8.2.1 a)."""
+    ha = identity_ha()
+    sa = mn_sa() if signer == MN else SecurityAssociation(EVIL, 300, KEY)
+    acts = ha.on_packet(claim(sa, home, via_fa), NOW)
+    rep = reply_of(acts)
+    assert (rep.code, rep.home_address) == (131, home)
+    # signed with the NAI's SA that verified, or, when nothing verified, with the claimed node's own SA
+    signer_sa = sa if signer == EVIL else ha.sas.get(MN2, 256)
+    assert verify(signer_sa, rep.raw, next(e for e in rep.extensions if e.type == MHAE))
+    assert_no_state(ha, acts, home)
+    assert ha.counters["denied.131"] == 1
+    assert [a for a in acts if isinstance(a, A.Log)][0].level == "warning"
+
+
+@pytest.mark.parametrize("via_fa", [True, False], ids=["through-fa", "direct"])
+@pytest.mark.parametrize("home", [UNCONFIGURED, HA])
+def test_an_address_sa_claiming_an_address_without_any_sa_is_discarded(home, via_fa):
+    """§3.8.2.1 a: no SA at all with the claimed node -> silently discarded (MUST), counted, no state."""
+    ha = identity_ha()
+    acts = ha.on_packet(claim(mn_sa(), home, via_fa), NOW)
+    assert acts == []
+    assert ha.counters["discard.no_sa"] == 1
+    assert_no_state(ha, acts, home)
+
+
+@pytest.mark.parametrize("via_fa", [True, False], ids=["through-fa", "direct"])
+@pytest.mark.parametrize(("signer", "home"), [(MN, MN), (EVIL, EVIL_HOME)])
+def test_each_sa_registers_its_own_home_address(signer, home, via_fa):
+    """The happy side of the same matrix: an address SA its address, an NAI SA the address configured for it."""
+    ha = identity_ha()
+    sa = mn_sa() if signer == MN else SecurityAssociation(EVIL, 300, KEY)
+    assert reply_of(ha.on_packet(claim(sa, home, via_fa), NOW)).code == 0
+    assert [b.home_address for b in ha.bindings()] == [home]
+
+
+@pytest.mark.parametrize("home", [HA, "10.1.0.0", "10.1.0.255"])
+def test_agent_network_and_broadcast_addresses_are_never_bound(home):
+    """Even with an SA configured for it (a mistake), the home agent's own address and its home
+    network's network and broadcast addresses are refused (129) and never bound."""
+    sa = mn_sa(home)
+    ha = make_ha([sa, fa_sa()], nai_hosts=(NaiHost(EVIL, (EVIL_HOME,)),))
+    acts = ha.on_packet(packet(request(sa, home=home, fa_sa=fa_sa())), NOW)
+    assert reply_of(acts).code == 129
+    assert_no_state(ha, acts, home)
+
+
+def test_nai_sa_without_a_configured_address_authenticates_nothing():
+    """An NAI matching a mobile_hosts pattern but with no nai_hosts entry holds no address: 131."""
+    sa = SecurityAssociation("mn1@example.net", 300, KEY)
+    ha = make_ha([sa])
+    acts = ha.on_packet(packet(request(sa, before=[NAIExtension("mn1@example.net")])), NOW)
+    assert reply_of(acts).code == 131
+    assert ha.counters["security.sa_not_for_home_address"] == 1
+
+
+def test_an_nai_may_be_configured_for_several_home_addresses():
+    """RFC 2794: an NAI may hold more than one address; each is its own node (bindings, replay)."""
+    sa = SecurityAssociation(EVIL, 300, KEY)
+    ha = make_ha([sa], nai_hosts=(NaiHost(EVIL, (MN, MN2)),), mobile_hosts=HostSet())
+    for home in (MN, MN2):
+        assert reply_of(ha.on_packet(packet(request(sa, home=home, before=[NAIExtension(EVIL)])), NOW)).code == 0
+    assert sorted(b.home_address for b in ha.bindings()) == [MN, MN2]
 
 
 # ---------------------------------------------------------------- identification (§3.8.2.1 b, §5.7)
@@ -642,6 +739,40 @@ def test_restore_refuses_replays_of_requests_accepted_before_the_restart():
     ha3 = make_ha()
     ha3.restore(stored, NOW + 1, {MN: newer})
     assert ha3.replay.last_accepted(MN) == newer
+
+
+@pytest.mark.parametrize("ends", ["expiry", "deregistration", "expired-while-down"])
+def test_replay_of_a_request_whose_binding_ended_is_refused_after_a_restart(ends):
+    """§5.7.1: the last accepted timestamp outlives the binding row that held it, so a captured
+    request replayed after the binding ended and the agent restarted, still inside the replay
+    window, gets 133 and creates no binding."""
+    ha = make_ha()
+    captured = request(lifetime=2, ident=ntp_timestamp(NOW, 7))
+    rows: dict = {}
+
+    def persist(acts: list) -> None:
+        for a in acts:
+            if isinstance(a, A.StoreRecord):
+                rows[(a.kind, a.record[0] if a.kind == "replay" else a.record.home_address)] = a.record
+            elif isinstance(a, A.DeleteRecord):
+                rows.pop((a.kind, a.key[0]), None)
+
+    persist(ha.on_packet(packet(captured), NOW))
+    if ends == "expiry":
+        persist(ha.on_timer(EXPIRY_TIMER, NOW + 2))
+    elif ends == "deregistration":
+        persist(ha.on_packet(packet(request(lifetime=0, ident=ntp_timestamp(NOW + 1, 8))), NOW + 1))
+    else:  # stopped before it expired, started after: the restore deletes the row
+        restarted = make_ha()
+        persist(restarted.restore([r for (k, _), r in rows.items() if k == "binding"], NOW + 3))
+    assert not [k for k in rows if k[0] == "binding"]
+    after_restart = make_ha()
+    after_restart.restore([r for (k, _), r in rows.items() if k == "binding"], NOW + 4,
+                          {node: ident for (k, node), (_, ident) in
+                           ((key, r) for key, r in rows.items() if key[0] == "replay")})
+    acts = after_restart.on_packet(packet(captured), NOW + 5)
+    assert reply_of(acts).code == 133
+    assert after_restart.bindings() == []
 
 
 def test_reload_keeps_bindings_and_only_shortens_lifetimes():

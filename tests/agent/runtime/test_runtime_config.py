@@ -77,6 +77,22 @@ FIELD_ERRORS = [
      "false"),
     ("home_agent", "home_agent.advertisement", {"challenge": True}, "home_agent.advertisement: unknown key "
      "'challenge'"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "mn@example.net"}], "home_agent.nai_hosts[0].home_addresses: "
+     "is required"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "*@example.net", "home_addresses": ["10.1.0.5"]}],
+     "home_agent.nai_hosts[0].nai: must be one NAI, not a pattern"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "mn@example.net", "home_addresses": ["10.1.0.1"]}],
+     "home_agent.nai_hosts[0].home_addresses[0]: 10.1.0.1 is the home agent's own address"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "mn@example.net", "home_addresses": ["10.1.0.255"]}],
+     "home_agent.nai_hosts[0].home_addresses[0]: 10.1.0.255 is a network or broadcast address"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "mn@example.net", "home_addresses": ["10.7.0.5"]}],
+     "home_agent.nai_hosts[0].home_addresses[0]: 10.7.0.5 is not in a home or virtual network (10.1.0.0/24)"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "a@example.net", "home_addresses": ["10.1.0.5"]},
+                                            {"nai": "b@example.net", "home_addresses": ["10.1.0.5"]}],
+     "home_agent.nai_hosts[1].home_addresses[0]: 10.1.0.5 is already held by a@example.net"),
+    ("home_agent", "home_agent.nai_hosts", [{"nai": "a@example.net", "home_addresses": ["10.1.0.5"]},
+                                            {"nai": "A@example.net", "home_addresses": ["10.1.0.6"]}],
+     "home_agent.nai_hosts[1].nai: A@example.net is listed twice"),
     ("home_agent", "dataplane.backend", "ebpf", "dataplane.backend: must be one of auto, kernel, userspace, none"),
     ("home_agent", "dataplane.tun", "", "dataplane.tun: must be an interface name"),
     ("home_agent", "log.level", "loud", "log.level: must be one of debug, info, warning, error, got 'loud'"),
@@ -353,6 +369,27 @@ def test_home_agent_config_and_paths(tmp_path):
     assert (c.log_level, c.dataplane_backend, c.tun, c.state_sync) == ("debug", "none", "mip0", "normal")
     sa = c.sas.get(h.HOME, h.SPI)
     assert sa is not None and sa.key == h.KEY and sa.algorithm == "hmac-md5" and sa.replay == "timestamp"
+
+
+def test_nai_hosts_bind_nais_to_home_addresses_and_unbound_nai_sas_are_warned_about(tmp_path):
+    """RFC 2794: an NAI SA authenticates only the addresses nai_hosts gives its NAI; check-config says
+    which NAI SAs hold none. On an HA+FA host the FA's addresses are the HA's own too (never bound)."""
+    cfg = h.config()
+    cfg["home_agent"]["nai_hosts"] = [{"nai": "mn11@example.net", "home_addresses": ["10.1.0.11", "10.1.0.12"]}]
+    cfg["foreign_agent"] = {"interfaces": [{"name": "lo", "address": "10.2.0.1", "care_of_addresses": ["10.2.0.9"]}]}
+    keys = {"security_associations": [*h.BASE_KEYS["security_associations"],
+                                      {"peer": "mn11@example.net", "spi": 300, "key": h.KEY_HEX},
+                                      {"peer": "stray@example.net", "spi": 300, "key": h.KEY_HEX}]}
+    c = load_config(str(h.write(tmp_path, cfg, keys)))
+    ha = c.home_agent
+    assert ha is not None
+    assert ha.holds("mn11@example.net", "10.1.0.12") and not ha.holds("mn11@example.net", h.HOME)
+    assert ha.holds(h.HOME, h.HOME) and not ha.holds(h.HOME, "10.1.0.11")
+    assert {"10.1.0.1", "10.1.0.0", "10.1.0.255", "10.2.0.1", "10.2.0.9"} <= ha.reserved
+    assert [w for w in c.warnings if "stray@example.net" in w] == [
+        "security_associations: the SA of stray@example.net authenticates no home address: give it one in "
+        "home_agent.nai_hosts (RFC 2794); its requests are refused with code 131"]
+    assert not [w for w in c.warnings if "mn11@" in w]
 
 
 def test_defaults(tmp_path):

@@ -10,6 +10,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 
 import pytest
 import runtime_helpers as h
@@ -182,6 +183,61 @@ def test_binding_and_replay_state_survive_kill_9(netns, tmp_path):
         mipd.stop()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_a_captured_request_replayed_after_expiry_and_restart_gets_133(netns, tmp_path, stop):
+    """§5.7.1: capture a request, let its binding expire, restart mipd, replay it inside the replay
+    window (7 s): the last accepted timestamp outlived the binding row, so 133 and no binding."""
+    setup_home_link(netns)
+    mipd = h.Mipd(netns, h.write(tmp_path, daemon_config()))
+    sock = h.udp_socket(netns.name)
+    try:
+        mipd.start()
+        captured, _ = h.request(lifetime=1)
+        assert h.exchange(sock, captured).code == codes.ACCEPTED
+        deadline = time.monotonic() + 5
+        while mipd.ctl_json("bindings") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert mipd.ctl_json("bindings") == [], "the binding expired while mipd ran"
+        mipd.signal(stop)
+        mipd.wait()
+        mipd.start()
+        replayed = h.exchange(sock, captured)
+        assert replayed.code == codes.HA_ID_MISMATCH and h.reply_verifies(replayed)
+        assert mipd.ctl_json("bindings") == []
+    finally:
+        sock.close()
+        mipd.stop()
+
+
+def test_an_nai_key_cannot_register_another_nodes_home_address(netns, tmp_path):
+    """The impersonation hole, end to end: evil@example.net holds an NAI SA for 10.1.0.20 only; its
+    valid request for another node's address gets 131 over the wire and no binding."""
+    from mipd.security import SecurityAssociation, sign
+    from mipd.security.replay import ntp_timestamp
+    from mipd.wire import registration as reg
+    from mipd.wire.extensions import MHAE, NAIExtension
+
+    setup_home_link(netns)
+    keys = {"security_associations": [*h.BASE_KEYS["security_associations"],
+                                      {"peer": "evil@example.net", "spi": 300, "key": "ee" * 16}]}
+    cfg = daemon_config(nai_hosts=[{"nai": "evil@example.net", "home_addresses": ["10.1.0.20"]}])
+    mipd = h.Mipd(netns, h.write(tmp_path, cfg, keys))
+    sock = h.udp_socket(netns.name)
+    evil = SecurityAssociation("evil@example.net", 300, bytes.fromhex("ee" * 16))
+    try:
+        mipd.start()
+        for home, code in ((h.HOME, codes.HA_MN_AUTH), (h.HA_ADDRESS, codes.HA_MN_AUTH), ("10.1.0.20", 0)):
+            req = reg.RegistrationRequest(0, 600, home, h.HA_ADDRESS, h.COA, ntp_timestamp(time.time()))
+            data = sign(evil, req.encode() + NAIExtension("evil@example.net").encode(), MHAE)
+            assert h.exchange(sock, data).code == code, home
+        assert [b["home_address"] for b in mipd.ctl_json("bindings")] == ["10.1.0.20"]
+        assert mipd.ctl_json("counters")["roles"]["home_agent"]["security.sa_not_for_home_address"] == 2
+        assert "does not authenticate home address 10.1.0.10" in mipd.log_text()
+    finally:
+        sock.close()
+        mipd.stop()
+
+
 def test_restart_drops_expired_bindings(netns, tmp_path):
     setup_home_link(netns)
     mipd = h.Mipd(netns, h.write(tmp_path, daemon_config()))
@@ -191,8 +247,6 @@ def test_restart_drops_expired_bindings(netns, tmp_path):
         assert reply.code == codes.ACCEPTED and reply.lifetime == 1
         mipd.signal(signal.SIGKILL)
         mipd.wait()
-        import time
-
         time.sleep(1.2)
         if BACKEND == "userspace":  # what the killed daemon installed is still there...
             assert h.HOME in netns.run("ip", "neigh", "show", "proxy").stdout

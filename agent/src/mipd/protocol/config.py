@@ -25,6 +25,19 @@ def encap_for_flags(flags: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class NaiHost:
+    """A mobile node known by its NAI (RFC 2794) and the home address(es) it is configured to hold.
+
+    An SA whose peer is an NAI authenticates a registration only for these addresses (RFC 5944
+    §3.8.2.1 a: the authenticator proves who sent the request; this says what that identity may
+    claim). Cisco IOS: ``ip mobile host nai NAI static-address ADDR...``.
+    """
+
+    nai: str
+    home_addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HomeAgentConfig:
     """RFC 5944 §3.8.1: address, home network prefix(es), served mobile nodes."""
 
@@ -33,6 +46,8 @@ class HomeAgentConfig:
     home_networks: tuple[str, ...] = ()  # prefixes on the home link ("10.1.1.0/24")
     virtual_networks: tuple[str, ...] = ()  # home prefixes with no physical link: no proxy ARP
     mobile_hosts: HostSet = HostSet()
+    nai_hosts: tuple[NaiHost, ...] = ()  # RFC 2794: which home addresses each NAI may register
+    own_addresses: tuple[str, ...] = ()  # this host's other addresses (an FA on the same host): never bound
     max_lifetime: int = 1800  # granted lifetime = min(requested, this), never increased (§3.8.3.2)
     simultaneous_bindings: int = 0  # max per node when S is set; 0 = unsupported -> code 1
     binding_limit: int = 0  # total bindings; 0 = unlimited; beyond -> 130
@@ -45,15 +60,21 @@ class HomeAgentConfig:
     advertisement_lifetime: int = 15
     advertisement_code: int = 16
     broadcasts: frozenset[str] = field(default=frozenset(), compare=False)  # derived
+    reserved: frozenset[str] = field(default=frozenset(), compare=False)  # derived: never a home address
+    _nai_homes: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)  # derived
     _links: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)  # derived
 
     def __post_init__(self) -> None:
         bcast = set()
+        reserved = {self.address, *self.own_addresses}
         for text in (*self.home_networks, *self.virtual_networks):
             net = ipaddress.IPv4Network(text, strict=False)
             if net.prefixlen < 31:
                 bcast.add(str(net.broadcast_address))
+                reserved.add(str(net.network_address))
         object.__setattr__(self, "broadcasts", frozenset(bcast))
+        object.__setattr__(self, "reserved", frozenset(reserved | bcast))
+        object.__setattr__(self, "_nai_homes", {h.nai.lower(): frozenset(h.home_addresses) for h in self.nai_hosts})
         links = [ipaddress.IPv4Network(n, strict=False) for n in self.home_networks]
         object.__setattr__(self, "_links", tuple((int(n.network_address), int(n.netmask)) for n in links))
 
@@ -64,6 +85,22 @@ class HomeAgentConfig:
             if a & mask == net:
                 return ipaddress.IPv4Network(text, strict=False).prefixlen
         return 24
+
+    def holds(self, identity: str, home_address: str) -> bool:
+        """May the SA of `identity` (its peer) authenticate a registration of `home_address`?
+
+        An address SA authenticates exactly its own address; an NAI SA only the addresses that
+        NAI is configured to hold (`nai_hosts`; RFC 2794, RFC 5944 §3.8.2.1). Anything else would
+        let one node's key register another node's address.
+        """
+        if identity == home_address:
+            return True
+        return home_address in self._nai_homes.get(identity.lower(), ())
+
+    def serves(self, home_address: str, nai: str | None) -> bool:
+        """Is this a mobile host of ours: in `mobile_hosts`, or an address its NAI is configured to hold?"""
+        return self.mobile_hosts.contains(home_address, nai) or (
+            nai is not None and home_address in self._nai_homes.get(nai.lower(), ()))
 
     def on_home_link(self, address: str) -> bool:
         """Is `address` in a home network with a physical link (so §4.6 ARP applies)?"""

@@ -4,6 +4,11 @@ Sans-IO: `on_packet` takes a received registration request and the current time 
 the actions that carry out the decision, in order: data-plane changes, the record to persist,
 then the reply. Validity checks follow the order of §3.8.2.1 (authentication, identification,
 foreign agent authentication), then the administrative checks of §3.8.2.3 and §3.8.3.2.
+
+An SA authenticates one identity: an address SA only its own home address, an NAI SA only the
+addresses that NAI is configured to hold (RFC 2794; `HomeAgentConfig.holds`). A request whose
+authenticator verifies with an SA that does not hold the claimed home address is refused with 131
+before any state is touched, and the agent's own, network and broadcast addresses are never bound.
 """
 
 from __future__ import annotations
@@ -199,6 +204,7 @@ class HomeAgent:
         for b in bindings:
             if b.expires <= now:
                 actions.append(DeleteRecord("binding", (b.home_address, b.care_of_address)))
+                actions.append(self._replay_record(b.home_address))  # the row outlives the binding (§5.7)
                 self.counters["binding.expired_on_restore"] += 1
                 continue
             # without copies (a data plane that cannot duplicate, §4.2.3) the last one loaded wins
@@ -236,6 +242,11 @@ class HomeAgent:
             return self._deny(req, pkt, now, codes.HA_MN_AUTH, "bad authenticator", None, node)
         if used != sa.algorithm:
             self.counters["security.auth_fallback"] += 1
+        if req.home_address != "0.0.0.0" and not self.config.holds(sa.peer, req.home_address):
+            # the key is valid, but not for this address: another node's, unconfigured, or ours
+            self.counters["security.sa_not_for_home_address"] += 1
+            reason = f"SA of {sa.peer} (SPI {sa.spi}) does not authenticate home address {req.home_address}"
+            return self._deny(req, pkt, now, codes.HA_MN_AUTH, reason, sa, node)
         # §3.8.2.1 b: identification, in the context of the SA that authenticated the request
         if not self.replay.check(node, sa.replay, req.identification, now, sa.replay_window):
             self.counters["security.replay"] += 1
@@ -310,7 +321,9 @@ class HomeAgent:
             raise _Denied(codes.HA_POORLY_FORMED, "reserved flag bits set")
         if req.home_address == "0.0.0.0":
             raise _Denied(codes.HA_PROHIBITED, "dynamic home address allocation is not offered")
-        if not cfg.mobile_hosts.contains(req.home_address, nai):
+        if req.home_address in cfg.reserved:
+            raise _Denied(codes.HA_PROHIBITED, "the home agent's own, a network or a broadcast address")
+        if not cfg.serves(req.home_address, nai):
             raise _Denied(codes.HA_PROHIBITED, "not a mobile host served here")
         if req.lifetime == reg.LIFETIME_DEREGISTER:
             return
@@ -462,6 +475,8 @@ class HomeAgent:
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
             if forget:
                 actions.append(DeleteRecord("binding", (home, b.care_of_address)))
+        if gone and forget:
+            actions.append(self._replay_record(home))  # a binding row held it: keep it past the binding
         if gone and not left:
             if cfg.on_home_link(home):
                 actions.append(SetProxyArp(home, cfg.interface, False))
@@ -531,6 +546,16 @@ class HomeAgent:
             cfg.interface if to_home else None,  # §3.8.3.1: bypass the binding, send on the home link
             pkt.lladdr if to_home else None,
         )
+
+    def _replay_record(self, node: str) -> StoreRecord:
+        """The last accepted Identification of `node`, to persist when its last binding row goes.
+
+        With timestamps the binding row is where it is kept (§5.7.1); once that row is deleted
+        (expiry, deregistration, restore of an expired binding) a captured request still inside the
+        replay window would be accepted again after a restart unless the value is kept on its own.
+        """
+        last = self.replay.last_accepted(node)
+        return StoreRecord("replay", (node, last if last is not None else 0))
 
     def _advert_flags(self) -> int:
         """§2.1.1: H; M and G when those encapsulations are offered."""

@@ -12,6 +12,8 @@ Relative paths in the file are relative to the file's own directory.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import os
 import stat
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from mipd.protocol.config import (
     ForeignAgentConfig,
     HomeAgentConfig,
     MobileNodeConfig,
+    NaiHost,
     ServedInterface,
 )
 from mipd.protocol.filters import ACTIONS, FilterRule, HostSet, RegistrationFilters, RuleList
@@ -44,7 +47,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 
 TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", *ROLES)
-HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "max_lifetime",
+HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "nai_hosts", "max_lifetime",
            "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
            "encapsulations", "filters", "advertisement")
 HA_ADV_KEYS = ("enabled", "interval", "lifetime", "code")
@@ -57,6 +60,7 @@ MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "
            "max_retransmit_interval")
 RULES_KEYS = ("default", "rules")
 RULE_KEYS = ("action", "prefix", "nai")
+NAI_HOST_KEYS = ("nai", "home_addresses")
 SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback", "roles")
 ADV_TIMING_FIELDS = {"advertisement_interval": "interval", "advertisement_lifetime": "lifetime"}  # -> advertisement.*
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
@@ -128,6 +132,9 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     ha = top.get("home_agent", _home_agent, None, warnings)
     fa = top.get("foreign_agent", _foreign_agent, None, warnings)
     mn = top.get("mobile_node", _mobile_node, None, warnings)
+    if ha is not None and fa is not None:  # the foreign agent's addresses are this host's too: never bound
+        own = tuple(sorted({a for i in fa.interfaces for a in (i.address, *i.care_of_addresses)} - {ha.address}))
+        ha = dataclasses.replace(ha, own_addresses=own)
     if ha is None and fa is None and mn is None:
         raise ConfigError("", "no role configured: give home_agent, foreign_agent and/or mobile_node")
     if mn is not None and (ha is not None or fa is not None):
@@ -174,7 +181,9 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
     if not home_networks and not virtual_networks:
         raise ConfigError(sec.at("home_networks"), "at least one home network (or virtual network) is needed")
     mobile_hosts = sec.get("mobile_hosts", _host_set, HostSet())
-    if not mobile_hosts.entries:
+    address = sec.get("address", s.ipv4)
+    nai_hosts = sec.get("nai_hosts", lambda v, p: _nai_hosts(v, p, address, home_networks + virtual_networks), ())
+    if not mobile_hosts.entries and not nai_hosts:
         warnings.append(f"{sec.at('mobile_hosts')}: empty, every registration will be refused (code 129)")
     filters = sec.section("filters", ("care_of", "roaming"))
     reverse = sec.get("reverse_tunnel", s.boolean, True)
@@ -184,11 +193,12 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
     adv = sec.section("advertisement", HA_ADV_KEYS)
     interval, lifetime = _advert_timing(adv, 5.0, 15)
     return HomeAgentConfig(
-        address=sec.get("address", s.ipv4),
+        address=address,
         interface=sec.get("interface", s.ifname),
         home_networks=home_networks,
         virtual_networks=virtual_networks,
         mobile_hosts=mobile_hosts,
+        nai_hosts=nai_hosts,
         max_lifetime=sec.get("max_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
         simultaneous_bindings=sec.get("simultaneous_bindings", s.integer, 0, 0, 255),
         binding_limit=sec.get("binding_limit", s.integer, 0, 0),
@@ -319,6 +329,49 @@ def _host_entry(value: object, path: str) -> str:
 
 def _host_set(value: object, path: str) -> HostSet:
     return HostSet(s.items(value, path, _host_entry))
+
+
+def _nai_hosts(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> tuple[NaiHost, ...]:
+    """`nai_hosts`: each NAI (exact, no pattern) once, with the home addresses it may register (RFC 2794).
+
+    Every address must lie in a home or virtual network and be neither the home agent's address nor
+    a network's network or broadcast address (those are never bound); no address is held by two NAIs.
+    """
+    hosts = s.items(value, path, lambda v, p: _nai_host(v, p, ha_address, networks), unique=False)
+    holders: dict[str, str] = {}
+    for i, host in enumerate(hosts):
+        where = s.join(path, i)
+        if host.nai.lower() in holders.values():
+            raise ConfigError(s.join(where, "nai"), f"{host.nai} is listed twice")
+        for j, home in enumerate(host.home_addresses):
+            if home in holders:
+                raise ConfigError(s.join(s.join(where, "home_addresses"), j),
+                                  f"{home} is already held by {holders[home]}")
+            holders[home] = host.nai.lower()
+    return hosts
+
+
+def _nai_host(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> NaiHost:
+    sec = Section(value, path, NAI_HOST_KEYS)
+    nai = sec.get("nai", s.nai)
+    if "*" in nai or "?" in nai:
+        raise ConfigError(sec.at("nai"), "must be one NAI, not a pattern (patterns belong in mobile_hosts)")
+    homes = sec.get("home_addresses", lambda v, p: s.items(v, p, lambda a, q: _home_address(a, q, ha_address,
+                                                                                             networks), min_items=1))
+    return NaiHost(nai, homes)
+
+
+def _home_address(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> str:
+    address = s.ipv4(value, path)
+    ip = ipaddress.IPv4Address(address)
+    nets = [ipaddress.IPv4Network(n, strict=False) for n in networks]
+    if address == ha_address:
+        raise ConfigError(path, f"{address} is the home agent's own address")
+    if not any(ip in net for net in nets):
+        raise ConfigError(path, f"{address} is not in a home or virtual network ({', '.join(networks)})")
+    if any(net.prefixlen < 31 and ip in (net.network_address, net.broadcast_address) for net in nets):
+        raise ConfigError(path, f"{address} is a network or broadcast address")
+    return address
 
 
 def _rule(value: object, path: str) -> FilterRule:
@@ -459,5 +512,12 @@ def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: Sec
         raise ConfigError("security_associations", f"the mobile node needs an SA with its home agent {mn.home_agent} "
                           "(RFC 5944 §3.5.2: every request carries a Mobile-Home Authentication Extension)",
                           keys_file)
-    if ha is not None and not len(_for_role(sas, sa_roles, "home_agent")):
+    if ha is None:
+        return
+    ha_sas = _for_role(sas, sa_roles, "home_agent")
+    if not len(ha_sas):
         warnings.append("security_associations: none, the home agent will discard every request (§3.8.2.1)")
+    held = {h.nai.lower() for h in ha.nai_hosts}
+    for peer in sorted({sa.peer for sa in ha_sas if "@" in sa.peer and sa.peer.lower() not in held}):
+        warnings.append(f"security_associations: the SA of {peer} authenticates no home address: give it one in "
+                        "home_agent.nai_hosts (RFC 2794); its requests are refused with code 131")
