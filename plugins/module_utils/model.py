@@ -77,6 +77,40 @@ def _home_agent_post(ha: dict[str, Any], path: str, partial: bool) -> None:
         raise ModelError(join(path, "home_networks"), "at least one home network (or virtual network) is needed")
     if ha["reverse_tunnel_mandatory"] and not ha["reverse_tunnel"]:
         raise ModelError(join(path, "reverse_tunnel_mandatory"), "true needs reverse_tunnel: true")
+    _check_nai_hosts(ha, join(path, "nai_hosts"))
+
+
+def _check_nai_hosts(ha: dict[str, Any], path: str) -> None:
+    """Each NAI's home addresses lie in a home or virtual network, are not the home agent's own, network or
+    broadcast addresses (never bound), and no address is held by two NAIs (RFC 2794; mipd refuses the same)."""
+    networks = [ipaddress.IPv4Network(n, strict=False) for n in (*ha["home_networks"], *ha["virtual_networks"])]
+    holders: dict[str, str] = {}
+    for i, host in enumerate(ha.get("nai_hosts") or []):
+        for j, home in enumerate(host["home_addresses"]):
+            where = join(join(join(path, i), "home_addresses"), j)
+            address = ipaddress.IPv4Address(home)
+            if home == ha["address"]:
+                raise ModelError(where, f"{home} is the home agent's own address")
+            if not any(address in net for net in networks):
+                raise ModelError(where, f"{home} is not in a home or virtual network")
+            if any(net.prefixlen < 31 and address in (net.network_address, net.broadcast_address) for net in networks):
+                raise ModelError(where, f"{home} is a network or broadcast address")
+            if home in holders:
+                raise ModelError(where, f"{home} is already held by {holders[home]}")
+            holders[home] = host["nai"]
+
+
+def _exact_nai(value: object, path: str) -> str:
+    nai = v.nai(value, path)
+    if "*" in nai or "?" in nai:
+        raise ModelError(path, "must be one NAI, not a pattern (patterns belong in mobile_hosts)")
+    return nai
+
+
+NAI_HOST = Schema({
+    "nai": Field("str", _exact_nai, required=True),
+    "home_addresses": Field("list", v.ipv4, elements="str", required=True, min_items=1),
+})
 
 
 HOME_AGENT = Schema({
@@ -85,6 +119,8 @@ HOME_AGENT = Schema({
     "home_networks": Field("list", v.prefix, elements="str"),
     "virtual_networks": Field("list", v.prefix, elements="str"),
     "mobile_hosts": Field("list", v.host_entry, elements="str"),
+    # RFC 2794: the home addresses an NAI's SA may register (an address SA only its own address)
+    "nai_hosts": Field("list", elements="dict", schema=NAI_HOST, identity=("nai",)),
     "max_lifetime": Field("int", v.lifetime, default=1800),
     "simultaneous_bindings": Field("int", _int(0, 255), default=0),
     "binding_limit": Field("int", _int(0), default=0),
@@ -96,7 +132,7 @@ HOME_AGENT = Schema({
 
 
 def _home_agent_warnings(ha: dict[str, Any]) -> list[str]:
-    if not ha["mobile_hosts"]:
+    if not ha["mobile_hosts"] and not ha["nai_hosts"]:
         return ["config.mobile_hosts: empty, the home agent will refuse every registration (code 129)"]
     return []
 

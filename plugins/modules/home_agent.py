@@ -51,6 +51,26 @@ options:
             (V(mn1@example.net)) and NAI patterns (V(*@example.net)). Others are refused with code 129.
         type: list
         elements: str
+      nai_hosts:
+        description:
+          - Mobile nodes known by their NAI (RFC 2794) and the home addresses each may register. A security
+            association whose peer is an NAI authenticates a registration only for these addresses (an address
+            SA only for its own address); any other home address is refused with code 131. An NAI listed here
+            is served for these addresses even when O(config.mobile_hosts) does not list it.
+          - Each address must be in a home or virtual network and cannot be the home agent's address or a
+            network or broadcast address; an address belongs to one NAI at most.
+        type: list
+        elements: dict
+        suboptions:
+          nai:
+            description: The NAI, for example V(mn1@example.net) (one NAI, not a pattern).
+            type: str
+            required: true
+          home_addresses:
+            description: The home addresses it may register.
+            type: list
+            elements: str
+            required: true
       max_lifetime:
         description:
           - Longest registration lifetime granted, in seconds, 1-65535 (65535 - infinite). Default 1800.
@@ -106,6 +126,9 @@ EXAMPLES = r"""
       interface: eth1
       home_networks: [10.1.0.0/24]
       mobile_hosts: [10.1.0.10-10.1.0.99, "*@example.net"]
+      nai_hosts:
+        - nai: mn11@example.net
+          home_addresses: [10.1.0.11]
       max_lifetime: 1800
     state: merged
 

@@ -91,6 +91,19 @@ def test_merged_creates_the_section_then_changes_nothing(files, mipd_bin):
     assert snapshot(files["config_path"]) == before
 
 
+def test_nai_hosts_are_written_validated_by_mipd_and_merged_by_nai(files, mipd_bin):
+    """RFC 2794: nai_hosts reach mipd's file, which `mipd check-config` accepts; merged by NAI, no change twice."""
+    hosts = [{"nai": "mn11@example.net", "home_addresses": ["10.1.0.11"]}]
+    first = ok(run("home_agent", files, config={**HA, "nai_hosts": hosts}, agent_bin_dir=mipd_bin))
+    assert first["validated"] is True
+    assert main_file(files)["home_agent"]["nai_hosts"] == hosts
+    more = [{"nai": "mn12@example.net", "home_addresses": ["10.1.0.12"]}]
+    second = ok(run("home_agent", files, config={"nai_hosts": more}, agent_bin_dir=mipd_bin))
+    assert [h["nai"] for h in main_file(files)["home_agent"]["nai_hosts"]] == ["mn11@example.net", "mn12@example.net"]
+    assert second["changed"]
+    assert ok(run("home_agent", files, config={"nai_hosts": more}, agent_bin_dir=mipd_bin))["changed"] is False
+
+
 def test_merged_change_lines_and_a_second_run(files):
     ok(run("home_agent", files, config=HA))
     change = {"max_lifetime": 600, "home_networks": ["10.1.2.0/24"]}
