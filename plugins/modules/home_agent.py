@@ -63,14 +63,12 @@ options:
         elements: dict
         suboptions:
           nai:
-            description: The NAI, for example V(mn1@example.net) (one NAI, not a pattern).
+            description: The NAI, for example V(mn1@example.net) (one NAI, not a pattern). Required.
             type: str
-            required: true
           home_addresses:
-            description: The home addresses it may register.
+            description: The home addresses it may register (at least one). Required.
             type: list
             elements: str
-            required: true
       max_lifetime:
         description:
           - Longest registration lifetime granted, in seconds, 1-65535 (65535 - infinite). Default 1800.
