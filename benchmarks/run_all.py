@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "binding_scale.py": ["--large", "200000", "--measure", "10000", "--repeats", "2"],
     "handoff.py": ["--rounds", "10"],
     "tunnel_forwarding.py": ["--seconds", "3"],
+    "fuzz.py": ["--inputs", "100000"],
 }
 NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py"}
 

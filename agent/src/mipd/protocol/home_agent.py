@@ -501,8 +501,10 @@ class HomeAgent:
         """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a)."""
         self.counters[f"denied.{code}"] += 1
         id_valid = sa is not None and code != codes.HA_ID_MISMATCH
-        if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest)
-            sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node))[0]
+        if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest),
+            # filed under its home address or, for a node known by its NAI, under the NAI (RFC 2794 §2)
+            nai = self._scan(req)[1] or ""
+            sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node) or self.sas.for_peer(nai))[0]
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid, record=False)
         level = "warning" if code in (codes.HA_MN_AUTH, codes.HA_FA_AUTH, codes.HA_ID_MISMATCH) else "info"
         fields = {"node": node, "coa": req.care_of_address, "code": code, "reason": reason}
