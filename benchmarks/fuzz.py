@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fuzzing, the long run: random and mutated inputs into the decoders and the HA, FA and MN machines.
 
-    benchmarks/fuzz.py [--inputs N] [--seed S] [--targets wire,ha,fa,mn] [--strict-nai]
+    benchmarks/fuzz.py [--inputs N] [--seed S] [--targets wire,ha,fa,mn]
     benchmarks/fuzz.py --replay TARGET:EPISODE_SEED     (re-run one episode, printing every input)
 
 Inputs are made in episodes of --episode inputs, each from its own seed, round-robin over the
@@ -83,9 +83,9 @@ def run_wire(seed: int, inputs: int, tally: Tally, verbose: bool = False) -> Non
             tally.findings.append(Finding("wire", seed, step, "violation", problem, data))
 
 
-def run_world(target: str, seed: int, inputs: int, tally: Tally, strict_nai: bool, verbose: bool = False) -> None:
+def run_world(target: str, seed: int, inputs: int, tally: Tally, verbose: bool = False) -> None:
     rng = random.Random(seed)
-    world: World = WORLDS[target](rng, strict_nai=strict_nai) if target == "ha" else WORLDS[target](rng)
+    world: World = WORLDS[target](rng)
     for step in range(inputs):
         kind = rng.choice(world.KINDS)
         tally.inputs += 1
@@ -140,9 +140,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of the whole run (default 1)")
     ap.add_argument("--episode", type=int, default=200, help="inputs per episode (fresh machine, own seed)")
     ap.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
-    ap.add_argument("--strict-nai", action="store_true",
-                    help="the HA invariant also refuses an NAI's SA for any home address but the NAI's own "
-                         "(issue 9, critical; fails until the NAI binding is enforced)")
     ap.add_argument("--replay", metavar="TARGET:SEED", help="re-run one episode, printing every input")
     args = ap.parse_args()
     if args.replay:
@@ -151,7 +148,7 @@ def main() -> int:
         if target == "wire":
             run_wire(int(seed), args.episode, tally, verbose=True)
         else:
-            run_world(target, int(seed), args.episode, tally, args.strict_nai, verbose=True)
+            run_world(target, int(seed), args.episode, tally, verbose=True)
         for f in tally.findings:
             print(f)
         return 1 if tally.findings else 0
@@ -172,7 +169,7 @@ def main() -> int:
         if target == "wire":
             run_wire(seed, count, tally)
         else:
-            run_world(target, seed, count, tally, args.strict_nai)
+            run_world(target, seed, count, tally)
         tally.cpu += time.process_time() - c0
         tally.wall += time.monotonic() - w0
         done += tally.inputs - before

@@ -17,8 +17,8 @@ tests/agent/protocol/test_protocol_fuzz.py) and the long run (benchmarks/fuzz.py
 
   HA: every binding (home, care-of) comes from a request whose MHAE-covered bytes the world signed
   with an SA configured for that node (the home address's SA, or the NAI's SA with that NAI in the
-  request; with `strict_nai`, only for the home address the NAI is configured for, RFC 2794,
-  RFC 5944 §3.8.2.1); no request is accepted twice (§5.7).
+  request, only for the home address the NAI is configured for, RFC 2794,
+  RFC 5944 §3.8.2.1), never for the agent's own, network or broadcast address; no request is accepted twice (§5.7).
   FA: every visitor (home, Identification) comes from an accepting reply that, when the FA holds an
   SA with the home agent, carries an FHAE the world signed with that SA (§3.7.3.1).
   MN: the node becomes registered only on an accepting reply whose MHAE the world signed with an SA
@@ -36,7 +36,7 @@ from typing import Any
 
 from mipd.protocol import codes
 from mipd.protocol.actions import ArmTimer, CancelTimer, LinkChange, Log, Packet, SendICMP, SendUDP
-from mipd.protocol.config import ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig, ServedInterface
+from mipd.protocol.config import ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig, NaiHost, ServedInterface
 from mipd.protocol.filters import HostSet
 from mipd.protocol.foreign_agent import ForeignAgent
 from mipd.protocol.home_agent import HomeAgent
@@ -421,9 +421,8 @@ class HAWorld(World):
     KINDS = ("valid", "valid", "valid", "forged", "forged", "mutated", "mutated", "replay", "garbage",
              "timer", "jump", "reload", "solicitation")
 
-    def __init__(self, rng: random.Random, strict_nai: bool = False) -> None:
+    def __init__(self, rng: random.Random) -> None:
         super().__init__(rng)
-        self.strict_nai = strict_nai
         self.sas: dict[str, list[SecurityAssociation]] = {}
         for spi, node in enumerate(HA_NODES, 256):
             alg = rng.choice(ALGORITHMS)
@@ -440,6 +439,7 @@ class HAWorld(World):
 
     def config(self) -> HomeAgentConfig:
         return HomeAgentConfig(HA, "home0", (HOME_NET,), mobile_hosts=HostSet((HOME_NET, "*@example.net")),
+                               nai_hosts=tuple(NaiHost(n.nai, (n.home,)) for n in HA_NODES if n.nai),
                                max_lifetime=self.max_lifetime, simultaneous_bindings=self.simultaneous)
 
     def security(self) -> SecurityAssociations:
@@ -509,7 +509,7 @@ class HAWorld(World):
         nai = next((e.nai for e in req.extensions if isinstance(e, NAIExtension)), None)
         if sa_peer != nai:
             return False
-        return not self.strict_nai or any(n.nai == nai and n.home == req.home_address for n in HA_NODES)
+        return any(n.nai == nai and n.home == req.home_address for n in HA_NODES)
 
     # ---- inputs
 
@@ -595,7 +595,7 @@ class HAWorld(World):
 
     def invariants(self) -> list[str]:
         out = []
-        own = {HA, HOME_BROADCAST, "10.1.0.0"} if self.strict_nai else set()
+        own = {HA, HOME_BROADCAST, "10.1.0.0"}
         for b in self.machine.bindings():
             if (b.home_address, b.care_of_address) not in self.signed_for:
                 out.append(f"binding {b.home_address} -> {b.care_of_address} without a request signed "
