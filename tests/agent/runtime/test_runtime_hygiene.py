@@ -21,7 +21,7 @@ import pytest
 import runtime_helpers as h
 import yaml
 from mipd.cli import mipd as mipd_cli
-from mipd.runtime import control
+from mipd.runtime import control, schema
 from test_runtime_daemon import daemon_config, register, setup_home_link
 
 HEX_SECRET = "5ec7e7c0ffee0123456789abcdef5ec7e7"
@@ -115,6 +115,17 @@ def test_key_material_through_the_console_scripts(tmp_path):
                "hidden)" in r.stderr
         assert not leaked(HEX_SECRET, r.stderr)
     assert not log.exists() or not leaked(HEX_SECRET, log.read_text())
+
+
+@pytest.mark.parametrize("name", ["key", "pre_shared_key", "secret", "api-password", "PSK"])
+def test_a_field_under_a_key_like_name_hides_its_value(name):
+    section = schema.Section({name: ASCII_SECRET, "keys_file": ASCII_SECRET}, "auth", (name, "keys_file"))
+    with pytest.raises(schema.ConfigError) as hidden:
+        section.get(name, schema.integer, None, 1, 5)
+    assert str(hidden.value) == f"auth.{name}: must be an integer 1-5, got a string (value hidden)"
+    with pytest.raises(schema.ConfigError) as shown:  # a path, not a key: shown as in any other field
+        section.get("keys_file", schema.integer, None, 1, 5)
+    assert ASCII_SECRET in str(shown.value)
 
 
 def test_main_file_errors_still_show_the_value(tmp_path, capfd):
