@@ -5,8 +5,9 @@ The offending value travels in the error apart from the message (`ConfigError.va
 shown only while the error is not hidden (`hide_value`): the keys file's errors are all hidden
 (config.read_keys: a value there that is not where it belongs may well be a key placed in the
 wrong field), and so are those of any field under a key-like name (`key_like`); the error then
-gives the value's kind and "value hidden". Unknown keys are refused, with a close match suggested, so a typo never silently
-falls back to a default; an unknown key's name is shown only when it looks like a field name.
+gives the value's kind and "value hidden". Unknown keys are refused, with a close match
+suggested, so a typo never silently falls back to a default; an unknown key's name is shown only
+when it looks like a field name.
 """
 
 from __future__ import annotations
