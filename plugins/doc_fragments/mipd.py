@@ -45,7 +45,9 @@ options:
     type: bool
     default: true
 notes:
-  - The files are written atomically (a temporary file beside each, validated, then renamed). Daemon settings in the
+  - The files are written atomically (a temporary file beside each, created 0600, fsync-ed, validated with
+    C(mipd check-config), then renamed and the directory fsync-ed). When a rename or the reload fails once a file was
+    replaced, the old files are put back and the task fails, leaving the host as it was. Daemon settings in the
     main file (C(dataplane), C(control_socket), C(log)...) are kept as they are; comments in it are not.
   - Modules never return key material. Keys appear as C(key_fingerprint), the same fingerprint C(mipctl sas) prints.
 """

@@ -2,16 +2,21 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A Linux host's mipd files: reading them, writing them safely, and reloading the agent.
 
-Writes are atomic: each new file is written to a temporary file beside it (0644 for the main
-file, 0600 for the keys file), the whole new configuration is validated with the agent's own
-`mipd check-config` when the agent is installed, and only then renamed over the old one. A
-running agent is then told to reload (`mipctl reload`), which keeps its bindings.
+Writes are atomic: each new file is written to a temporary file beside it (created 0600 by
+mkstemp whatever the umask, then 0644 for the main file; fsync-ed), the whole new configuration
+is validated with the agent's own `mipd check-config` when the agent is installed, and only then
+renamed over the old one, and the directory fsync-ed. A running agent is then told to reload
+(`mipctl reload`), which keeps its bindings. A task that fails once a file was replaced (the
+other file's rename, the reload refused) puts the old files back (they were kept as hard links
+beside them) before it fails: the host is left as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import stat
 import tempfile
 from typing import Any
@@ -130,25 +135,63 @@ class LinuxHost:
         if keys_changed and self.keys_path is None:
             raise HostError(f"{self.config_path} sets keys_file: null (no keys file); set it to a path first")
         main_exists = os.path.exists(self.config_path)
-        temps: list[str] = []
+        temps: list[str] = []  # temporary files and backups, removed at the end whatever happens
+        placed: list[tuple[str, str | None]] = []  # (file replaced, its old version's backup or None: new file)
         try:
             keys_tmp = self._temp(self.keys_path, after.render_keys(), KEYS_MODE, temps) if keys_changed else None
             main_tmp = self._temp(self.config_path, after.render_main(), MAIN_MODE, temps) if main_changed else None
             if self.validate and after.has_role and (main_changed or main_exists):
                 done["validated"] = self._check(after, keys_tmp, temps)
             if keys_tmp:
-                os.replace(keys_tmp, self.keys_path)  # type: ignore[arg-type]
-                done["written"].append(self.keys_path)
+                self._place(keys_tmp, self.keys_path, placed, temps)  # type: ignore[arg-type]
             if main_tmp:
-                os.replace(main_tmp, self.config_path)
-                done["written"].append(self.config_path)
+                self._place(main_tmp, self.config_path, placed, temps)
+            _sync_directories(path for path, _ in placed)
+            done["written"] = [path for path, _ in placed]
+            if self.reload and after.has_role:
+                self._reload(after, done)
+        except HostError as e:
+            if not placed:
+                raise
+            self._put_back(placed)
+            raise HostError(f"{e}; the previous files were put back, nothing was changed") from None
+        except BaseException:
+            self._put_back(placed)
+            raise
         finally:
             for path in temps:
-                if os.path.exists(path):
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-        if self.reload and after.has_role:
-            self._reload(after, done)
         return done
+
+    def _place(self, tmp: str, path: str, placed: list[tuple[str, str | None]], temps: list[str]) -> None:
+        """Rename `tmp` over `path`, keeping the old file as a backup beside it (a hard link: same inode,
+        mode, owner and content; a copy where the filesystem has no hard links)."""
+        backup: str | None = None
+        if os.path.exists(path):
+            backup = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{secrets.token_hex(6)}.old")
+            try:
+                os.link(path, backup)
+            except OSError:
+                with open(path, encoding="utf-8") as f:
+                    backup = self._temp(path, f.read(), stat.S_IMODE(os.stat(path).st_mode), temps)
+            else:
+                temps.append(backup)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:  # EBUSY: a file bind-mounted in place (a container's), for one
+            raise HostError(f"cannot replace {path}: {e.strerror or e}") from None
+        placed.append((path, backup))
+
+    def _put_back(self, placed: list[tuple[str, str | None]]) -> None:
+        """The files as they were before `_place`: backups renamed back, new files removed."""
+        for path, backup in reversed(placed):
+            if backup is not None:
+                os.replace(backup, path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        _sync_directories(path for path, _ in placed)
 
     def _temp(self, path: str, text: str, mode: int, temps: list[str]) -> str:
         directory = os.path.dirname(path)
@@ -204,7 +247,7 @@ class LinuxHost:
                 done["restart_needed"] = ["roles"]
                 self.module.warn(f"mipd must be restarted to take the new roles: {error}")
                 return
-            raise HostError(f"the new configuration was written but mipd refused to reload it: {error}")
+            raise HostError(f"mipd refused to reload the new configuration: {error}")
         done["reloaded"] = True
         done["restart_needed"] = list(answer.get("result", {}).get("restart_needed", []))
         if done["restart_needed"]:
@@ -215,3 +258,14 @@ class LinuxHost:
         if not isinstance(value, str):
             return DEFAULT_CONTROL_SOCKET
         return os.path.normpath(os.path.join(self.config_dir, value))
+
+
+def _sync_directories(paths: Any) -> None:
+    """fsync the directories of `paths`: a rename is durable only once its directory is."""
+    for directory in sorted({os.path.dirname(path) for path in paths}):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            with contextlib.suppress(OSError):  # a filesystem that cannot sync directories (EINVAL)
+                os.fsync(fd)
+        finally:
+            os.close(fd)

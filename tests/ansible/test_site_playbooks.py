@@ -5,14 +5,17 @@ One lab is shared by the tests of this module (a module-scoped fixture): lab_up.
 the lab tests nor another run; two mobile nodes, mn1 roamed to visit1 (foreign agent fa1, which also has
 an FA-HA key) and mn2 to visit2 (fa2); short registration lifetimes so the nodes keep re-registering. It
 is always removed at the end (lab_down.yml, then the lab's Python API), also when a test fails. The
-tests run in file order: check mode on fresh hosts, deploy, second run, check mode, bad options,
-rotation (at -vvv), the key leak check.
+tests run in file order: check mode on fresh hosts, deploy (at -vvv with --diff), second run, check mode,
+bad options, rotation (at -vvv with --diff), the key leak checks: Ansible output, then the agents' logs
+(at debug level throughout), `mipctl` output and state databases on every host.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -33,6 +36,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory):
     lab = sh.SiteLab(tmp_path_factory.mktemp("site"), PREFIX)
+    lab.extra += ["-e", "agent_log_level=debug"]  # every run: the most the agents ever log, for the leak check
     try:
         lab.up()
         lab.roam("mn1", "visit1")
@@ -58,7 +62,7 @@ def test_site_brings_up_home_agent_foreign_agents_and_mobile_nodes(lab):
     their foreign agents (verify.yml passes with the expected care-of addresses) and mipctl on the home agent,
     the foreign agents and the nodes shows the bindings, visitors and registrations."""
     start = time.monotonic()
-    proc, recap = lab.ok("site.yml")
+    proc, recap = lab.ok("site.yml", "-vvv", "--diff")  # for the key leak check: the most Ansible prints
     lab.first_run = time.monotonic() - start
     assert set(recap) == set(lab.hosts())
     assert all(recap[h]["changed"] > 0 for h in lab.hosts()), proc.stdout[-3000:]
@@ -140,7 +144,7 @@ def test_rotate_keys_without_a_failed_registration(lab):
     accepted_before = lab.mipctl("ha", "counters")["roles"]["home_agent"].get("accepted.registration", 0)
     assert lab.capture_request_spis("mn1") == [lab.spi]
     start = time.monotonic()
-    proc, recap = lab.ok("rotate_keys.yml", "-vvv", "-e", "rotate_keys_serial=1", inventories=everything)
+    proc, recap = lab.ok("rotate_keys.yml", "-vvv", "--diff", "-e", "rotate_keys_serial=1", inventories=everything)
     took = time.monotonic() - start
     assert "registrations refused during it: 0" in proc.stdout
     assert denials() == denied_before
@@ -166,4 +170,53 @@ def test_keys_never_appear_in_playbook_output(lab):
     assert len(lab.outputs) >= 10
     for key in lab.all_keys():
         for i, out in enumerate(lab.outputs):
-            assert key not in out and key.upper() not in out, f"a key appears in playbook output #{i}"
+            assert not any(form in out for form in key_forms(key)[0]), f"a key appears in playbook output #{i}"
+
+
+MIPCTL_COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas")
+
+
+def key_forms(key_hex: str) -> tuple[list[str], list[bytes]]:
+    """How a key could show: its hex (both cases), its bytes in base64 (JSON of bytes), as text; as bytes,
+    those and the raw key bytes themselves (a BLOB in a database page)."""
+    raw = bytes.fromhex(key_hex)
+    texts = [key_hex.lower(), key_hex.upper(), base64.b64encode(raw).decode()]
+    return texts, [raw, *(text.encode() for text in texts)]
+
+
+def host_files(lab: sh.SiteLab, host: str) -> list:
+    """Every regular file the agent and the collection left on `host` but its keys file and its venv:
+    state database (with -wal and -shm), log, pid file, configuration, any stray temporary file."""
+    root = lab.agent_dir(host)
+    keys = root / "etc/mipd/keys.yaml"
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p != keys
+            and not p.is_relative_to(root / "opt")]
+
+
+def test_no_key_material_in_agent_logs_mipctl_output_or_state_databases(lab):
+    """After deploy, configuration and rotation at -vvv with --diff (agents logging at debug level), no key,
+    current or rotated, appears on any host outside its keys file: not in the state database files
+    (state.db, -wal, -shm: searched for the raw key bytes too), the log, any other file the agent or the
+    collection left, nor in any `mipctl` output (tables and --json)."""
+    files = {host: host_files(lab, host) for host in lab.hosts()}
+    for host in lab.hosts():
+        names = {p.name for p in files[host]}
+        assert {"state.db", "mipd.log", "mipd.yaml"} <= names, (host, sorted(names))
+    outputs = []
+    for host in lab.hosts():
+        mipctl = str(lab.agent_dir(host) / "opt/mipd/venv/bin/mipctl")
+        socket = str(lab.agent_dir(host) / "run/mipd/mipd.sock")
+        for command in MIPCTL_COMMANDS:
+            for as_json in ((), ("--json",)):
+                proc = subprocess.run(["ip", "netns", "exec", f"{lab.prefix}-{host}", mipctl, "--socket", socket,
+                                       *as_json, command], capture_output=True, text=True, timeout=30, check=False)
+                outputs.append((f"mipctl {' '.join(as_json)} {command} on {host}", proc.stdout + proc.stderr))
+    assert any(text for _, text in outputs)
+    for key in lab.all_keys():
+        texts, raws = key_forms(key)
+        for where, text in outputs:
+            assert not any(form in text for form in texts), f"a key appears in {where}"
+        for host, paths in files.items():
+            for path in paths:
+                data = path.read_bytes()
+                assert not any(form in data for form in raws), f"a key appears in {path} on {host}"

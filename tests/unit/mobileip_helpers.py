@@ -60,15 +60,16 @@ class ModuleRun:
 
 
 def run_module(name: str, args: dict[str, Any], check: bool = False, diff: bool = False,
-               env: dict[str, str] | None = None, tmp: Path | None = None) -> ModuleRun:
-    """Run plugins/modules/<name>.py as Ansible would on the host: a subprocess with a JSON args file."""
+               env: dict[str, str] | None = None, tmp: Path | None = None, prefix: tuple[str, ...] = ()) -> ModuleRun:
+    """Run plugins/modules/<name>.py as Ansible would on the host: a subprocess with a JSON args file
+    (`prefix`: a command the module's Python is run by, such as `unshare -m sh -c '...; exec "$@"' sh`)."""
     payload = {"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check, "_ansible_diff": diff}}
     fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".json", dir=tmp)
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f)
     module = COLLECTIONS / "ansible_collections" / "netmobility" / "mobileip" / "plugins" / "modules" / f"{name}.py"
     try:
-        proc = subprocess.run([sys.executable, str(module), path], capture_output=True, text=True, timeout=120,
+        proc = subprocess.run([*prefix, sys.executable, str(module), path], capture_output=True, text=True, timeout=120,
                               check=False, env=env or subprocess_env())
     finally:
         os.unlink(path)

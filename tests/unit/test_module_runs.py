@@ -5,6 +5,8 @@ idempotency, keys never in any output, bad options refused before anything is to
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -211,6 +213,78 @@ def test_a_configuration_the_agent_refuses_is_not_installed(files, tmp_path):
                              f"mipd: {files['config_path']}: home_agent.interface: no such link")
     assert snapshot(files["config_path"], keys_path(files)) == before
     assert sorted(os.listdir(Path(files["config_path"]).parent)) == ["keys.yaml", "mipd.yaml"]  # no temporary file
+
+
+def test_files_are_written_private_whatever_the_umask_and_no_temporary_file_stays(files):
+    old = os.umask(0)  # the module inherits it
+    try:
+        ok(run("home_agent", files, config=HA))
+        ok(run("security_associations", files, config=[SA_HA]))
+        ok(run("home_agent", files, config={"max_lifetime": 60}))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(keys_path(files)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(files["config_path"]).st_mode) == 0o644
+    assert sorted(os.listdir(Path(files["config_path"]).parent)) == ["keys.yaml", "mipd.yaml"]
+
+
+def have_unshare() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None and shutil.which("mount") is not None
+
+
+@pytest.mark.parametrize("keys_before", ["absent", "mode-0644"])
+def test_a_failed_rename_puts_the_first_file_back(files, tmp_path, keys_before):
+    """The main file is bind-mounted in place (as a container's often is): its rename fails with EBUSY
+    after the keys file was replaced; the keys file as it was comes back (or goes, if it was new)."""
+    if not have_unshare():
+        pytest.skip("needs root, unshare and mount (a private mount namespace)")
+    config = Path(files["config_path"])
+    config.parent.mkdir(parents=True)
+    config.write_text("dataplane: {backend: none, tun: mip0}\n")
+    if keys_before == "mode-0644":  # the module rewrites it 0600 along with the main file
+        Path(keys_path(files)).write_text(f'security_associations:\n- {{peer: 10.1.0.10, spi: 257, key: "{KEY}"}}\n')
+        os.chmod(keys_path(files), 0o644)
+    before = snapshot(str(config), keys_path(files))
+    inode = os.stat(keys_path(files)).st_ino if keys_before != "absent" else None
+    mounted = ("unshare", "--mount", "--propagation", "private", "sh", "-c", f'mount --bind "{config}" "{config}" '
+               '&& exec "$@"', "sh")
+    result = h.run_module("home_agent", {**files, "config": HA}, prefix=mounted)
+    assert KEY not in result.stdout + result.stderr
+    assert result.failed
+    assert result["msg"] == (f"cannot replace {config}: Device or resource busy; the previous files were put back, "
+                             "nothing was changed")
+    assert snapshot(str(config), keys_path(files)) == before
+    if inode is not None:
+        assert os.stat(keys_path(files)).st_ino == inode  # the very file, not a copy
+    expected = ["keys.yaml", "mipd.yaml"] if keys_before != "absent" else ["mipd.yaml"]
+    assert sorted(os.listdir(config.parent)) == expected  # no temporary file, no backup
+
+
+def test_a_reload_the_agent_refuses_puts_the_old_files_back(files, tmp_path, mipd_bin):
+    """check-config accepted the files, the running agent refused them (another version of it, for one):
+    the old files come back and the task fails saying so."""
+    install(files, home_agent=HA, security_associations=[SA_HA])
+    config = Path(files["config_path"])
+    with config.open("a") as f:
+        f.write("control_socket: mipd.sock\n")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "mipd").symlink_to(Path(mipd_bin) / "mipd")
+    (fake / "mipctl").write_text('#!/bin/sh\necho \'{"ok": false, "error": "reload refused: home_agent: '
+                                 'not today; the running configuration stays"}\'\nexit 1\n')
+    (fake / "mipctl").chmod(0o755)
+    before = snapshot(str(config), keys_path(files))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as agent:
+        agent.bind(str(config.parent / "mipd.sock"))  # the agent's control socket: it runs
+        agent.listen()
+        result = run("home_agent", files, config={"max_lifetime": 60}, agent_bin_dir=str(fake))
+        rotated = run("security_associations", files, config=[{**SA_HA, "key": KEY2}], agent_bin_dir=str(fake))
+    for refused in (result, rotated):
+        assert refused.failed and refused["msg"] == (
+            "mipd refused to reload the new configuration: reload refused: home_agent: not today; the running "
+            "configuration stays; the previous files were put back, nothing was changed")
+    assert snapshot(str(config), keys_path(files)) == before
+    assert sorted(os.listdir(config.parent)) == ["keys.yaml", "mipd.sock", "mipd.yaml"]
 
 
 # ---------------------------------------------------------------------- foreign agent, mobile node, filters

@@ -203,16 +203,18 @@ def reply_verifies(reply: reg.RegistrationReply, home: str = HOME, key: bytes = 
 class Mipd:
     """`mipd run --foreground` inside a namespace, with its control socket and log file."""
 
-    def __init__(self, ns: Netns, config_path: Path) -> None:
+    def __init__(self, ns: Netns, config_path: Path, *extra_args: str) -> None:
         self.ns = ns
         self.config_path = config_path
+        self.extra_args = extra_args  # more `mipd run` options (--pid-file ...)
         self.socket = str(config_path.parent / "mipd.sock")
         self.log = config_path.parent / "mipd.log"
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 15.0) -> Mipd:
         self.proc = self.ns.popen(MIPD, "run", "--config", str(self.config_path), "--foreground",
-                                  "--log-file", str(self.log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  "--log-file", str(self.log), *self.extra_args, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

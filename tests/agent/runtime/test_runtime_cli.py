@@ -66,7 +66,7 @@ def test_check_config_keys_error_never_shows_the_key(tmp_path):
     entry = {**h.BASE_KEYS["security_associations"][0], "key": h.KEY_HEX + "x", "spi": 12}
     r = mipd("check-config", str(h.write(tmp_path, h.config(), {"security_associations": [entry]})))
     assert r.returncode == 1
-    assert "security_associations[0].spi: 12 is reserved" in r.stderr
+    assert "security_associations[0].spi: 0-255 are reserved (RFC 5944 §1.6), got a number (value hidden)" in r.stderr
     entry["spi"] = 300
     r = mipd("check-config", str(h.write(tmp_path, h.config(), {"security_associations": [entry]})))
     assert r.returncode == 1 and "security_associations[0].key: hex key must be" in r.stderr

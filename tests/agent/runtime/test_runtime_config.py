@@ -141,20 +141,21 @@ def test_field_errors_name_their_path(tmp_path, role, where, value, expected):
 
 
 KEY_ERRORS = [
-    ("spi", 12, "security_associations[0].spi: 12 is reserved (0-255"),
-    ("spi", 0, "security_associations[0].spi: 0 is reserved (0-255"),
+    ("spi", 12, "security_associations[0].spi: 0-255 are reserved (RFC 5944 §1.6), got a number (value hidden)"),
+    ("spi", 0, "security_associations[0].spi: 0-255 are reserved"),
     ("spi", 2**32, "security_associations[0].spi: must be an integer 256-4294967295"),
-    ("spi", "257", "security_associations[0].spi: must be an integer 256-4294967295, got '257'"),
+    ("spi", "257", "security_associations[0].spi: must be an integer 256-4294967295, got a string (value hidden)"),
     ("algorithm", "sha1",
      "security_associations[0].algorithm: must be one of hmac-md5, md5-prefix-suffix, rfc2002-md5"),
     ("replay", "sometimes", "security_associations[0].replay: must be one of timestamp, nonce, none"),
-    ("replay_window", 0, "security_associations[0].replay_window: must be an integer 1-3600, got 0"),
+    ("replay_window", 0, "security_associations[0].replay_window: must be an integer 1-3600, got a number "
+     "(value hidden)"),
     ("key_format", "base64", "security_associations[0].key_format: must be one of hex, ascii"),
     ("peer", "not an address", "security_associations[0].peer: must be an IPv4 address or an NAI"),
     ("peer", None, "security_associations[0].peer: is required"),
-    ("fallback", "no", "security_associations[0].fallback: must be true or false, got 'no'"),
+    ("fallback", "no", "security_associations[0].fallback: must be true or false, got a string (value hidden)"),
     ("roles", ["home_agent", "router"], "security_associations[0].roles[1]: must be one of home_agent, "
-     "foreign_agent, mobile_node, got 'router'"),
+     "foreign_agent, mobile_node, got a string (value hidden)"),
     ("roles", [], "security_associations[0].roles: needs at least 1 item"),
     ("key", None, "security_associations[0].key: is required"),
 ]
@@ -175,7 +176,7 @@ def test_keys_file_error_names_the_entry_index(tmp_path):
     good = dict(h.BASE_KEYS["security_associations"][0])
     entries = [good, {**good, "spi": 258}, {**good, "spi": 12}]
     err = load_error(tmp_path, h.config(), {"security_associations": entries})
-    assert str(err).startswith("security_associations[2].spi: 12 is reserved (0-255")
+    assert str(err).startswith("security_associations[2].spi: 0-255 are reserved")
 
 
 def test_duplicate_security_association(tmp_path):
@@ -212,13 +213,25 @@ def test_unknown_keys_are_refused(tmp_path, key, where, expected):
     assert expected in str(load_error(tmp_path, cfg))
 
 
-def test_unknown_key_in_keys_file_names_it_without_its_value(tmp_path):
+def test_unknown_key_in_keys_file_is_located_without_its_name_or_value(tmp_path):
     entry = dict(h.BASE_KEYS["security_associations"][0])
     entry["kye"] = SECRET  # a typo'd key field: its value is a key
     err = load_error(tmp_path, h.config(), {"security_associations": [entry]})
-    assert "security_associations[0]: unknown key 'kye' (did you mean 'key'?)" in str(err)
+    assert str(err) == "security_associations[0]: unknown key (name hidden) (did you mean 'key'?)"
     err = load_error(tmp_path, h.config(), {"security_associations": [], "extra": SECRET})
-    assert "unknown key 'extra'" in str(err)
+    assert str(err) == "unknown key (name hidden) (expected one of: security_associations)"
+    err = load_error(tmp_path, h.config(), {"security_associations": [], SECRET: 1})  # a key as a mapping key
+    assert str(err) == "unknown key (name hidden) (expected one of: security_associations)"
+
+
+def test_unknown_key_in_main_file_is_named_unless_it_looks_like_key_material(tmp_path):
+    cfg = h.config()
+    cfg["home_agent"]["mobile-hosts"] = 1
+    assert "home_agent: unknown key 'mobile-hosts' (did you mean 'mobile_hosts'?)" in str(load_error(tmp_path, cfg))
+    for name in (SECRET, "0x" + SECRET, "c2VjcmV0IGtleQ==", "pass word"):
+        cfg = h.config()
+        cfg[name] = 1
+        assert str(load_error(tmp_path, cfg)).startswith("unknown key (name hidden) (expected one of: dataplane,")
 
 
 def test_key_material_in_the_main_file_is_refused(tmp_path):

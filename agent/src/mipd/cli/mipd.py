@@ -5,6 +5,10 @@
 
 Without --foreground the agent detaches (double fork, new session) and the command returns once
 the agent is up, with exit status 0, or 1 and the reason when it could not start.
+
+`run` sets the umask to 077 first: every file the agent creates (state database and its -wal and
+-shm files, control socket, pid file, log file) is its owner's alone from the moment it exists;
+files found with wider modes are narrowed (state files 0600, the log 0640 at most) with a warning.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ def check_config(path: str) -> int:
     return 0
 
 
+UMASK = 0o077  # bindings and replay state are secret-adjacent: no file of the agent is readable by others
+
+
 def run(args: argparse.Namespace) -> int:
+    os.umask(UMASK)  # before anything is created, and inherited by the detached agent
     try:
         config = load_config(args.config, check_key_permissions=True)
     except ConfigError as e:
@@ -65,8 +73,7 @@ def _serve(config: Config, level: str, log_file: str | None, pid_file: str | Non
 
     def started() -> None:
         if pid_path:
-            with open(pid_path, "w") as f:
-                f.write(f"{os.getpid()}\n")
+            _write_pid_file(pid_path)
         if ready is not None:
             ready(None)
 
@@ -83,6 +90,15 @@ def _serve(config: Config, level: str, log_file: str | None, pid_file: str | Non
         if pid_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(pid_path)
+
+
+def _write_pid_file(path: str) -> None:
+    """The agent's pid in `path`, mode 0600 even when the file was there with another mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        with contextlib.suppress(PermissionError):  # a file of another user's (we could write it): leave its mode
+            os.fchmod(fd, 0o600)
+        f.write(f"{os.getpid()}\n")
 
 
 def _detach(serve: Callable[[Callable[[str | None], None]], int]) -> int:

@@ -121,7 +121,7 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     warnings: list[str] = []
 
     def file_path(sec: Section, name: str, default: str | None) -> str | None:
-        value = sec.get(name, s.string, default)
+        value = sec.get(name, s.file_path, default)
         return None if value is None else os.path.normpath(os.path.join(base, value))
 
     for role in ROLES:
@@ -305,7 +305,7 @@ def _advert_timing(adv: Section, interval: float, lifetime: int) -> tuple[float,
 
 def _adv_code(value: object, path: str) -> int:
     if value not in (0, 16) or isinstance(value, bool):
-        raise ConfigError(path, f"must be 16 (mobility agent only) or 0 (also a router), got {s.describe(value)}")
+        raise ConfigError(path, f"must be 16 (mobility agent only) or 0 (also a router), got {s.VALUE}", value=value)
     return value  # type: ignore[return-value]
 
 
@@ -324,7 +324,7 @@ def _host_entry(value: object, path: str) -> str:
         except ValueError:
             pass
     raise ConfigError(path, "must be an address, range a.b.c.d-e.f.g.h, prefix a.b.c.d/len or NAI pattern "
-                      f"(user@realm, * allowed), got {s.describe(value)}")
+                      f"(user@realm, * allowed), got {s.VALUE}", value=value)
 
 
 def _host_set(value: object, path: str) -> HostSet:
@@ -431,19 +431,23 @@ def load_keys(path: str) -> SecurityAssociations:
 
 
 def read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
-    """The SAs in keys file `path`, and the roles each is limited to (only those that have a `roles` list)."""
+    """The SAs in keys file `path`, and the roles each is limited to (only those that have a `roles` list).
+
+    No error shows a value from this file: a key placed in the wrong field (`spi`, `peer`, a role,
+    an unknown key's name...) would be echoed otherwise. Errors name the field and the value's kind.
+    """
     try:
         return _read_keys(path)
     except ConfigError as e:
         e.file = path
-        raise
+        raise e.hide_value() from None
 
 
 def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
-    top = Section(yamlfile.load(path, "keys_file"), "", ("security_associations",))
+    top = Section(yamlfile.load(path, "keys_file", secret=True), "", ("security_associations",))
     entries = top.raw("security_associations", [])
     if not isinstance(entries, list):
-        raise ConfigError("security_associations", f"must be a list, got {s.describe(entries)}")
+        raise ConfigError("security_associations", f"must be a list, got {s.VALUE}", value=entries)
     sas = SecurityAssociations()
     limited: dict[tuple[str, int], tuple[str, ...]] = {}
     for i, entry in enumerate(entries):
@@ -460,7 +464,7 @@ def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], t
 
 def _spi(value: object, path: str) -> int:
     if s.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
-        raise ConfigError(path, f"{value} is reserved (0-{SPI_MIN - 1}, RFC 5944 §1.6)")
+        raise ConfigError(path, f"0-{SPI_MIN - 1} are reserved (RFC 5944 §1.6), got {s.VALUE}", value=value)
     return s.integer(value, path, SPI_MIN, SPI_MAX)
 
 
@@ -470,7 +474,8 @@ def _peer(value: object, path: str) -> str:
     try:
         return s.ipv4(value, path)
     except ConfigError:
-        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {s.describe(value)}") from None
+        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {s.VALUE}",
+                          value=value) from None
 
 
 def _security_association(value: object, path: str) -> SecurityAssociation:

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas", "reload")
-MAX_REQUEST = 64 * 1024
+MAX_REQUEST = 64 * 1024  # bytes of one request line; a real one is under 100
+MAX_DEPTH = 8  # nesting of a request's JSON; a real one is 1 or 2 deep
 _UCRED = struct.Struct("=iII")  # struct ucred: pid, uid, gid
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -74,28 +75,55 @@ class ControlServer:
                 if not allowed:  # answered after reading the request, so the client sees the reason
                     await _write(writer, {"ok": False, "error": "permission denied: root only"})
                     return
-                await _write(writer, await self._answer(line))
+                request = _decode(line)
+                if isinstance(request, str):  # undecodable: answered, and the connection closed
+                    await _write(writer, {"ok": False, "error": request})
+                    return
+                await _write(writer, await self._answer(request))
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
 
-    async def _answer(self, line: bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError
-        except ValueError:
-            return {"ok": False, "error": "request is not a JSON object"}
+    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request.get("command")
-        if command not in COMMANDS:
-            return {"ok": False, "error": f"unknown command {command!r}; one of {', '.join(COMMANDS)}"}
+        if not isinstance(command, str) or command not in COMMANDS:
+            shown = repr(command) if isinstance(command, str) and len(command) <= 40 else "given"
+            return {"ok": False, "error": f"unknown command {shown}; one of {', '.join(COMMANDS)}"}
         try:
             return {"ok": True, "result": await self.handler(command, request)}
         except ControlError as e:
             return {"ok": False, "error": str(e)}
         except Exception as e:  # the daemon must keep serving
             return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
+
+
+def _decode(line: bytes) -> dict[str, Any] | str:
+    """The request object in `line`, or why it is refused: not UTF-8 JSON, not an object, nested
+    deeper than MAX_DEPTH (json.loads recurses: 30,000 levels would raise RecursionError)."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return "request is not a JSON object"
+    if not isinstance(request, dict):
+        return "request is not a JSON object"
+    if _too_deep(request, MAX_DEPTH):
+        return f"request is nested deeper than {MAX_DEPTH} levels"
+    return request
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Is `value` nested more than `limit` containers deep? (iterative: no recursion to exhaust)"""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _peer_allowed(writer: asyncio.StreamWriter) -> bool:

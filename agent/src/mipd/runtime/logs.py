@@ -12,7 +12,9 @@ first flushes them, so the log stays in order.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Mapping
@@ -22,6 +24,7 @@ from mipd.protocol import codes
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 LOGGER = "mipd"
+LOG_FILE_MODE = 0o640  # at most: node addresses and decisions, never keys; the owner's group may read it
 
 
 class _Formatter(logging.Formatter):
@@ -91,6 +94,8 @@ def setup(level: str = "info", file: str | None = None) -> logging.Logger:
         logger.removeHandler(h)
         h.close()
     handler: logging.StreamHandler[TextIO]
+    if file:  # created 0600 whatever the umask; FileHandler then appends to it
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600))
     handler = logging.FileHandler(file) if file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     handler.addFilter(_FlushFirst())
@@ -98,7 +103,23 @@ def setup(level: str = "info", file: str | None = None) -> logging.Logger:
     logger.addHandler(handler)
     logger.setLevel(LEVELS.get(level, logging.INFO))
     logger.propagate = False
+    if file:
+        _narrow_mode(handler.stream, file, logger)
     return logger
+
+
+def _narrow_mode(stream: TextIO, file: str, logger: logging.Logger) -> None:
+    """A log file found with more than LOG_FILE_MODE (made by an older mipd, or another umask) is
+    narrowed to it, with a warning; one the agent cannot change is only warned about."""
+    mode = stat.S_IMODE(os.fstat(stream.fileno()).st_mode)
+    if not mode & ~LOG_FILE_MODE:
+        return
+    try:
+        os.fchmod(stream.fileno(), mode & LOG_FILE_MODE)
+        logger.warning("log file %s was mode %04o; now %04o", file, mode, mode & LOG_FILE_MODE)
+    except OSError as e:
+        logger.warning("log file %s is mode %04o, more than %04o, and cannot be changed: %s", file, mode,
+                       LOG_FILE_MODE, e.strerror or e)
 
 
 def set_level(level: str) -> None:

@@ -1,9 +1,13 @@
 """Typed reading of YAML values with errors that name the field path.
 
-Every error says where (``home_agent.filters.care_of.rules[0].prefix``) and what was expected;
-values are echoed only through `describe`, and never for fields marked secret (the caller
-simply does not pass them to `describe`). Unknown keys are refused, with a close match
-suggested, so a typo never silently falls back to a default.
+Every error says where (``home_agent.filters.care_of.rules[0].prefix``) and what was expected.
+The offending value travels in the error apart from the message (`ConfigError.value`) and is
+shown only while the error is not hidden (`hide_value`): the keys file's errors are all hidden
+(config.read_keys: a value there that is not where it belongs may well be a key placed in the
+wrong field), and so are those of any field under a key-like name (`key_like`); the error then
+gives the value's kind and "value hidden". Unknown keys are refused, with a close match
+suggested, so a typo never silently falls back to a default; an unknown key's name is shown only
+when it looks like a field name.
 """
 
 from __future__ import annotations
@@ -11,22 +15,54 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MISSING: Any = object()
 IFNAMSIZ = 16  # Linux interface names are at most 15 bytes (include/uapi/linux/if.h)
+PATH_MAX = 4096  # include/uapi/linux/limits.h
+VALUE = "{value}"  # where a message shows the offending value
+KEY_WORDS = frozenset(("key", "secret", "psk", "password", "passphrase"))  # a field named with one holds a secret
+# An unknown key's name is echoed only when it looks like a field name (letters and _ -, not a pasted key).
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z_-]{0,39}").fullmatch
 
 
 class ConfigError(ValueError):
-    """A configuration value that is wrong: `path` names the field, `message` what is wrong."""
+    """A configuration value that is wrong: `path` names the field, `message` what is wrong.
 
-    def __init__(self, path: str, message: str, file: str | None = None) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
+    `value` (when given) is the offending value, rendered where the message says `{value}`:
+    with `describe`, or as its kind and "value hidden" once `hide_value` was called.
+    """
+
+    def __init__(self, path: str, message: str, file: str | None = None, value: Any = _MISSING,
+                 hidden_as: str | None = None) -> None:
+        super().__init__(path, message)
         self.path = path
-        self.message = message
+        self.template = message
+        self.value = value
+        self.hidden_as = hidden_as  # what stands for the value once hidden (default: its kind, "value hidden")
+        self.hidden = False
         self.file = file  # the file the field is in, when known
+
+    def hide_value(self) -> ConfigError:
+        """Never show the value (it may be key material); returns self."""
+        self.hidden = True
+        return self
+
+    @property
+    def message(self) -> str:
+        if self.value is _MISSING:
+            return self.template
+        if self.hidden:
+            shown = self.hidden_as or describe_hidden(self.value)
+        else:
+            shown = describe(self.value)
+        return self.template.replace(VALUE, shown)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
 
     def located(self) -> str:
         """"FILE: path: message" (just the error when the file is unknown)."""
@@ -54,6 +90,22 @@ def describe(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def describe_hidden(value: object) -> str:
+    """The kind of `value` without the value: "a string (value hidden)"."""
+    if value is None or isinstance(value, (bool, dict, list)):
+        return describe(value)  # no secret in null, true/false, "a mapping", "a list"
+    if isinstance(value, str):
+        return "a string (value hidden)"
+    if isinstance(value, (int, float)):
+        return "a number (value hidden)"
+    return "a value (hidden)"
+
+
+def key_like(name: str) -> bool:
+    """Is `name` a field name that says it holds a secret ("key", "pre_shared_key"; not "keys_file")?"""
+    return not KEY_WORDS.isdisjoint(name.lower().replace("-", "_").split("_"))
+
+
 def is_int(value: object) -> bool:
     """An int that is not a bool (YAML `yes` must not become 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -65,7 +117,7 @@ def is_int(value: object) -> bool:
 def integer(value: object, path: str, lo: int, hi: int | None = None) -> int:
     if not is_int(value) or value < lo or (hi is not None and value > hi):  # type: ignore[operator]
         bound = f"{lo}-{hi}" if hi is not None else f">= {lo}"
-        raise ConfigError(path, f"must be an integer {bound}, got {describe(value)}")
+        raise ConfigError(path, f"must be an integer {bound}, got {VALUE}", value=value)
     return value  # type: ignore[return-value]
 
 
@@ -78,26 +130,35 @@ def number(value: object, path: str, lo: float, hi: float | None = None, lo_open
     if not ok:
         low = f"> {lo:g}" if lo_open else f">= {lo:g}"
         bound = f"{low} and <= {hi:g}" if hi is not None else low
-        raise ConfigError(path, f"must be a number {bound}, got {describe(value)}")
+        raise ConfigError(path, f"must be a number {bound}, got {VALUE}", value=value)
     return float(value)  # type: ignore[arg-type]
 
 
 def boolean(value: object, path: str) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(path, f"must be true or false, got {describe(value)}")
+        raise ConfigError(path, f"must be true or false, got {VALUE}", value=value)
     return value
 
 
 def string(value: object, path: str, max_len: int = 4096) -> str:
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise ConfigError(path, f"must be a non-empty string of at most {max_len} characters, got {describe(value)}")
+        raise ConfigError(path, f"must be a non-empty string of at most {max_len} characters, got {VALUE}", value=value)
+    return value
+
+
+def file_path(value: object, path: str) -> str:
+    """A file name: a non-empty string without NUL bytes (the kernel takes paths as C strings), at most
+    PATH_MAX (4096) characters."""
+    value = string(value, path, PATH_MAX)
+    if "\0" in value:
+        raise ConfigError(path, f"must be a file path without NUL bytes, got {VALUE}", value=value)
     return value
 
 
 def choice(value: object, path: str, options: Iterable[str]) -> str:
     options = tuple(options)
     if not isinstance(value, str) or value not in options:
-        raise ConfigError(path, f"must be one of {', '.join(options)}, got {describe(value)}")
+        raise ConfigError(path, f"must be one of {', '.join(options)}, got {VALUE}", value=value)
     return value
 
 
@@ -108,9 +169,9 @@ def ipv4(value: object, path: str) -> str:
             raise ValueError
         addr = ipaddress.IPv4Address(value)
     except ValueError:
-        raise ConfigError(path, f"must be an IPv4 address, got {describe(value)}") from None
+        raise ConfigError(path, f"must be an IPv4 address, got {VALUE}", value=value) from None
     if addr.is_unspecified or addr.is_multicast or addr == ipaddress.IPv4Address("255.255.255.255"):
-        raise ConfigError(path, f"must be a unicast address, got {describe(value)}")
+        raise ConfigError(path, f"must be a unicast address, got {VALUE}", value=value)
     return str(addr)
 
 
@@ -121,18 +182,18 @@ def prefix(value: object, path: str) -> str:
             raise ValueError
         net = ipaddress.IPv4Network(value, strict=False)
     except ValueError:
-        raise ConfigError(path, f"must be an IPv4 prefix like 10.1.0.0/24, got {describe(value)}") from None
+        raise ConfigError(path, f"must be an IPv4 prefix like 10.1.0.0/24, got {VALUE}", value=value) from None
     return str(net)
 
 
 def ifname(value: object, path: str) -> str:
-    """A Linux interface name (dev_valid_name: 1-15 bytes, no '/', ':' or whitespace, not . or ..)."""
+    """A Linux interface name (dev_valid_name: 1-15 bytes, no '/', ':', NUL or whitespace, not . or ..)."""
     ok = isinstance(value, str) and 0 < len(value.encode()) < IFNAMSIZ and value not in (".", "..")
-    if ok and any(c in "/:" or c.isspace() for c in value):  # type: ignore[union-attr]
+    if ok and any(c in "/:\0" or c.isspace() for c in value):  # type: ignore[union-attr]
         ok = False
     if not ok:
-        raise ConfigError(path, f"must be an interface name (1-15 characters, no '/', ':' or spaces), got "
-                          f"{describe(value)}")
+        raise ConfigError(path, f"must be an interface name (1-15 characters, no '/', ':' or spaces), got {VALUE}",
+                          value=value)
     return value  # type: ignore[return-value]
 
 
@@ -142,7 +203,7 @@ def nai(value: object, path: str) -> str:
     if ok and any(c.isspace() for c in value):  # type: ignore[union-attr]
         ok = False
     if not ok:
-        raise ConfigError(path, f"must be an NAI like mn@example.net (at most 255 bytes), got {describe(value)}")
+        raise ConfigError(path, f"must be an NAI like mn@example.net (at most 255 bytes), got {VALUE}", value=value)
     return value  # type: ignore[return-value]
 
 
@@ -150,14 +211,14 @@ def items(value: object, path: str, read: Callable[[object, str], T], min_items:
           unique: bool = True) -> tuple[T, ...]:
     """A YAML list read item by item with `read(item, path[i])`."""
     if not isinstance(value, list):
-        raise ConfigError(path, f"must be a list, got {describe(value)}")
+        raise ConfigError(path, f"must be a list, got {VALUE}", value=value)
     if len(value) < min_items:
         raise ConfigError(path, f"needs at least {min_items} item{'s' if min_items > 1 else ''}")
     out: list[T] = []
     for i, item in enumerate(value):
         v = read(item, join(path, i))
         if unique and v in out:
-            raise ConfigError(join(path, i), f"{describe(v)} is listed twice")
+            raise ConfigError(join(path, i), f"{VALUE} is listed twice", value=v)
         out.append(v)
     return tuple(out)
 
@@ -174,11 +235,11 @@ class Section:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise ConfigError(path, f"must be a mapping, got {describe(value)}")
+            raise ConfigError(path, f"must be a mapping, got {VALUE}", value=value)
         allowed = tuple(keys)
         for key in value:
             if key not in allowed:
-                raise ConfigError(path, unknown_key(key, allowed))
+                raise unknown_key(path, key, allowed)
         self.data: dict[str, Any] = value
         self.path = path
 
@@ -202,16 +263,23 @@ class Section:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:
             return default
-        return read(value, self.at(name), *args)
+        try:
+            return read(value, self.at(name), *args)
+        except ConfigError as e:
+            if key_like(name):
+                e.hide_value()
+            raise
 
     def section(self, name: str, keys: Iterable[str]) -> Section:
         return Section(self.data.get(name), self.at(name), keys)
 
 
-def unknown_key(key: object, allowed: tuple[str, ...]) -> str:
-    """"unknown key 'x' (did you mean 'y'?)"; names the key only, never a value."""
-    text = f"unknown key {describe(key)}"
+def unknown_key(path: str, key: object, allowed: tuple[str, ...]) -> ConfigError:
+    """"unknown key 'x' (did you mean 'y'?)": never the key's value; the key's own name only when it
+    looks like a field name (a line of YAML that is a pasted key reads as a key without a value)."""
     close = difflib.get_close_matches(str(key), allowed, n=1) if isinstance(key, str) else []
-    if close:
-        return f"{text} (did you mean {close[0]!r}?)"
-    return f"{text} (expected one of: {', '.join(allowed)})"
+    hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
+    error = ConfigError(path, f"unknown key {VALUE} ({hint})", value=key, hidden_as="(name hidden)")
+    if not (isinstance(key, str) and _FIELD_NAME(key)):
+        error.hide_value()
+    return error

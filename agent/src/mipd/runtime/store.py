@@ -19,10 +19,12 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import math
 import operator
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -107,6 +109,7 @@ class Store:
             if path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
                 self._lock = _lock(path)
+                _make_private(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit is in the OS's hands when commit() returns (survives a killed
@@ -123,14 +126,12 @@ class Store:
                 raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
             for kind in codecs:
                 self._migrate(kind)
-        except StoreError:
+        except (StoreError, OSError):
             self._unlock()
             raise
         except sqlite3.Error as e:
             self._unlock()
             raise StoreError(f"{path}: {e}") from None
-        if path != ":memory:":
-            os.chmod(path, 0o600)
         self._checkpointer = Checkpointer(path) if path != ":memory:" else None
 
     def _migrate(self, kind: str) -> None:
@@ -286,6 +287,26 @@ class Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5.0)
+
+
+def _make_private(path: str) -> None:
+    """The database `path` and its -wal and -shm files mode 0600 before SQLite opens them (bindings and
+    replay state are nobody else's). SQLite creates -wal and -shm with the database file's mode, so the
+    database is created 0600 first; files found with wider modes (an older mipd chmod-ed only the
+    database, after SQLite had made its -wal and -shm 0644) are narrowed, with a warning."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                os.chmod(name, 0o600)
+                logging.getLogger("mipd.store").warning("%s was mode %04o; now 0600", name, mode)
+            except OSError as e:
+                logging.getLogger("mipd.store").warning("%s is mode %04o and cannot be made 0600: %s", name, mode,
+                                                        e.strerror or e)
 
 
 def _lock(path: str) -> int:

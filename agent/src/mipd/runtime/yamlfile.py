@@ -1,7 +1,8 @@
 """Reading one YAML document strictly: duplicate keys refused, syntax errors without file excerpts.
 
 PyYAML's own messages quote the offending line; a keys file line holds a key, so errors here
-give only the position and the kind of problem.
+give only the position and the kind of problem, and for a secret file (the keys file) not even
+the token PyYAML names in its problem ("duplicate key 'x'", "the tag '!x'"): it may be a key.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
             if not isinstance(key, (str, int, float, bool)):
                 continue  # an unhashable key is refused by the schema later
             if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -34,8 +35,11 @@ class _StrictLoader(_Base):  # type: ignore[misc, valid-type]
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 
 
-def load(path: str, what: str) -> Any:
-    """The document in `path`; ConfigError(`what`, ...) when unreadable or not YAML."""
+def load(path: str, what: str, secret: bool = False) -> Any:
+    """The document in `path`; ConfigError(`what`, ...) when unreadable or not YAML.
+
+    `secret`: the file holds keys; a YAML problem's text is cut before the token it quotes.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -49,6 +53,14 @@ def load(path: str, what: str) -> Any:
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = e.problem or e.context or "invalid YAML"
+        if secret:
+            problem = _without_tokens(problem)
         raise ConfigError(what, f"{path}: YAML error{where}: {problem}") from None
     except yaml.YAMLError as e:
         raise ConfigError(what, f"{path}: YAML error: {type(e).__name__}") from None
+
+
+def _without_tokens(problem: str) -> str:
+    """PyYAML's problem text up to the first quoted token: "duplicate key (value hidden)"."""
+    cut = min((i for i in (problem.find("'"), problem.find('"')) if i >= 0), default=-1)
+    return problem if cut < 0 else problem[:cut].rstrip() + " (value hidden)"
