@@ -173,13 +173,15 @@ restart_needed:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netmobility.mobileip.plugins.module_utils import resource_module
+from ansible_collections.netmobility.mobileip.plugins.module_utils.secret_safe import SecretSafeModule
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=resource_module.argument_spec("security_associations"),
-                           **resource_module.MODULE_KWARGS)
+    # a key in the wrong option (spi, peer, ...) is hidden from every failure message too
+    module = SecretSafeModule("security_associations",
+                              argument_spec=resource_module.argument_spec("security_associations"),
+                              **resource_module.MODULE_KWARGS)
     resource_module.run(module, "security_associations")
 
 

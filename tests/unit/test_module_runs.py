@@ -355,6 +355,17 @@ def test_keys_file_is_root_only_and_keys_never_leave(files, mipd_bin):
     assert again["changed"] is False  # the same key written differently
 
 
+@pytest.mark.parametrize("option", ["peer", "spi", "algorithm", "replay", "replay_window", "key_format", "fallback",
+                                    "roles", "kind"])
+def test_a_key_in_the_wrong_option_is_hidden_from_the_failure(files, option):
+    """A second key pasted into another option (a rotation's next key in the wrong variable): Ansible's own
+    type/choice error and the model's name the option and say "(value hidden)", the echoed arguments too."""
+    sa = {"peer": "10.1.0.10", "spi": 257, "key": KEY, option: [KEY2] if option == "roles" else KEY2}
+    result = run("security_associations", files, config=[sa])  # run() asserts neither key is in the output
+    assert result.failed and option in result.result["msg"] and "(value hidden)" in result.result["msg"]
+    assert result.result["invocation"]["module_args"]["config"][0][option] in ("(value hidden)", ["(value hidden)"])
+
+
 def test_key_rotation_with_overlap(files, mipd_bin):
     ok(run("home_agent", files, config=HA))
     ok(run("security_associations", files, config=[SA_HA]))
