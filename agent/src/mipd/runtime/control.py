@@ -125,21 +125,35 @@ def _answers(path: str) -> bool:
     return True
 
 
+class AnswerTimeout(TimeoutError):
+    """The request reached the daemon but no answer came within the timeout (the daemon may still be
+    working on it: a reload goes on, and its outcome is logged and shown by `status`)."""
+
+
+CONNECT_TIMEOUT = 5.0  # a live daemon accepts at once; the answer may take longer (reload)
+
+
 def request(path: str, command: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
     """Send one request to the daemon at `path` and return its response object (blocking).
 
-    Raises OSError when the daemon cannot be reached, ValueError for a garbled response.
+    `timeout` bounds the wait for the answer once the request is sent (connecting takes at most
+    CONNECT_TIMEOUT, or `timeout` when shorter). Raises AnswerTimeout when the request was sent but
+    not answered in time, OSError when the daemon cannot be reached, ValueError for a garbled response.
     """
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
+        s.settimeout(min(timeout, CONNECT_TIMEOUT))
         s.connect(path)
+        s.settimeout(timeout)
         try:
             s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
         except BrokenPipeError:
             pass  # the daemon answered and closed already: read what it said
         buf = b""
         while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                raise AnswerTimeout(f"no answer within {timeout:g} s") from None
             if not chunk:
                 break
             buf += chunk
