@@ -41,8 +41,11 @@ class ControlServer:
         path = self.path
         os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
         if os.path.exists(path):
-            if _answers(path):
-                raise OSError(f"control socket {path} is in use by a running mipd")
+            listener = _listener(path)
+            if listener is not None:
+                from mipd.runtime.owners import describe
+
+                raise OSError(f"control socket {path} is in use by a running mipd, {describe(listener)}")
             os.unlink(path)  # stale, from a daemon that did not exit cleanly
         old = os.umask(0o177)  # the socket is created 0600: no window where others may connect
         try:
@@ -114,15 +117,19 @@ async def _write(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
     await writer.drain()
 
 
-def _answers(path: str) -> bool:
-    """Is a daemon listening on `path`?"""
+def _listener(path: str) -> int | None:
+    """The pid of the daemon listening on `path` (SO_PEERCRED of a connection; 0 when it cannot be
+    told), None when nothing listens."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         try:
             s.connect(path)
         except OSError:
-            return False
-    return True
+            return None
+        try:
+            return _UCRED.unpack(s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))[0]
+        except OSError:
+            return 0
 
 
 class AnswerTimeout(TimeoutError):

@@ -41,7 +41,7 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
     StoreRecord,
 )
-from mipd.runtime import commands, frames, logs
+from mipd.runtime import commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
@@ -189,6 +189,8 @@ class Daemon:
             self.store = Store(cfg.state_db, CODECS, cfg.state_sync)
         except (StoreError, OSError) as e:
             raise StartupError(f"state database: {e}") from None
+        # Port 434 before the data plane: a second mipd must stop before it purges the routes of the first.
+        self.udp = self._open_udp()
         try:
             self.driver = open_driver(cfg)
         except Exception as e:
@@ -201,10 +203,6 @@ class Daemon:
         self._handlers[SetDefaultRoute] = self._default_route_action
         self.timers = Timers(loop, self._on_timer, self.clock)
         self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
-        try:
-            self.udp = UdpSocket()
-        except OSError as e:
-            raise StartupError(f"UDP port 434: {e.strerror or e}") from None
         loop.add_reader(self.udp.fileno(), self._on_udp)
         try:
             self.icmp = IcmpSender()  # advertisements (HA, FA) and solicitations (MN)
@@ -223,6 +221,32 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
+
+    def _open_udp(self) -> UdpSocket:
+        """UDP port 434, refused when another socket holds it on an address we serve: with SO_REUSEADDR the
+        kernel would let us bind and give us its unicast traffic (the newest socket wins), silently
+        taking the port from a running agent. Checked before binding and again after (a race)."""
+        cfg = self.config
+        ours = {owners.WILDCARD}
+        if cfg.home_agent is not None:
+            ours.add(cfg.home_agent.address)
+        if cfg.foreign_agent is not None:
+            ours |= {a for i in cfg.foreign_agent.interfaces for a in (i.address, *i.care_of_addresses)}
+        udp = None
+        try:
+            users = owners.udp_port_users(434, ours)
+            if not users:
+                udp = UdpSocket()
+                users = owners.udp_port_users(434, ours, os.fstat(udp.fileno()).st_ino)
+        except OSError as e:
+            raise StartupError(f"UDP port 434: {e.strerror or e}") from None
+        if users:
+            if udp is not None:
+                udp.close()
+            raise StartupError(f"UDP port 434 is in use on {'; '.join(users)}: stop it first (a second agent "
+                               "on the port would take its traffic)")
+        assert udp is not None
+        return udp
 
     def _enable_forwarding(self) -> None:
         """Home and foreign agents forward between the links and the tunnels (RFC 5944 §4.2.2-4.2.3),

@@ -289,11 +289,18 @@ class Checkpointer:
 
 
 def _lock(path: str) -> int:
-    """An exclusive lock next to database `path` (one mipd per database); StoreError when another holds it."""
+    """An exclusive lock next to database `path` (one mipd per database), holding the holder's pid;
+    StoreError naming the holder when another process has it."""
     fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = os.pread(fd, 32, 0).split(b"\n")[0]
         os.close(fd)
-        raise StoreError(f"{path}: in use by another mipd") from None
+        from mipd.runtime.owners import describe
+
+        pid = int(holder) if holder.isdigit() else None
+        raise StoreError(f"{path}: in use by another mipd, {describe(pid)}") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
