@@ -135,6 +135,10 @@ class Daemon:
         self._forwarding_was: bool | None = None  # net.ipv4.ip_forward before we turned it on
         self._link_retry: asyncio.TimerHandle | None = None
         self.missing_links: dict[str, str] = {}
+        self._journaled: list[Role] = []  # roles that undo what a failed commit would have made durable
+        self._commit_failures = 0  # consecutive failed commits (logged once when they start and end)
+        self._commit_failing_since = 0.0
+        self._last_reclaim = -1e9
         self.reload_state: dict[str, Any] = {"in_progress": False}  # `mipctl status`: the last reload's outcome
         self._reload_running: asyncio.Task[dict[str, Any]] | None = None
         self._reload_queued: asyncio.Future[dict[str, Any]] | None = None
@@ -203,6 +207,9 @@ class Daemon:
         self._handlers[SetDefaultRoute] = self._default_route_action
         self.timers = Timers(loop, self._on_timer, self.clock)
         self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
+        self._journaled = [r for r in self.roles.values() if hasattr(r.machine, "track_commits")]
+        for role in self._journaled:
+            role.machine.track_commits()  # a failed commit is undone and answered (_commit_failed)
         loop.add_reader(self.udp.fileno(), self._on_udp)
         try:
             self.icmp = IcmpSender()  # advertisements (HA, FA) and solicitations (MN)
@@ -541,24 +548,55 @@ class Daemon:
     def _flush(self) -> None:
         """Commit the queued records, then send what waited for them."""
         store = self.store
+        durable = True
         if store is not None and store.dirty:
             try:
                 self.counters["store.rows"] += store.commit()
                 self.counters["store.commits"] += 1
             except StoreError as e:
-                # Nothing may announce what is not durable: drop the batch's sends (the nodes retransmit).
-                withheld = len(self._outbox)
-                self.counters["store.commit_failed"] += 1
-                self.counters["tx.dropped_uncommitted"] += withheld
-                store.discard()
-                self._outbox.clear()
-                log.error("state database commit failed, %d sends withheld: %s", withheld, e)
-                return
+                durable = False
+                self._commit_failed(store, e)  # undone and answered: nothing left to undo
+            else:
+                if self._commit_failures:
+                    self._commits_recovered()
+        if durable:
+            for role in self._journaled:
+                role.machine.committed()
         if self._outbox:
             outbox, self._outbox = self._outbox, []
             for a in outbox:
                 self._send(a)
         logs.flush()  # the batch's decision lines, in one write
+
+    def _commit_failed(self, store: Store, error: StoreError) -> None:
+        """A batch's records could not be written (disk full, I/O error). Nothing may announce what is not
+        durable: its sends are dropped, and the roles undo what the batch changed and answer its
+        registrations with "insufficient resources" (130 home agent, 66 foreign agent; RFC 5944 §3.4).
+        Logged once when commits start failing (and once when they work again, `_commits_recovered`).
+        A truncating checkpoint then gives back the space the write-ahead log holds (at most once a second)."""
+        withheld = len(self._outbox)
+        self.counters["store.commit_failed"] += 1
+        self.counters["tx.dropped_uncommitted"] += withheld
+        store.discard()
+        self._outbox.clear()
+        now = self.clock()
+        for role in self._journaled:
+            self._execute(role, role.machine.on_commit_failed(now))
+        store.discard()  # undoing writes no record; the database holds the state put back
+        self.counters["tx.insufficient_resources"] += len(self._outbox)
+        if not self._commit_failures:
+            self._commit_failing_since = now
+            log.error("state database commit failed: %s; registrations are answered with insufficient resources "
+                      "(130/66) and nothing is changed until commits work again", error)
+        self._commit_failures += 1
+        if now - self._last_reclaim >= 1.0:
+            self._last_reclaim = now
+            store.reclaim()
+
+    def _commits_recovered(self) -> None:
+        log.warning("state database commits work again after %d failed over %.1f s", self._commit_failures,
+                    self.clock() - self._commit_failing_since)
+        self._commit_failures = 0
 
     def _send(self, a: SendUDP | SendICMP) -> None:
         try:
