@@ -3,8 +3,8 @@
     mipctl [--socket PATH] [--json] status|bindings|visitors|pending|registration|counters|sas|reload
 
 Human-readable aligned tables by default; --json prints the daemon's answer as JSON (for Ansible).
-Exit status: 0 done, 1 the daemon refused (e.g. an invalid configuration on reload, or a command
-for a role this host does not have), 2 usage, 3 the daemon cannot be reached.
+`reload` waits for the outcome (the new configuration is parsed off the daemon's event loop, which
+keeps answering meanwhile): up to --timeout seconds, 300 by default (10 for the other commands).
 """
 
 from __future__ import annotations
@@ -18,10 +18,21 @@ from typing import Any
 
 from mipd.cli.tables import block, table
 from mipd.runtime.config import DEFAULT_CONFIG, DEFAULT_CONTROL_SOCKET, ConfigError, load_config
-from mipd.runtime.control import COMMANDS, request
+from mipd.runtime.control import COMMANDS, AnswerTimeout, request
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 3
+EXIT_TIMED_OUT = 4
+TIMEOUT = 10.0  # seconds for an answer: the read-only commands answer at once
+RELOAD_TIMEOUT = 300.0  # a reload parses and validates the keys file first (seconds per 100,000 SAs)
+EXIT_STATUS = """exit status:
+  0  done (reload: the new configuration is applied)
+  1  the daemon refused (reload: invalid configuration or keys file, or roles changed; the running
+     configuration stays), or the command is for a role this host does not have
+  2  usage error
+  3  the daemon cannot be reached (not running, no permission, no answer to connect)
+  4  the request was delivered but not answered within --timeout; a reload goes on and its outcome
+     is logged and shown by `mipctl status`"""
 
 
 def _status(r: dict[str, Any]) -> str:
@@ -31,12 +42,25 @@ def _status(r: dict[str, Any]) -> str:
         ("dataplane", r["dataplane"]),
     ]
     pairs += [(k.replace("_", " "), v) for k, v in r.get("counts", {}).items()]
+    if "reload" in r:
+        pairs.append(("reload", _reload_state(r["reload"])))
     for name, err in r.get("missing_links", {}).items():
         pairs.append((f"link {name}", f"missing ({err})"))
     text = block(pairs)
     if "registration" in r:
         text += "\n\n" + _registration(r["registration"])
     return text
+
+
+def _reload_state(r: dict[str, Any]) -> str | None:
+    if r.get("in_progress"):
+        return "in progress"
+    last = r.get("last")
+    if last == "applied":
+        return f"applied ({r.get('security_associations')} security associations, {r.get('seconds')} s)"
+    if last == "refused":
+        return f"refused: {r.get('error')}"
+    return None
 
 
 def _registration(r: dict[str, Any]) -> str:
@@ -60,7 +84,8 @@ def _counters(r: dict[str, Any]) -> str:
 
 
 def _reload(r: dict[str, Any]) -> str:
-    text = f"reloaded: roles {', '.join(r['roles'])}; {r['security_associations']} security associations"
+    text = (f"reloaded: roles {', '.join(r['roles'])}; {r['security_associations']} security associations; "
+            f"{r['seconds']:g} s")
     if r.get("restart_needed"):
         text += f"\nrestart needed for: {', '.join(r['restart_needed'])}"
     for w in r.get("warnings", []):
@@ -105,25 +130,49 @@ def _socket_path(args: argparse.Namespace) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mipctl", description="Query or reload a running mipd.")
+    p = argparse.ArgumentParser(prog="mipctl", description="Query or reload a running mipd.", epilog=EXIT_STATUS,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--socket", "-s", help=f"control socket (default: from the config, else {DEFAULT_CONTROL_SOCKET})")
     p.add_argument("--config", "-c", help="read the control socket path from this mipd configuration")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--timeout", "-t", type=_seconds, metavar="SECONDS",
+                   help=f"wait this long for the answer (default: {RELOAD_TIMEOUT:g} for reload, "
+                        f"{TIMEOUT:g} otherwise)")
     p.add_argument("command", choices=COMMANDS)
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+def _fail(args: argparse.Namespace, text: str, status: int) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "error": text}))
+    print(f"mipctl: {text}", file=sys.stderr)
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     path = _socket_path(args)
+    timeout = args.timeout or (RELOAD_TIMEOUT if args.command == "reload" else TIMEOUT)
     try:
-        response = request(path, args.command)
+        response = request(path, args.command, timeout)
+    except AnswerTimeout:
+        still = "; the reload goes on: its outcome is in the mipd log and `mipctl status`" \
+            if args.command == "reload" else ""
+        return _fail(args, f"mipd at {path} did not answer {args.command} within {timeout:g} s{still}",
+                     EXIT_TIMED_OUT)
     except (OSError, ValueError) as e:
         why = getattr(e, "strerror", None) or str(e)
-        if args.json:
-            print(json.dumps({"ok": False, "error": f"cannot reach mipd at {path}: {why}"}))
-        print(f"mipctl: cannot reach mipd at {path}: {why}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return _fail(args, f"cannot reach mipd at {path}: {why}", EXIT_UNREACHABLE)
     if args.json:
         print(json.dumps(response, indent=2, sort_keys=True))
         return 0 if response.get("ok") else EXIT_REFUSED

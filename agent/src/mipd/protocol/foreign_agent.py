@@ -397,6 +397,9 @@ class ForeignAgent:
         self._last_denial: dict[str, float] = {}
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._visitors: dict[str, Visitor] = {}  # by home address
+        # what relayed acceptances not yet committed changed (track_commits): visitors before, and who was told
+        self._before: dict[str, Visitor | None] | None = None
+        self._told: list[_Pending] = []
 
     # ------------------------------------------------------------------ views (mipctl)
 
@@ -519,6 +522,56 @@ class ForeignAgent:
         self._pending.clear()
         self._visitors.clear()
         return actions
+
+    # ------------------------------------------------------------------ commits (runtime: group commit)
+
+    def track_commits(self) -> None:
+        """Remember what each relayed acceptance changes in the visitor list until `committed` says it
+        is durable, so that `on_commit_failed` can undo it."""
+        self._before = {}
+
+    def committed(self) -> None:
+        """The visitor records so far are durable: nothing left to undo."""
+        if self._told:
+            self._told.clear()
+            if self._before is not None:
+                self._before.clear()
+
+    def on_commit_failed(self, now: float) -> list[Action]:
+        """The visitor records of the acceptances relayed since the last commit could not be written
+        (disk full): the relayed replies were withheld; put those visitors back as they were (data
+        plane and timers too) and tell each node 66, insufficient resources (RFC 5944 §3.4,
+        §3.7.2.3) instead: it must not believe a registration the agent could lose."""
+        before = self._before
+        if before is None or not self._told:
+            return []
+        self._now = now
+        actions: list[Action] = []
+        for home, previous in before.items():
+            current = self._visitors.get(home)
+            actions += _dataplane_changes(current, previous)
+            timer = (VISITOR_TIMER, home)
+            if previous is None:
+                self._visitors.pop(home, None)
+                actions.append(CancelTimer(timer))
+            else:
+                self._visitors[home] = previous
+                expires = previous.expires
+                actions.append(CancelTimer(timer) if expires == INFINITE else ArmTimer(timer, expires))
+        for pending in self._told:
+            self.counters["rolled_back.registration"] += 1
+            denied = _Denied(codes.FA_RESOURCES, "visitor not stored (state database write failed), undone")
+            actions += self._deny(pending.mn, denied, now, pending.mn_spi)
+        self._told.clear()
+        before.clear()
+        return actions
+
+    def _note(self, pending: _Pending, home: str, old: Visitor | None) -> None:
+        assert self._before is not None
+        for key in (home, old.home_address if old is not None else home):
+            if key not in self._before:
+                self._before[key] = self._visitors.get(key)
+        self._told.append(pending)
 
     # ------------------------------------------------------------------ agent advertisement (§2.3)
 
@@ -854,6 +907,8 @@ class ForeignAgent:
         or remove it when the lifetime is 0 (deregistration)."""
         mn = pending.mn
         old = self._find_visitor(mn.home_address, mn.nai) or self._find_visitor(reply.home_address, None)
+        if self._before is not None:
+            self._note(pending, reply.home_address, old)
         lifetime = min(reply.lifetime, mn.lifetime, self.config.registration_lifetime)
         if lifetime == reg.LIFETIME_DEREGISTER:
             self.counters["accepted.deregistration"] += 1

@@ -80,6 +80,12 @@ class _Denied(Exception):
         self.reason = reason
 
 
+# One uncommitted registration (track_commits): home address, its bindings and the node's last accepted
+# Identification before it, and what a 130 reply needs (request, packet, SA, FA SA, node).
+_Uncommitted = tuple[str, tuple[Binding, ...], int | None, reg.RegistrationRequest, Packet, SecurityAssociation,
+                     SecurityAssociation | None, str]
+
+
 COMPACT_SLACK = 1024  # stale expiry entries tolerated beyond one per node before the heap is rebuilt
 
 
@@ -105,6 +111,7 @@ class HomeAgent:
         # entries of removed bindings are skipped when due (see _compact_expiry)
         self._expiry: list[tuple[float, str, str]] = []
         self._armed = INFINITE
+        self._journal: list[_Uncommitted] | None = None  # what uncommitted registrations changed (track_commits)
         self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER)
         self.advertiser.configure(*_advertising(config), 0.0)
 
@@ -220,6 +227,62 @@ class HomeAgent:
         actions = self.advertiser.stop()
         for home, bs in list(self._bindings.items()):
             actions += self._remove_bindings(home, list(bs), None, forget=False)
+        return actions
+
+    # ------------------------------------------------------------------ commits (runtime: group commit)
+
+    def track_commits(self) -> None:
+        """Remember what each registration changes until `committed` says it is durable, so that
+        `on_commit_failed` can undo it (the runtime persists a batch's StoreRecords before its replies)."""
+        self._journal = []
+
+    def committed(self) -> None:
+        """The records of every registration so far are durable: nothing left to undo."""
+        if self._journal:
+            self._journal.clear()
+
+    def on_commit_failed(self, now: float) -> list[Action]:
+        """The records of the registrations since the last commit could not be written (disk full):
+        put their bindings, expiry entries and replay state back as they were, with the data-plane
+        changes that takes, and answer each of those requests with 130, insufficient resources
+        (RFC 5944 §3.4, §3.8.2.3) instead of the acceptance that was withheld. No records."""
+        journal = self._journal
+        if not journal:
+            return []
+        earliest: dict[str, tuple[Binding, ...]] = {}
+        for home, before, last, *_reply, node in reversed(journal):  # the first change of each wins
+            earliest[home] = before
+            self.replay.restore_last(node, last)
+        actions: list[Action] = []
+        for home, before in earliest.items():
+            actions += self._revert(home, list(before))
+        for _home, _before, _last, req, pkt, sa, fa_sa, node in journal:
+            self.counters["rolled_back.registration"] += 1
+            self.counters[f"denied.{codes.HA_RESOURCES}"] += 1
+            reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True, record=False)
+            fields = {"node": node, "coa": req.care_of_address, "code": codes.HA_RESOURCES,
+                      "reason": "not stored (state database write failed), undone"}
+            actions.append(Log("registration-denied", fields))
+            actions.append(self._reply(req, pkt, codes.HA_RESOURCES, req.lifetime, reply_id, sa, fa_sa))
+        journal.clear()
+        self._arm(actions)
+        return actions
+
+    def _revert(self, home: str, before: list[Binding]) -> list[Action]:
+        """Make `home`'s bindings `before` again; only the data plane that differs is touched."""
+        current = self._bindings.get(home, [])
+        for b in before:  # their expiry entries may have gone in a compaction: one more is harmless
+            if b.expires != INFINITE:
+                heapq.heappush(self._expiry, (b.expires, home, b.care_of_address))
+        if {(b.care_of_address, b.encap) for b in current} == {(b.care_of_address, b.encap) for b in before}:
+            if before:
+                self._bindings[home] = before
+            else:
+                self._bindings.pop(home, None)
+            return []
+        actions = self._remove_bindings(home, list(current), None, forget=False) if current else []
+        for b in before:
+            actions += self._install(b, self._bindings.get(home, []), keep_others=True)
         return actions
 
     # ------------------------------------------------------------------ request processing
@@ -368,6 +431,8 @@ class HomeAgent:
             if b.care_of_address == coa and b.identification == req.identification:
                 lifetime = min(lifetime, b.remaining(now))
         code = codes.ACCEPTED_NO_SIMULTANEOUS if req.flags & reg.FLAG_S and not simultaneous else codes.ACCEPTED
+        if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
+            self._journal.append((home, tuple(current), self.replay.last_accepted(node), req, pkt, sa, fa_sa, node))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         binding = Binding(
             home,
@@ -449,6 +514,8 @@ class HomeAgent:
         home, coa = req.home_address, req.care_of_address
         current = self._bindings.get(home, [])
         gone = list(current) if coa == home else [b for b in current if b.care_of_address == coa]
+        if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
+            self._journal.append((home, tuple(current), self.replay.last_accepted(node), req, pkt, sa, fa_sa, node))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
         actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart

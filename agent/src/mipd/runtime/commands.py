@@ -68,6 +68,7 @@ def status(daemon: Any, now: float) -> dict[str, Any]:
         "control_socket": cfg.control_socket,
         "dataplane": getattr(daemon.driver.dp, "name", cfg.dataplane_backend) if daemon.driver else None,
         "counts": counts,
+        "reload": dict(daemon.reload_state),  # in progress, or the last one's outcome
     }
     if daemon.missing_links:
         out["missing_links"] = dict(daemon.missing_links)

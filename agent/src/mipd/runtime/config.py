@@ -459,6 +459,7 @@ def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], t
         if isinstance(entry, dict) and entry.get("roles") is not None:
             limited[(sa.peer, sa.spi)] = s.items(entry["roles"], s.join(where, "roles"),
                                                  lambda v, p: s.choice(v, p, ROLES), min_items=1)
+    yamlfile.release(entries)  # in chunks: a reload thread must not hold the GIL for long
     return sas, limited
 
 

@@ -42,8 +42,11 @@ class ControlServer:
         path = self.path
         os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
         if os.path.exists(path):
-            if _answers(path):
-                raise OSError(f"control socket {path} is in use by a running mipd")
+            listener = _listener(path)
+            if listener is not None:
+                from mipd.runtime.owners import describe
+
+                raise OSError(f"control socket {path} is in use by a running mipd, {describe(listener)}")
             os.unlink(path)  # stale, from a daemon that did not exit cleanly
         old = os.umask(0o177)  # the socket is created 0600: no window where others may connect
         try:
@@ -142,32 +145,50 @@ async def _write(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
     await writer.drain()
 
 
-def _answers(path: str) -> bool:
-    """Is a daemon listening on `path`?"""
+def _listener(path: str) -> int | None:
+    """The pid of the daemon listening on `path` (SO_PEERCRED of a connection; 0 when it cannot be
+    told), None when nothing listens."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         try:
             s.connect(path)
         except OSError:
-            return False
-    return True
+            return None
+        try:
+            return _UCRED.unpack(s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))[0]
+        except OSError:
+            return 0
+
+
+class AnswerTimeout(TimeoutError):
+    """The request reached the daemon but no answer came within the timeout (the daemon may still be
+    working on it: a reload goes on, and its outcome is logged and shown by `status`)."""
+
+
+CONNECT_TIMEOUT = 5.0  # a live daemon accepts at once; the answer may take longer (reload)
 
 
 def request(path: str, command: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
     """Send one request to the daemon at `path` and return its response object (blocking).
 
-    Raises OSError when the daemon cannot be reached, ValueError for a garbled response.
+    `timeout` bounds the wait for the answer once the request is sent (connecting takes at most
+    CONNECT_TIMEOUT, or `timeout` when shorter). Raises AnswerTimeout when the request was sent but
+    not answered in time, OSError when the daemon cannot be reached, ValueError for a garbled response.
     """
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
+        s.settimeout(min(timeout, CONNECT_TIMEOUT))
         s.connect(path)
+        s.settimeout(timeout)
         try:
             s.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
         except BrokenPipeError:
             pass  # the daemon answered and closed already: read what it said
         buf = b""
         while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                raise AnswerTimeout(f"no answer within {timeout:g} s") from None
             if not chunk:
                 break
             buf += chunk

@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
     StoreRecord,
 )
-from mipd.runtime import commands, frames, logs
+from mipd.runtime import commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
@@ -51,6 +52,7 @@ from mipd.runtime.roles import CODECS, FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, R
 from mipd.runtime.sockets import IcmpSender, PacketSocket, UdpSocket
 from mipd.runtime.store import Store, StoreError
 from mipd.runtime.timers import Timers
+from mipd.security import SecurityAssociations
 from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
 
 BATCH = 64  # datagrams per batch (one commit each): ~3 ms of work, which bounds the reply latency it adds
@@ -133,6 +135,13 @@ class Daemon:
         self._forwarding_was: bool | None = None  # net.ipv4.ip_forward before we turned it on
         self._link_retry: asyncio.TimerHandle | None = None
         self.missing_links: dict[str, str] = {}
+        self._journaled: list[Role] = []  # roles that undo what a failed commit would have made durable
+        self._commit_failures = 0  # consecutive failed commits (logged once when they start and end)
+        self._commit_failing_since = 0.0
+        self._last_reclaim = -1e9
+        self.reload_state: dict[str, Any] = {"in_progress": False}  # `mipctl status`: the last reload's outcome
+        self._reload_running: asyncio.Task[dict[str, Any]] | None = None
+        self._reload_queued: asyncio.Future[dict[str, Any]] | None = None
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
             SendUDP: self._queue_send,
             SendICMP: self._queue_send,
@@ -184,6 +193,8 @@ class Daemon:
             self.store = Store(cfg.state_db, CODECS, cfg.state_sync)
         except (StoreError, OSError) as e:
             raise StartupError(f"state database: {e}") from None
+        # Port 434 before the data plane: a second mipd must stop before it purges the routes of the first.
+        self.udp = self._open_udp()
         try:
             self.driver = open_driver(cfg)
         except Exception as e:
@@ -196,10 +207,9 @@ class Daemon:
         self._handlers[SetDefaultRoute] = self._default_route_action
         self.timers = Timers(loop, self._on_timer, self.clock)
         self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
-        try:
-            self.udp = UdpSocket()
-        except OSError as e:
-            raise StartupError(f"UDP port 434: {e.strerror or e}") from None
+        self._journaled = [r for r in self.roles.values() if hasattr(r.machine, "track_commits")]
+        for role in self._journaled:
+            role.machine.track_commits()  # a failed commit is undone and answered (_commit_failed)
         loop.add_reader(self.udp.fileno(), self._on_udp)
         try:
             self.icmp = IcmpSender()  # advertisements (HA, FA) and solicitations (MN)
@@ -218,6 +228,32 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
+
+    def _open_udp(self) -> UdpSocket:
+        """UDP port 434, refused when another socket holds it on an address we serve: with SO_REUSEADDR the
+        kernel would let us bind and give us its unicast traffic (the newest socket wins), silently
+        taking the port from a running agent. Checked before binding and again after (a race)."""
+        cfg = self.config
+        ours = {owners.WILDCARD}
+        if cfg.home_agent is not None:
+            ours.add(cfg.home_agent.address)
+        if cfg.foreign_agent is not None:
+            ours |= {a for i in cfg.foreign_agent.interfaces for a in (i.address, *i.care_of_addresses)}
+        udp = None
+        try:
+            users = owners.udp_port_users(434, ours)
+            if not users:
+                udp = UdpSocket()
+                users = owners.udp_port_users(434, ours, os.fstat(udp.fileno()).st_ino)
+        except OSError as e:
+            raise StartupError(f"UDP port 434: {e.strerror or e}") from None
+        if users:
+            if udp is not None:
+                udp.close()
+            raise StartupError(f"UDP port 434 is in use on {'; '.join(users)}: stop it first (a second agent "
+                               "on the port would take its traffic)")
+        assert udp is not None
+        return udp
 
     def _enable_forwarding(self) -> None:
         """Home and foreign agents forward between the links and the tunnels (RFC 5944 §4.2.2-4.2.3),
@@ -282,6 +318,9 @@ class Daemon:
 
     async def _close(self) -> None:
         loop = self._loop
+        for pending in (self._reload_queued, self._reload_running):
+            if pending is not None:
+                pending.cancel()  # its thread finishes on its own; nothing is applied
         if self._link_retry is not None:
             self._link_retry.cancel()
         if self.timers is not None:
@@ -509,24 +548,55 @@ class Daemon:
     def _flush(self) -> None:
         """Commit the queued records, then send what waited for them."""
         store = self.store
+        durable = True
         if store is not None and store.dirty:
             try:
                 self.counters["store.rows"] += store.commit()
                 self.counters["store.commits"] += 1
             except StoreError as e:
-                # Nothing may announce what is not durable: drop the batch's sends (the nodes retransmit).
-                withheld = len(self._outbox)
-                self.counters["store.commit_failed"] += 1
-                self.counters["tx.dropped_uncommitted"] += withheld
-                store.discard()
-                self._outbox.clear()
-                log.error("state database commit failed, %d sends withheld: %s", withheld, e)
-                return
+                durable = False
+                self._commit_failed(store, e)  # undone and answered: nothing left to undo
+            else:
+                if self._commit_failures:
+                    self._commits_recovered()
+        if durable:
+            for role in self._journaled:
+                role.machine.committed()
         if self._outbox:
             outbox, self._outbox = self._outbox, []
             for a in outbox:
                 self._send(a)
         logs.flush()  # the batch's decision lines, in one write
+
+    def _commit_failed(self, store: Store, error: StoreError) -> None:
+        """A batch's records could not be written (disk full, I/O error). Nothing may announce what is not
+        durable: its sends are dropped, and the roles undo what the batch changed and answer its
+        registrations with "insufficient resources" (130 home agent, 66 foreign agent; RFC 5944 §3.4).
+        Logged once when commits start failing (and once when they work again, `_commits_recovered`).
+        A truncating checkpoint then gives back the space the write-ahead log holds (at most once a second)."""
+        withheld = len(self._outbox)
+        self.counters["store.commit_failed"] += 1
+        self.counters["tx.dropped_uncommitted"] += withheld
+        store.discard()
+        self._outbox.clear()
+        now = self.clock()
+        for role in self._journaled:
+            self._execute(role, role.machine.on_commit_failed(now))
+        store.discard()  # undoing writes no record; the database holds the state put back
+        self.counters["tx.insufficient_resources"] += len(self._outbox)
+        if not self._commit_failures:
+            self._commit_failing_since = now
+            log.error("state database commit failed: %s; registrations are answered with insufficient resources "
+                      "(130/66) and nothing is changed until commits work again", error)
+        self._commit_failures += 1
+        if now - self._last_reclaim >= 1.0:
+            self._last_reclaim = now
+            store.reclaim()
+
+    def _commits_recovered(self) -> None:
+        log.warning("state database commits work again after %d failed over %.1f s", self._commit_failures,
+                    self.clock() - self._commit_failing_since)
+        self._commit_failures = 0
 
     def _send(self, a: SendUDP | SendICMP) -> None:
         try:
@@ -585,32 +655,78 @@ class Daemon:
     # ------------------------------------------------------------------ reload
 
     def _reload_signal(self) -> None:
-        try:
-            self.reload()
-        except ReloadRefused:
-            pass  # already logged
+        """SIGHUP: the same reload as `mipctl reload`; its outcome goes to the log."""
+        self.request_reload()
 
-    def reload(self) -> dict[str, Any]:
+    def request_reload(self) -> asyncio.Future[dict[str, Any]]:
+        """The outcome of a reload that reads the files as they are now (ReloadRefused when refused).
+
+        One reload runs at a time. A request while one runs queues one more, which starts when it
+        ends (that one may have read the files before they changed); further requests meanwhile
+        share the queued one. So at most two are ever in flight and none is lost.
+        """
+        assert self._loop is not None
+        if self._reload_queued is not None:
+            return self._reload_queued
+        if self._reload_running is None:
+            return self._start_reload()
+        self._reload_queued = self._loop.create_future()
+        self._reload_queued.add_done_callback(_retrieved)
+        return self._reload_queued
+
+    def _start_reload(self) -> asyncio.Task[dict[str, Any]]:
+        assert self._loop is not None
+        task = self._reload_running = self._loop.create_task(self._reload())
+        task.add_done_callback(self._reload_done)
+        return task
+
+    def _reload_done(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        _retrieved(task)
+        self._reload_running = None
+        queued, self._reload_queued = self._reload_queued, None
+        if queued is not None and not self._stop.is_set():
+            _chain(self._start_reload(), queued)
+        elif queued is not None:
+            queued.cancel()
+
+    async def _reload(self) -> dict[str, Any]:
         """Re-read configuration and keys; apply them to every role keeping live state (RFC 5944 §3.8.2.2:
-        bindings are kept; shortened lifetimes only). An invalid file is refused and changes nothing."""
+        bindings are kept; shortened lifetimes only). An invalid file is refused and changes nothing.
+
+        Reading and validating (YAML, every SA keyed: seconds for tens of thousands) runs on a thread
+        with the cyclic garbage collector paused (`_parse`), so the loop keeps answering registrations
+        meanwhile; the validated configuration is then swapped in at once, on the loop.
+        """
+        started = time.monotonic()
         old = self.config
+        self.reload_state = {"in_progress": True, "started": round(self.clock(), 3)}
         try:
-            new = load_config(old.path, check_key_permissions=True)
-        except ConfigError as e:
-            log.error("reload refused: %s; the running configuration stays", e.located())
-            raise ReloadRefused(f"reload refused: {e.located()}; the running configuration stays") from None
-        if new.roles != old.roles:
-            text = (f"reload refused: roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
-                    "restart mipd to change roles")
-            log.error("%s", text)
-            raise ReloadRefused(text)
+            parsed = await _in_thread(_parse, old.path, name="mipd-reload")
+            new, sas = parsed
+            if new.roles != old.roles:
+                raise ConfigError("", f"roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
+                                  "restart mipd to change roles")
+        except Exception as e:  # ConfigError names the field; anything else is a bug, named by its type only
+            text = e.located() if isinstance(e, ConfigError) else f"unexpected {type(e).__name__} while reading"
+            self.reload_state = {"in_progress": False, "last": "refused", "error": text,
+                                 "seconds": round(time.monotonic() - started, 3)}
+            log.error("reload refused: %s; the running configuration stays", text)
+            raise ReloadRefused(f"reload refused: {text}; the running configuration stays") from None
+        result = self._apply(old, new, sas)
+        result["seconds"] = round(time.monotonic() - started, 3)
+        self.reload_state = {"in_progress": False, "last": "applied", "seconds": result["seconds"],
+                             "security_associations": result["security_associations"]}
+        return result
+
+    def _apply(self, old: Config, new: Config, sas: dict[str, SecurityAssociations]) -> dict[str, Any]:
+        """Swap in a validated configuration: every role's on_config in one go, on the loop."""
         restart = [f for f in RESTART_FIELDS if getattr(new, f) != getattr(old, f)]
         new = dataclasses.replace(new, **{f: getattr(old, f) for f in restart})
         now = self.clock()
         self.config = new
         for name, role in self.roles.items():
             try:
-                self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
+                self._execute(role, role.machine.on_config(getattr(new, name), sas[name], now))
             except Exception:  # validated above, so a bug: keep running with what was applied
                 log.exception("%s: applying the new configuration failed", name)
         if self.linkmon is not None and new.mobile_node is not None:
@@ -635,7 +751,8 @@ class Daemon:
 
     async def _control(self, command: str, request: dict[str, Any]) -> Any:
         if command == "reload":
-            return self.reload()
+            # shielded: a client that goes away does not cancel the reload it asked for
+            return await asyncio.shield(self.request_reload())
         return commands.answer(self, command, self.clock())
 
 
@@ -643,6 +760,72 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     """An exception escaped a callback (a bug): into our log, and the daemon carries on."""
     exc = context.get("exception")
     log.error("unexpected error: %s", context.get("message", "?"), exc_info=exc)
+
+
+def _parse(path: str) -> tuple[Config, dict[str, SecurityAssociations]]:
+    """Read and validate `path` and its keys file, and each role's SAs (on the reload thread).
+
+    The cyclic garbage collector is paused meanwhile: the parse allocates millions of objects,
+    and the full collections that triggers walk the growing heap holding the GIL, so the loop
+    would wait hundreds of milliseconds each time (measured: up to 0.8 s with 20,000 SAs, under
+    50 ms once paused). It makes no cycles; the pause lasts the parse (seconds), process-wide.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        config = load_config(path, check_key_permissions=True)
+        return config, {role: config.sas_for(role) for role in config.roles}
+    finally:
+        gc.freeze()  # what the parse made is counted as young: out of the collections before they resume
+        if was_enabled:
+            gc.enable()
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any, name: str) -> asyncio.Future[Any]:
+    """fn(*args) on a new daemon thread; its result (or exception) in a future of the running loop.
+    A daemon thread, so a reload still parsing never holds up the process's exit."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return  # cancelled meanwhile (shutdown)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value, error = fn(*args), None
+        except BaseException as e:  # handed to the loop
+            value, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen (a refused SIGHUP reload is logged already)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _chain(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    """`target` gets `source`'s outcome."""
+    def copy(done: asyncio.Future[Any]) -> None:
+        if target.done():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif done.exception() is not None:
+            target.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)
 
 
 def run(config: Config, ready: Callable[[], None] | None = None) -> int:

@@ -118,6 +118,8 @@ class Store:
             # Checkpoints (copying the WAL into the database, with fsyncs) take tens of milliseconds:
             # never in a commit on the reply path; a background thread runs them (Checkpointer).
             self._db.execute("PRAGMA wal_autocheckpoint=0")
+            # when a checkpoint starts the WAL over, the file is cut back to this size (disk space back)
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
             if row is None:
@@ -200,6 +202,15 @@ class Store:
         """Drop the queued changes (after a failed commit the caller decides what to do)."""
         self._pending.clear()
 
+    def reclaim(self) -> bool:
+        """Copy the WAL into the database and truncate it to nothing (after a failed commit: on a full
+        disk that gives back the space the WAL took). True when it was truncated."""
+        try:
+            busy, _frames, _copied = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0]
+        except sqlite3.Error:
+            return False
+        return not busy
+
     # ------------------------------------------------------------------ reads
 
     def load(self, kind: str, on_error: Callable[[str, Exception], None] | None = None) -> list[Any]:
@@ -259,7 +270,9 @@ class Checkpointer:
     RESTART checkpoint follows the passive one: it waits for the current commit, copies the few
     frames appended since, and makes the next commit write the WAL from its start again; that
     commit waits for it (tens of milliseconds, once per `wal_limit` bytes written). The file keeps
-    its size and is reused, so it stays near `wal_limit`.
+    its size and is reused, so it stays near `wal_limit`. On a file system with less free space than
+    the WAL takes, the checkpoint TRUNCATEs instead: the WAL starts over from an empty file and gives
+    its space back, so it never fills a small disk.
     """
 
     def __init__(self, path: str, interval: float = 1.0, wal_limit: int = WAL_LIMIT) -> None:
@@ -279,8 +292,10 @@ class Checkpointer:
                 with contextlib.suppress(sqlite3.Error):
                     # fetchall: the statement runs to its end (an unfinished one would hold a read snapshot)
                     _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
-                    if frames * page > wal_limit:
-                        db.execute("PRAGMA wal_checkpoint(RESTART)")
+                    if frames * page > _free_space(path):
+                        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                    elif frames * page > wal_limit:
+                        db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         finally:
             db.close()
 
@@ -309,12 +324,28 @@ def _make_private(path: str) -> None:
                                                         e.strerror or e)
 
 
+def _free_space(path: str) -> int:
+    """Bytes available to us on the file system of `path` (a huge number when it cannot be told)."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
+
+
 def _lock(path: str) -> int:
-    """An exclusive lock next to database `path` (one mipd per database); StoreError when another holds it."""
+    """An exclusive lock next to database `path` (one mipd per database), holding the holder's pid;
+    StoreError naming the holder when another process has it."""
     fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = os.pread(fd, 32, 0).split(b"\n")[0]
         os.close(fd)
-        raise StoreError(f"{path}: in use by another mipd") from None
+        from mipd.runtime.owners import describe
+
+        pid = int(holder) if holder.isdigit() else None
+        raise StoreError(f"{path}: in use by another mipd, {describe(pid)}") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

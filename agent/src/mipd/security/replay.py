@@ -112,6 +112,14 @@ class ReplayState:
         """Remember `identification` as the last one accepted from `node` (state restored after a restart)."""
         self._last[node] = identification
 
+    def restore_last(self, node: str, identification: int | None) -> None:
+        """Put back the last accepted Identification as it was before an acceptance that was undone
+        (its record could not be stored); None: there was none."""
+        if identification is None:
+            self._last.pop(node, None)
+        else:
+            self._last[node] = identification
+
     def forget(self, node: str) -> None:
         self._last.pop(node, None)
         self._nonce.pop(node, None)
