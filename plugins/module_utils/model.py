@@ -215,7 +215,7 @@ MOBILE_NODE = Schema({
 
 def _spi(value: object, path: str) -> int:
     if v.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
-        raise ModelError(path, f"{value} is reserved (0-{SPI_MIN - 1}, RFC 5944 §1.6)")
+        raise ModelError(path, f"0-{SPI_MIN - 1} are reserved (RFC 5944 §1.6), got {value}")
     return v.integer(value, path, SPI_MIN, SPI_MAX)
 
 

@@ -105,7 +105,7 @@ def test_check_mode_changes_nothing(lab):
 
 
 @pytest.mark.parametrize(("option", "value", "named"), [
-    ("mip_mn_ha_spi", "12", re.compile(r"config\[\d+\]\.spi: 12 is reserved .*mip_mn_ha_spi")),
+    ("mip_mn_ha_spi", "12", re.compile(r"config\[\d+\]\.spi: 0-255 are reserved .*mip_mn_ha_spi")),
     ("mip_mn_ha_key", "0123456789abcdef0123456789abcdef0",
      re.compile(r"config\[\d+\]\.key: .*even number of hex digits.*mip_mn_ha_key")),
 ], ids=["spi-12", "key-odd-hex-length"])

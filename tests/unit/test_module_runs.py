@@ -177,7 +177,7 @@ BAD_OPTIONS = [
      "config.advertisement.interval: 2 s is more than a third"),
     ("foreign_agent", {"config": {"interfaces": [{"name": "fa-visit"}]}}, "config.interfaces[0].address: is required"),
     ("mobile_node", {"config": {**MN, "home_gateway": "10.9.9.9"}}, "config.home_gateway: 10.9.9.9 is not on the home"),
-    ("security_associations", {"config": [{**SA_HA, "spi": 100}]}, "config[0].spi: 100 is reserved"),
+    ("security_associations", {"config": [{**SA_HA, "spi": 100}]}, "config[0].spi: 0-255 are reserved (RFC 5944 §1.6), got (value hidden)"),
     ("security_associations", {"config": [{**SA_HA, "key": KEY[:-4]}]}, "config[0].key: is 15 bytes"),
     ("security_associations", {"config": [{**SA_HA, "key": KEY[:-1]}]}, "config[0].key: a hex key must be"),
     ("security_associations", {"config": [{**SA_HA, "algorithm": "sha1"}]}, "algorithm"),

@@ -174,7 +174,7 @@ def test_deleted_by_peer_by_peer_and_spi_and_all(sas):
     assert [s["peer"] for s in after] == ["10.1.0.11", "mn@example.net"]
     assert apply("security_associations", "deleted", rotated, None) == []
     assert apply("security_associations", "deleted", sas, [{"peer": "10.9.9.9"}]) == sas  # nothing to delete
-    with pytest.raises(ModelError, match=r"config\[0\].spi: 7 is reserved"):
+    with pytest.raises(ModelError, match=r"config\[0\].spi: 0-255 are reserved \(RFC 5944 §1.6\), got 7"):
         apply("security_associations", "deleted", sas, [{"peer": "10.1.0.10", "spi": 7}])
 
 
