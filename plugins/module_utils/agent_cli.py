@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 EXIT_UNREACHABLE = 3
+EXIT_STILL_RUNNING = 4  # mipctl: the request was delivered but not answered in time (a reload goes on)
 
 
 def find_program(module: Any, name: str, agent_bin_dir: str | None) -> str | None:

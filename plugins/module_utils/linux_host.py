@@ -241,6 +241,11 @@ class LinuxHost:
         rc, answer = agent_cli.Mipctl(self.module, mipctl, socket=socket).request("reload")
         if rc == agent_cli.EXIT_UNREACHABLE:
             return  # a stale socket: no agent to reload
+        if rc == agent_cli.EXIT_STILL_RUNNING:  # not refused: it was validated and is being applied
+            done["reloaded"] = True
+            self.module.warn(f"mipd is still applying the new configuration (mipctl reload: {answer.get('error')}); "
+                             "mipctl status shows its outcome")
+            return
         if not answer.get("ok"):
             error = str(answer.get("error"))
             if "roles changed" in error:

@@ -177,7 +177,8 @@ BAD_OPTIONS = [
      "config.advertisement.interval: 2 s is more than a third"),
     ("foreign_agent", {"config": {"interfaces": [{"name": "fa-visit"}]}}, "config.interfaces[0].address: is required"),
     ("mobile_node", {"config": {**MN, "home_gateway": "10.9.9.9"}}, "config.home_gateway: 10.9.9.9 is not on the home"),
-    ("security_associations", {"config": [{**SA_HA, "spi": 100}]}, "config[0].spi: 0-255 are reserved (RFC 5944 §1.6), got (value hidden)"),
+    ("security_associations", {"config": [{**SA_HA, "spi": 100}]},
+     "config[0].spi: 0-255 are reserved (RFC 5944 §1.6), got (value hidden)"),
     ("security_associations", {"config": [{**SA_HA, "key": KEY[:-4]}]}, "config[0].key: is 15 bytes"),
     ("security_associations", {"config": [{**SA_HA, "key": KEY[:-1]}]}, "config[0].key: a hex key must be"),
     ("security_associations", {"config": [{**SA_HA, "algorithm": "sha1"}]}, "algorithm"),
@@ -285,6 +286,27 @@ def test_a_reload_the_agent_refuses_puts_the_old_files_back(files, tmp_path, mip
             "configuration stays; the previous files were put back, nothing was changed")
     assert snapshot(str(config), keys_path(files)) == before
     assert sorted(os.listdir(config.parent)) == ["keys.yaml", "mipd.sock", "mipd.yaml"]
+
+
+def test_a_reload_still_being_applied_keeps_the_new_files_and_warns(files, tmp_path, mipd_bin):
+    """mipctl exit 4: the reload was delivered and is still running (a big keys file): not a refusal, so the
+    new files stay and the task warns where to see the outcome."""
+    install(files, home_agent=HA, security_associations=[SA_HA])
+    config = Path(files["config_path"])
+    with config.open("a") as f:
+        f.write("control_socket: mipd.sock\n")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "mipd").symlink_to(Path(mipd_bin) / "mipd")
+    (fake / "mipctl").write_text('#!/bin/sh\necho \'{"ok": false, "error": "no answer within 300 s"}\'\nexit 4\n')
+    (fake / "mipctl").chmod(0o755)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as agent:
+        agent.bind(str(config.parent / "mipd.sock"))
+        agent.listen()
+        result = ok(run("home_agent", files, config={"max_lifetime": 60}, agent_bin_dir=str(fake)))
+    assert result["changed"] and result["reloaded"] is True
+    assert any("still applying" in w for w in result.warnings)
+    assert main_file(files)["home_agent"]["max_lifetime"] == 60
 
 
 # ---------------------------------------------------------------------- foreign agent, mobile node, filters
