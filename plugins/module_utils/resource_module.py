@@ -17,15 +17,15 @@ from typing import Any
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, states, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.linux_host import (
+from ansible_collections.netmobility.mobileip.plugins.module_utils.model import RESOURCES, Resource
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.host import (
     HOST_OPTIONS,
     KEYS_MODE,
     HostError,
     LinuxHost,
     MissingYaml,
 )
-from ansible_collections.netmobility.mobileip.plugins.module_utils.model import RESOURCES, Resource
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxPlatform
 
 MODULE_KWARGS: dict[str, Any] = {
     "supports_check_mode": True,

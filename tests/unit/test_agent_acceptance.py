@@ -18,7 +18,7 @@ import pytest
 import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxDocument
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxDocument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_model_validation import BAD_SAS, BAD_VALUES, SA, with_

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxPlatform
 
 KEY1 = "00112233445566778899aabbccddeeff"
 KEY2 = "ffeeddccbbaa99887766554433221100"
