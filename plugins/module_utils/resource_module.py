@@ -16,6 +16,7 @@ with keys masked, and every key read or given is registered as a no_log value.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, states, yaml_text
@@ -85,7 +86,8 @@ def _run(module: Any, resource: Resource, platform: Platform) -> dict[str, Any]:
     if state == "parsed":
         text = module.params["running_config"]
         parsed = platform.parse(resource, text)
-        _hide(module, field, parsed)
+        _hide(module, field, parsed, text)
+        module.no_log_values.update(platform.secrets(text))
         _warn(module, platform.unheld(resource, text))
         return {"changed": False, "parsed": _output(field, parsed)}
     config = _config(module, resource, platform)
@@ -138,9 +140,13 @@ def _output(field: Any, value: Any) -> Any:
     return {} if value is None else changes.masked(field, value)
 
 
-def _hide(module: Any, field: Any, value: Any) -> None:
-    """Keys read from the device or given are never shown, whatever path a value takes."""
-    module.no_log_values.update(changes.secrets(field, value))
+def _hide(module: Any, field: Any, value: Any, text: str = "") -> None:
+    """Keys read from the device or given are never shown, whatever path a value takes; also as
+    `text` writes them (a hex key in upper case, with 0x: the running_config option is echoed)."""
+    found = changes.secrets(field, value)
+    module.no_log_values.update(found)
+    for secret in found:
+        module.no_log_values.update(m.group() for m in re.finditer(rf"(?:0x)?{re.escape(secret)}", text, re.I))
 
 
 def _shown(resource: Resource, value: Any) -> str:

@@ -12,6 +12,8 @@ device side, in its own terms:
                                                     given as running_config (`parsed`)
     unheld(resource, found)            -> [str]     what the device holds that the model cannot
                                                     express (refused before a change, warned on read)
+    secrets(text)                      -> [str]     every key in a configuration text as written (the
+                                                    running_config option is echoed: all of them are hidden)
     render(resource, value)            -> text      `rendered`; keys masked
     unsupported(resource, value)       -> [ModelError]  fields of a value this platform cannot hold,
                                                     each naming its option path (refused before anything
@@ -122,6 +124,10 @@ class Platform:
         raise NotImplementedError
 
     def unheld(self, resource: Resource, found: Any) -> list[str]:
+        return []
+
+    def secrets(self, text: str) -> list[str]:
+        """Every key in configuration `text`, as written (to hide the text's echo, whatever the resource)."""
         return []
 
     def render(self, resource: Resource, value: Any) -> str:

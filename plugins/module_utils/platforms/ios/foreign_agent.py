@@ -62,7 +62,7 @@ CARE_OF = LineKind("care_of", GLOBAL, r"^ip mobile foreign-agent care-of (?P<int
 REG_WAIT = LineKind("reg_wait", GLOBAL, r"^ip mobile foreign-agent reg-wait (?P<seconds>\d+)$",
                     lambda v: f"ip mobile foreign-agent reg-wait {v['seconds']}",
                     lambda v: "no ip mobile foreign-agent reg-wait", model=("pending_timeout",),
-                    convert={"seconds": number})
+                    convert={"seconds": number}, explicit_default=True)
 SERVICE = LineKind(
     "foreign_service", INTERFACE, r"^ip mobile foreign-service(?P<options>(?: .*)?)$", _service_line,
     lambda v: "no ip mobile foreign-service",
@@ -73,7 +73,7 @@ SERVICE = LineKind(
 REGISTRATION_LIFETIME = LineKind(
     "registration_lifetime", INTERFACE, r"^ip mobile registration-lifetime (?P<seconds>\d+)$",
     lambda v: f"ip mobile registration-lifetime {v['seconds']}", lambda v: "no ip mobile registration-lifetime",
-    model=("registration_lifetime",), convert={"seconds": number})
+    model=("registration_lifetime",), convert={"seconds": number}, explicit_default=True)
 PREFIX_LENGTH = LineKind("prefix_length", INTERFACE, r"^ip mobile prefix-length$", lambda v: "ip mobile prefix-length",
                          model=("advertisement.prefix_lengths",))
 KINDS = [CARE_OF, REG_WAIT, SERVICE, REGISTRATION_LIFETIME, PREFIX_LENGTH, *irdp.KINDS]

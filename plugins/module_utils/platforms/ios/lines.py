@@ -87,7 +87,7 @@ class LineKind:
     """One kind of configuration line: a parser table entry (see the module docstring)."""
 
     __slots__ = ("name", "context", "getval", "options", "setval", "remval", "identity", "model", "secret",
-                 "remove_last", "replace_with_no", "collect", "convert", "finish")
+                 "remove_last", "replace_with_no", "collect", "convert", "finish", "explicit_default")
 
     def __init__(self, name: str, context: str, getval: str, setval: Callable[[Values], str | list[str]],
                  remval: Callable[[Values], str] | None = None, identity: tuple[str, ...] = (),
@@ -95,7 +95,7 @@ class LineKind:
                  remove_last: bool = False, replace_with_no: bool = False,
                  collect: Callable[[Values], Any] | None = None,
                  convert: dict[str, Callable[[str], Any]] | None = None,
-                 finish: Callable[[Values, str], Values] | None = None) -> None:
+                 finish: Callable[[Values, str], Values] | None = None, explicit_default: bool = False) -> None:
         self.name = name
         self.context = context
         self.getval = re.compile(getval)
@@ -110,6 +110,8 @@ class LineKind:
         self.collect = collect  # several lines make one fact (access-list entries): each line's item
         self.convert = convert or {}  # group -> its value from the text
         self.finish = finish  # (values, line) -> the values as facts hold them
+        # a line that may state a default: left on the router when the value it holds is still meant
+        self.explicit_default = explicit_default
 
     def read(self, line: str) -> Values | None:
         """The values of `line`, or None when it is not of this kind."""
@@ -227,9 +229,11 @@ class RunningConfig:
                     current = None
                 continue
             if line[0].isspace():
-                if current is not None:
-                    current.append(line.strip())
+                line = " ".join(line.split())  # IOS pads some columns with spaces
+                if current is not None and line not in current:
+                    current.append(line)
                 continue
+            line = " ".join(line.split())
             if _SECTION.match(line):
                 current = self.sections.setdefault(line, [])
             else:
@@ -287,7 +291,8 @@ def _read_lines(context: str, lines: list[str], kinds: list[LineKind], facts: Fa
                 continue
             key = (context, kind.name, tuple(values.get(name) for name in kind.identity))
             if kind.collect is not None:
-                facts.setdefault(key, {"entries": []})["entries"].append(kind.collect(values))
+                fact = facts.setdefault(key, {**{name: values.get(name) for name in kind.identity}, "entries": []})
+                fact["entries"].append(kind.collect(values))
             elif key not in facts:
                 facts[key] = values
             break
@@ -333,7 +338,8 @@ def diff(before: Facts, after: Facts, kinds: dict[str, LineKind]) -> Commands:
     """The minimal commands that turn `before` into `after` (see the module docstring for the order)."""
     out = Commands()
     last = Commands()
-    contexts = [GLOBAL, *_sections(after, before)]
+    sections = _sections(after, before)
+    contexts = [GLOBAL, *(c for c in sections if c == MOBILE_ROUTER), *(c for c in sections if c != MOBILE_ROUTER)]
     for context in contexts:
         block = Commands()
         gone = [k for k in before if k[0] == context and k not in after]

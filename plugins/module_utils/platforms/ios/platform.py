@@ -18,6 +18,7 @@ and `parsed` work.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
@@ -126,6 +127,10 @@ class IosPlatform(Platform):
         config = self._config(found)
         return RESOURCES[resource.name].unheld(config, config.facts)
 
+    def secrets(self, text: str) -> list[str]:
+        """The key of every `ip mobile secure` line (and any other `key hex|ascii KEY`) in `text`."""
+        return re.findall(r"\bkey (?:hex|ascii) (\S+)", text or "")
+
     @staticmethod
     def _config(found: Any) -> RunningConfig:
         return found if isinstance(found, RunningConfig) else RunningConfig(found or "", list(KINDS.values()))
@@ -159,7 +164,7 @@ class IosPlatform(Platform):
         errors = RESOURCES[resource.name].check(after, found, CONFIG)
         if errors:
             raise errors[0] if len(errors) == 1 else ModelError("", "; ".join(str(e) for e in errors))
-        facts = self._apply(resource, after, found.facts, found)
+        facts = _keep_equivalent(resource, found, self._apply(resource, after, found.facts, found))
         commands = lines.diff(found.facts, facts, KINDS)
         value = _checked(resource, RESOURCES[resource.name].to_model(found, facts))
         return Change(value, commands, "running-config", plan=commands)
@@ -169,6 +174,23 @@ class IosPlatform(Platform):
             raise PlatformError(NO_TRANSPORT)
         self.connection.configure(change.plan.sent())
         return {}
+
+
+def _keep_equivalent(resource: Resource, config: RunningConfig, facts: Facts) -> Facts:
+    """`facts` with the router's own version of a line kept where it means the same (an explicit
+    default such as `ip irdp holdtime 30` under `maxadvertinterval 10`, `lifetime 36000` on the
+    home-agent line): no command for a line that would change nothing."""
+    mapping = RESOURCES[resource.name]
+    meant = mapping.to_model(config, facts)
+    if meant is None:
+        return facts
+    for key, values in config.facts.items():
+        if facts.get(key) == values or (key not in facts and not KINDS[key[1]].explicit_default):
+            continue
+        trial = {**facts, key: values}
+        if mapping.to_model(config, trial) == meant and mapping.unheld(config, trial) == mapping.unheld(config, facts):
+            facts = trial
+    return facts
 
 
 def _fragment(resource: Resource, value: Any) -> Facts:

@@ -84,10 +84,9 @@ def references(facts: Facts) -> dict[str, list[str]]:
         for name in ("care_of", "roaming"):
             if OPTION[name] in ha:
                 found[name].append(ha[OPTION[name]])
-    for _key, service in of_kind(facts, "foreign_service"):
-        found["home_agents"].append(service.get("home_access"))
-    found["home_agents"] = [n for n in found["home_agents"] if n] if all(found["home_agents"]) else \
-        ([None] if found["home_agents"] else [])
+    access = [service.get("home_access") for _key, service in of_kind(facts, "foreign_service")]
+    if any(access):  # on every served interface (None among them: some interfaces have none)
+        found["home_agents"] = access
     return found
 
 
@@ -115,7 +114,7 @@ def to_model(config: RunningConfig, facts: Facts) -> dict[str, Any]:
 def unheld(config: RunningConfig, facts: Facts) -> list[str]:
     notes = []
     for name, numbers in references(facts).items():
-        if len(set(numbers)) > 1 or (name == "home_agents" and numbers == [None]):
+        if len(set(numbers)) > 1:
             notes.append(f"{name}: the foreign agent's interfaces name different access lists (home-access)")
             continue
         for number in numbers[:1]:
