@@ -52,22 +52,6 @@ def _secure_line(v: dict[str, Any]) -> str:
                  replay, "algorithm", ALGORITHMS.get(v.get("algorithm", ""), v.get("algorithm")))
 
 
-SECURE = LineKind(
-    "secure", GLOBAL,
-    rf"^ip mobile secure (?P<kind>{'|'.join(KINDS_OF_PEER)}) "
-    rf"(?:nai (?P<nai>\S+)|(?P<address>{IP})(?: (?P<upper>{IP}))?)"
-    r" spi (?P<spi>[0-9A-Fa-f]+) key (?P<key_format>hex|ascii) (?P<key>\S+)(?P<options>(?: .*)?)$",
-    _secure_line, lambda v: f"no ip mobile secure {v['kind']} {_peer(v)} spi {v['spi']:X}",
-    identity=("kind", "peer", "spi"), secret=("key",), remove_last=True,
-    options={"replay": Option("replay", one_of("timestamp"), then=("within",)),
-             "algorithm": Option("algorithm", one_of("md5", "hmac-md5")),
-             "mode": Option("mode", one_of("prefix-suffix"))},
-    model=("kind", "peer", "spi", "key", "key_format", "replay_window", "algorithm"),
-    convert={"spi": lambda text: int(text, 16)}, finish=lambda values, line: _fact(values, line))
-KINDS = [SECURE]
-CLAIMS = re.compile(rf"^ip mobile secure (?:{'|'.join(KINDS_OF_PEER)}) ")
-
-
 def _fact(values: dict[str, Any], tail: str) -> dict[str, Any]:
     """The values of a read line, with the replay window that follows `replay timestamp [within]`."""
     fact = dict(values)
@@ -85,6 +69,22 @@ def _fact(values: dict[str, Any], tail: str) -> dict[str, Any]:
     if unknown:
         fact[UNKNOWN] = unknown
     return fact
+
+
+SECURE = LineKind(
+    "secure", GLOBAL,
+    rf"^ip mobile secure (?P<kind>{'|'.join(KINDS_OF_PEER)}) "
+    rf"(?:nai (?P<nai>\S+)|(?P<address>{IP})(?: (?P<upper>{IP}))?)"
+    r" spi (?P<spi>[0-9A-Fa-f]+) key (?P<key_format>hex|ascii) (?P<key>\S+)(?P<options>(?: .*)?)$",
+    _secure_line, lambda v: f"no ip mobile secure {v['kind']} {_peer(v)} spi {v['spi']:X}",
+    identity=("kind", "peer", "spi"), secret=("key",), remove_last=True,
+    options={"replay": Option("replay", one_of("timestamp"), then=("within",)),
+             "algorithm": Option("algorithm", one_of("md5", "hmac-md5")),
+             "mode": Option("mode", one_of("prefix-suffix"))},
+    model=("kind", "peer", "spi", "key", "key_format", "replay_window", "algorithm"),
+    convert={"spi": lambda text: int(text, 16)}, finish=_fact)
+KINDS = [SECURE]
+CLAIMS = re.compile(rf"^ip mobile secure (?:{'|'.join(KINDS_OF_PEER)}) ")
 
 
 def to_model(config: RunningConfig, facts: Facts) -> list[dict[str, Any]]:
