@@ -72,8 +72,21 @@ options:
   running_config:
     description:
       - The configuration text to parse with O(state=parsed) (the agent's main file, or its keys file for
-        security associations).
+        security associations; on an IOS-like router, its running configuration).
     type: str
+  platform:
+    description:
+      - What the target is. V(linux) - a host running the bundled C(mipd) agent, whose files the module edits.
+        V(ios) - an IOS-like router; the module runs on the controller and renders, parses or changes its
+        C(ip mobile) configuration.
+      - Set by the action plugin from C(ansible_network_os) (V(ios), V(cisco.ios.ios), V(netmobility.mobileip.ios)
+        mean V(ios)); tasks do not need it.
+      - On V(ios) only O(state=rendered) and O(state=parsed) work for now (the transport to the router comes later).
+        What an IOS-like router cannot hold (or the model cannot express from its configuration) is refused
+        naming the option - see the IOS mapping in the collection's docs/ios_mapping.md.
+    type: str
+    choices: [linux, ios]
+    default: linux
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying the target.

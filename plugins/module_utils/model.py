@@ -115,7 +115,7 @@ NAI_HOST = Schema({
 
 HOME_AGENT = Schema({
     "address": Field("str", v.ipv4, required=True),
-    "interface": Field("str", v.ifname, required=True),
+    "interface": Field("str", v.interface_name, required=True),
     "home_networks": Field("list", v.prefix, elements="str"),
     "virtual_networks": Field("list", v.prefix, elements="str"),
     "mobile_hosts": Field("list", v.host_entry, elements="str"),
@@ -153,7 +153,7 @@ FA_ADVERTISEMENT = _advertisement(
 )
 
 SERVED_INTERFACE = Schema({
-    "name": Field("str", v.ifname, required=True),
+    "name": Field("str", v.interface_name, required=True),
     "address": Field("str", v.ipv4, required=True),
     "prefix_length": Field("int", _int(1, 32), default=24),
     "care_of_addresses": Field("list", v.ipv4, elements="str", min_items=1,
@@ -199,7 +199,7 @@ MOBILE_NODE = Schema({
     "home_prefix_length": Field("int", _int(1, 32), default=24),
     "home_gateway": Field("str", v.ipv4),
     "nai": Field("str", v.nai),
-    "interfaces": Field("list", v.ifname, elements="str", required=True, min_items=1),
+    "interfaces": Field("list", v.interface_name, elements="str", required=True, min_items=1),
     "colocated": Field("bool", v.boolean, default=False),
     "reverse_tunnel": Field("bool", v.boolean, default=False),
     "encapsulation": Field("str", default="ipip", choices=ENCAPSULATIONS),

@@ -1,32 +1,38 @@
 # Copyright (c) netmobility.mobileip contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every config module does (home_agent, foreign_agent, mobile_node, security_associations,
-registration_filters): the resource-module states on a Linux host.
+registration_filters): the resource-module states, on any platform.
 
-parsed/rendered never touch the host. gathered reads it. merged/replaced/overridden/deleted
-read it, check the whole request before anything is touched, compute the new value and the
-change lines, and (unless in check mode, and only when something changes) write the files
-and reload the agent. Secrets never leave: before/after/gathered/parsed/diff carry key
-fingerprints, commands say only that a key changed.
+The platform (option `platform`, set by the action plugin from ansible_network_os) supplies the
+device side (platforms/base.py); the states, check and diff mode and key masking are here, once.
+
+parsed/rendered never touch the device. gathered reads it. merged/replaced/overridden/deleted
+read it, check the whole request before anything is touched (the model's rules, then what the
+platform cannot hold, then what the device holds that the model cannot express), compute the new
+value and the commands, and (unless in check mode, and only when something changes) apply them.
+Secrets never leave: before/after/gathered/parsed/diff carry key fingerprints, commands are shown
+with keys masked, and every key read or given is registered as a no_log value.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, states, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.linux_host import (
-    HOST_OPTIONS,
-    KEYS_MODE,
-    HostError,
-    LinuxHost,
-    MissingYaml,
-)
 from ansible_collections.netmobility.mobileip.plugins.module_utils.model import RESOURCES, Resource
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import (
+    IOS,
+    LINUX,
+    Platform,
+    PlatformError,
+    refuse,
+)
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios.platform import IosPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.platform import LinuxPlatform
 
+PLATFORMS: dict[str, type[Platform]] = {LINUX: LinuxPlatform, IOS: IosPlatform}
 MODULE_KWARGS: dict[str, Any] = {
     "supports_check_mode": True,
     "mutually_exclusive": [("config", "running_config")],
@@ -35,7 +41,8 @@ MODULE_KWARGS: dict[str, Any] = {
 
 
 def argument_spec(name: str) -> dict[str, Any]:
-    """The module's options: `config` from the model, `state`, `running_config`, the host's files."""
+    """The module's options: `config` from the model, `state`, `running_config`, `platform`, and
+    the options of each platform (a Linux host's files)."""
     field = RESOURCES[name].field
     config: dict[str, Any] = {"type": field.kind, "options": field.schema.argument_spec()}  # type: ignore
     if field.kind == "list":
@@ -44,29 +51,28 @@ def argument_spec(name: str) -> dict[str, Any]:
         "config": config,
         "state": {"type": "str", "default": "merged", "choices": list(states.STATES)},
         "running_config": {"type": "str"},
+        "platform": {"type": "str", "default": LINUX, "choices": list(PLATFORMS)},
     }
-    spec.update(HOST_OPTIONS)
+    for platform in PLATFORMS.values():
+        spec.update(platform.options)
     return spec
 
 
 def run(module: Any, name: str) -> None:
     """Run the module for resource `name` and exit (exit_json / fail_json)."""
     resource = RESOURCES[name]
-    platform = LinuxPlatform()
     try:
+        platform = PLATFORMS[module.params["platform"]](module)
         result = _run(module, resource, platform)
-    except MissingYaml:
-        module.fail_json(msg=missing_required_lib("PyYAML (python3-yaml)", reason="to read the mipd files") +
-                         "; or set agent_bin_dir to the bin directory of the installed agent")
-    except (ModelError, HostError, OSError) as e:  # OSError: a file that cannot be written, for one
+    except (ModelError, PlatformError, OSError) as e:  # OSError: a file that cannot be written, for one
         module.fail_json(msg=str(e))
     module.exit_json(**result)
 
 
-def _config(module: Any, resource: Resource, platform: LinuxPlatform) -> Any:
-    """The config option without the fields this platform does not hold."""
+def _config(module: Any, resource: Resource, platform: Platform) -> Any:
+    """The config option without the fields this platform accepts and does not hold."""
     config = module.params["config"]
-    drop = platform.unsupported(resource)
+    drop = platform.dropped(resource)
     if not drop or config is None:
         return config
     if isinstance(config, list):
@@ -74,62 +80,59 @@ def _config(module: Any, resource: Resource, platform: LinuxPlatform) -> Any:
     return {k: v for k, v in config.items() if k not in drop}
 
 
-def _run(module: Any, resource: Resource, platform: LinuxPlatform) -> dict[str, Any]:
+def _run(module: Any, resource: Resource, platform: Platform) -> dict[str, Any]:
     state = module.params["state"]
     field = resource.field
     if state == "parsed":
-        parsed = platform.parse(resource, module.params["running_config"])
-        _hide(module, field, parsed)
+        text = module.params["running_config"]
+        parsed = platform.parse(resource, text)
+        _hide(module, field, parsed, text)
+        module.no_log_values.update(platform.secrets(text))
+        _warn(module, platform.unheld(resource, text))
         return {"changed": False, "parsed": _output(field, parsed)}
     config = _config(module, resource, platform)
     if state == "rendered":
         value = states.want(resource, "overridden", config)
+        refuse(platform.unsupported(resource, value))
         return {"changed": False, "rendered": platform.render(resource, value)}
 
-    host = LinuxHost(module)
-    doc = host.read()
-    have = doc.get(resource.name)
+    wanted = None if state == "gathered" else states.want(resource, state, config)
+    found = platform.read(resource)
+    have = platform.parse(resource, found)
     _hide(module, field, have)
+    unheld = platform.unheld(resource, found)
     if state == "gathered":
+        _warn(module, unheld)
         return {"changed": False, "gathered": _output(field, have)}
-
-    wanted = states.want(resource, state, config)
+    if unheld:
+        raise PlatformError(f"{resource.name}: the device holds what the model cannot express, nothing was "
+                            f"changed: {'; '.join(unheld)}")
     after = states.build(resource, state, have, wanted)
-    new_doc = doc.copy()
-    new_doc.set(resource.name, after)
-    after = new_doc.get(resource.name)  # what the host will hold (without what the platform drops)
-    if not resource.secret_file:
-        host.point_at_keys(new_doc)
-    new_doc.check()
+    refuse(platform.unsupported(resource, after))
+    change = platform.change(resource, found, have, after)
+    after = change.after
     _hide(module, field, after)
-    commands = platform.commands(resource, have, after)
-    if new_doc.settings != doc.settings:
-        commands += [f"{k}: {changes.text(doc.settings.get(k))} -> {changes.text(v)}"
-                     for k, v in new_doc.settings.items() if doc.settings.get(k) != v]
-    if resource.secret_file and host.keys_mode_wrong():
-        commands.append(f"{host.keys_path}: mode {host.keys_mode:04o} -> {KEYS_MODE:04o}")
-    if commands and not new_doc.sas and host.keys_missing(new_doc):
-        commands.append(f"{host.keys_path}: created (no security associations yet)")
     if after is not None and resource.warnings:
-        for text in resource.warnings(after):
-            module.warn(text)
+        _warn(module, resource.warnings(after))
+    _warn(module, change.warnings)
 
     result: dict[str, Any] = {
-        "changed": bool(commands),
-        "commands": commands,
+        "changed": bool(change.commands),
+        "commands": list(change.commands.shown),
         "before": _output(field, have),
         "after": _output(field, after),
     }
     if module._diff:
-        path = host.keys_path if resource.secret_file else host.config_path
         result["diff"] = {"before": _shown(resource, have), "after": _shown(resource, after),
-                          "before_header": path, "after_header": path}
-    if doc.has_role and not new_doc.has_role:
-        module.warn(f"{host.config_path} would have no home_agent, foreign_agent or mobile_node section: "
-                    "mipd does not start without one")
-    if commands and not module.check_mode:
-        result.update(host.write(doc, new_doc))
+                          "before_header": change.target, "after_header": change.target}
+    if change.commands and not module.check_mode:
+        result.update(platform.write(change))
     return result
+
+
+def _warn(module: Any, texts: list[str]) -> None:
+    for text in texts:
+        module.warn(text)
 
 
 def _output(field: Any, value: Any) -> Any:
@@ -137,9 +140,13 @@ def _output(field: Any, value: Any) -> Any:
     return {} if value is None else changes.masked(field, value)
 
 
-def _hide(module: Any, field: Any, value: Any) -> None:
-    """Keys read from the host or given are never shown, whatever path a value takes."""
-    module.no_log_values.update(changes.secrets(field, value))
+def _hide(module: Any, field: Any, value: Any, text: str = "") -> None:
+    """Keys read from the device or given are never shown, whatever path a value takes; also as
+    `text` writes them (a hex key in upper case, with 0x: the running_config option is echoed)."""
+    found = changes.secrets(field, value)
+    module.no_log_values.update(found)
+    for secret in found:
+        module.no_log_values.update(m.group() for m in re.finditer(rf"(?:0x)?{re.escape(secret)}", text, re.I))
 
 
 def _shown(resource: Resource, value: Any) -> str:

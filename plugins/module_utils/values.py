@@ -15,6 +15,7 @@ import math
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
 
 IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
+INTERFACE_NAME_MAX = 64  # any platform's interface name ("GigabitEthernet0/0/0.100" on IOS)
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields (RFC 5944 §2.1.1, §3.3)
 
 
@@ -103,6 +104,18 @@ def prefix_or_address(value: object, path: str) -> str:
     if isinstance(value, str) and "/" not in value:
         return ipv4(value, path) + "/32"
     return prefix(value, path)
+
+
+def interface_name(value: object, path: str) -> str:
+    """An interface name on any platform: 1-64 characters, no spaces, not . or .. (each platform adds
+    its own rules: Linux ones in platforms/linux, IOS ones in platforms/ios)."""
+    ok = isinstance(value, str) and 0 < len(value) <= INTERFACE_NAME_MAX and value not in (".", "..")
+    if ok and any(c.isspace() for c in value):  # type: ignore[union-attr]
+        ok = False
+    if not ok:
+        raise ModelError(path, f"must be an interface name (1-{INTERFACE_NAME_MAX} characters, no spaces), got "
+                         f"{describe(value)}")
+    return value  # type: ignore[return-value]
 
 
 def ifname(value: object, path: str) -> str:

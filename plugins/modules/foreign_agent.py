@@ -13,7 +13,9 @@ description:
     foreign_agent section of its configuration file - the links it serves, the care-of addresses it offers, its
     agent advertisements and what registrations it accepts.
   - Which home agents visitors may use is managed with M(netmobility.mobileip.registration_filters).
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
+    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
+    comes later). docs/ios_mapping.md lists the IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

@@ -13,7 +13,9 @@ description:
     section of its configuration file.
   - The mobile nodes' security associations are managed with M(netmobility.mobileip.security_associations), the
     care-of and roaming filters with M(netmobility.mobileip.registration_filters).
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
+    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
+    comes later). docs/ios_mapping.md lists the IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

@@ -14,7 +14,9 @@ description:
     when it registers.
   - The node needs a security association with its home agent (RFC 5944 section 3.5.2); add it first with
     M(netmobility.mobileip.security_associations). A host is either a mobile node or a home/foreign agent.
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
+    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
+    comes later). docs/ios_mapping.md lists the IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

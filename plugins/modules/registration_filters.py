@@ -16,7 +16,9 @@ description:
     which home agents visitors of this foreign agent may use (code 65, section 3.7.2).
   - The home agent filters live in the home_agent section and the foreign agent filter in the foreign_agent section,
     which must exist (see M(netmobility.mobileip.home_agent) and M(netmobility.mobileip.foreign_agent)).
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
+    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
+    comes later). docs/ios_mapping.md lists the IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

@@ -15,7 +15,9 @@ description:
     the new SPI, move the peers over, then delete the old SPI. The last SA listed for a peer is the newest one (a
     mobile node signs with it).
   - Keys are never returned, logged or shown in a diff - C(key_fingerprint) identifies them.
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
+    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
+    comes later). docs/ios_mapping.md lists the IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

@@ -18,7 +18,10 @@ import pytest
 import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxDocument
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import (
+    LinuxDocument,
+    linux_names,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_model_validation import BAD_SAS, BAD_VALUES, SA, with_
@@ -55,6 +58,8 @@ def collection_render(resource: str, config: Any, sas: list[dict[str, Any]] | No
     """(main file, keys file) the collection writes for `config` of `resource` (ModelError when refused)."""
     res = model.RESOURCES[resource]
     value = states.build(res, "overridden", res.empty, states.want(res, "overridden", config))
+    for error in linux_names(resource, value, "config"):  # the Linux platform's own refusal
+        raise error
     doc = LinuxDocument()
     doc.settings = copy.deepcopy(SETTINGS)
     if resource == "security_associations":
@@ -148,8 +153,16 @@ def test_the_agent_accepts_every_rendering_of_its_examples(tmp_path):
 # ---------------------------------------------------------------------- one fault: the same field named
 
 
-@pytest.mark.parametrize(("resource", "base", "path", "value", "named", "words"), BAD_VALUES,
-                         ids=[f"{r}.{p}={v!r}"[:60] for r, _b, p, v, _n, _w in BAD_VALUES])
+# Interface names the model takes (any platform's) and Linux does not: the Linux platform refuses them.
+LINUX_BAD_VALUES = [
+    ("home_agent", HA_BASE, "interface", "a/b", "config.interface", "interface name"),
+    ("home_agent", HA_BASE, "interface", "x" * 16, "config.interface", "1-15 characters"),
+]
+BAD_ON_LINUX = BAD_VALUES + LINUX_BAD_VALUES
+
+
+@pytest.mark.parametrize(("resource", "base", "path", "value", "named", "words"), BAD_ON_LINUX,
+                         ids=[f"{r}.{p}={v!r}"[:60] for r, _b, p, v, _n, _w in BAD_ON_LINUX])
 def test_one_bad_value_both_refuse_naming_the_same_field(tmp_path, resource, base, path, value, named, words):
     sas = [MN_SA] if resource == "mobile_node" else None
     verdict = same_verdict(tmp_path, resource, with_(base, path, value), sas)

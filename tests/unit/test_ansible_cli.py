@@ -1,6 +1,7 @@
 """The collection through Ansible's own command-line tools: ansible-doc for every module, and
 ansible-playbook on localhost (the action plugins, module_defaults groups, check and diff mode,
-no_log, idempotency) and against an IOS-like host (a clear "not implemented yet")."""
+no_log, idempotency) and against an IOS-like host (rendered offline; the other states: a clear
+"transport not implemented yet")."""
 
 from __future__ import annotations
 
@@ -86,11 +87,23 @@ PLAYBOOK = """
           address: 10.1.0.1
       ignore_errors: true
       register: ios
+    - name: The IOS lines of a home agent, offline
+      netmobility.mobileip.home_agent:
+        config:
+          address: 10.1.0.1
+          interface: Ethernet0/0
+          home_networks: [10.1.0.0/24]
+          mobile_hosts: [10.1.0.10-10.1.0.20]
+        state: rendered
+      register: ios_rendered
     - name: The answer
       ansible.builtin.assert:
         that:
           - ios is failed
-          - "'IOS platform not implemented yet' in ios.msg"
+          - "ios.msg == 'home_agent: the IOS transport (netmiko or network_cli) is not implemented yet: on IOS-like '
+             ~ 'routers only state=rendered and state=parsed work for now'"
+          - "'ip mobile host 10.1.0.10 10.1.0.20 interface Ethernet0/0' in ios_rendered.rendered"
+          - ios_rendered is not changed
 """
 
 

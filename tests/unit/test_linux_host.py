@@ -10,7 +10,8 @@ from typing import Any
 
 import mobileip_helpers as h
 import pytest
-from ansible_collections.netmobility.mobileip.plugins.module_utils import linux_host, yaml_text
+from ansible_collections.netmobility.mobileip.plugins.module_utils import yaml_text
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import host as linux_host
 
 EXAMPLES = h.ROOT / "agent" / "examples"
 

@@ -11,7 +11,8 @@ import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import keys, model, states, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import IOS, LINUX, platform_of
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxDocument, LinuxPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxDocument
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.platform import LinuxPlatform
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -42,8 +42,8 @@ def refusal(resource: str, config: object, state: str = "overridden") -> ModelEr
 BAD_VALUES = [
     ("home_agent", HA, "address", "10.1.0.300", "config.address", "IPv4 address"),
     ("home_agent", HA, "address", "224.0.0.1", "config.address", "unicast"),
-    ("home_agent", HA, "interface", "a/b", "config.interface", "interface name"),
-    ("home_agent", HA, "interface", "x" * 16, "config.interface", "1-15 characters"),
+    ("home_agent", HA, "interface", "a b", "config.interface", "interface name"),
+    ("home_agent", HA, "interface", "x" * 65, "config.interface", "1-64 characters"),
     ("home_agent", HA, "home_networks", ["10.1.0.0"], "config.home_networks[0]", "IPv4 prefix"),
     ("home_agent", HA, "home_networks", ["10.1.0.0/24", "10.1.0.1/24"], "config.home_networks[1]", "listed twice"),
     ("home_agent", HA, "mobile_hosts", ["10.1.0.20-10.1.0.10"], "config.mobile_hosts[0]", "reversed"),

@@ -15,7 +15,7 @@ import mobileip_helpers as h
 import pytest
 import yaml
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxDocument
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxDocument
 
 KEY = "6d69706420746573742073656372657421"  # distinctive, so a leak is easy to spot
 KEY_UPPER = KEY.upper()

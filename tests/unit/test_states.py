@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model, states
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxPlatform
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.platform import LinuxPlatform
 
 KEY1 = "00112233445566778899aabbccddeeff"
 KEY2 = "ffeeddccbbaa99887766554433221100"
@@ -20,7 +20,7 @@ def apply(name: str, state: str, have: object, config: object) -> object:
 
 
 def lines(name: str, before: object, after: object) -> list[str]:
-    return LINUX.commands(model.RESOURCES[name], before, after)
+    return LINUX.commands(model.RESOURCES[name], before, after).shown
 
 
 @pytest.fixture
@@ -179,8 +179,21 @@ def test_deleted_by_peer_by_peer_and_spi_and_all(sas):
 
 
 def test_the_platform_drops_what_it_cannot_hold():
-    assert LINUX.unsupported(model.RESOURCES["security_associations"]) == ("kind",)
-    assert LINUX.unsupported(model.RESOURCES["home_agent"]) == ()
+    assert LINUX.dropped(model.RESOURCES["security_associations"]) == ("kind",)
+    assert LINUX.dropped(model.RESOURCES["home_agent"]) == ()
+
+
+@pytest.mark.parametrize(("name", "value", "named"), [
+    ("home_agent", {"interface": "a/b"}, "config.interface"),
+    ("home_agent", {"interface": "x" * 16}, "config.interface"),
+    ("foreign_agent", {"interfaces": [{"name": "ok"}, {"name": "Ethernet0/1"}]}, "config.interfaces[1].name"),
+    ("mobile_node", {"interfaces": ["eth0", "a:b"]}, "config.interfaces[1]"),
+])
+def test_linux_refuses_interface_names_linux_cannot_have(name, value, named):
+    """The model takes any platform's interface names (IOS: Ethernet0/1); Linux refuses what Linux cannot name."""
+    errors = LINUX.unsupported(model.RESOURCES[name], value)
+    assert [e.path for e in errors] == [named]
+    assert "must be an interface name (1-15 characters, no '/', ':' or spaces)" in str(errors[0])
 
 
 # ---------------------------------------------------------------------- registration filters

@@ -14,12 +14,10 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, keys, model, yaml_text
+from ansible_collections.netmobility.mobileip.plugins.module_utils import keys, model, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError, join
 from ansible_collections.netmobility.mobileip.plugins.module_utils.fields import normalize_field
-from ansible_collections.netmobility.mobileip.plugins.module_utils.model import Resource
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import LINUX, Platform
-from ansible_collections.netmobility.mobileip.plugins.module_utils.values import describe
+from ansible_collections.netmobility.mobileip.plugins.module_utils.values import describe, ifname
 
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 SETTINGS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log")  # the file's order
@@ -73,6 +71,8 @@ class LinuxDocument:
             section = dict(section)
             found = section.pop("filters", None) if role in model.FILTER_OWNER.values() else None
             self.roles[role] = model.RESOURCES[role].field.schema.normalize(section, role)  # type: ignore
+            for error in linux_names(role, self.roles[role], role):
+                raise error
             if role in model.FILTER_OWNER.values():
                 self._read_filters(role, found)
         self.settings = {k: v for k, v in data.items() if k not in ROLES}
@@ -181,6 +181,28 @@ class LinuxDocument:
         return KEYS_HEADER + "\n" + yaml_text.dump({SA_LIST: without_nulls(sas)}, quoted=("key",))
 
 
+def linux_names(resource: str, value: Any, path: str) -> list[ModelError]:
+    """The interface names in `value` that are not Linux names (1-15 bytes, no '/', ':' or spaces)."""
+    if not value or resource not in ROLES:
+        return []
+    found: list[tuple[str, Any]] = []
+    if resource == "home_agent":
+        found.append((join(path, "interface"), value.get("interface")))
+    elif resource == "foreign_agent":
+        found += [(join(join(join(path, "interfaces"), i), "name"), iface.get("name"))
+                  for i, iface in enumerate(value.get("interfaces") or [])]
+    else:
+        found += [(join(join(path, "interfaces"), i), name) for i, name in enumerate(value.get("interfaces") or [])]
+    errors: list[ModelError] = []
+    for at, name in found:
+        try:
+            if name is not None:
+                ifname(name, at)
+        except ModelError as e:
+            errors.append(e)
+    return errors
+
+
 def without_nulls(value: Any) -> Any:
     """`value` without null mapping values at any depth (an option not set is not written)."""
     if isinstance(value, dict):
@@ -200,44 +222,3 @@ def _yaml_problem(error: Exception) -> str:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or getattr(error, "context", None) or type(error).__name__
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else str(problem)
-
-
-class LinuxPlatform(Platform):
-    """Model <-> mipd files; commands are change lines."""
-
-    name = LINUX
-
-    def parse(self, resource: Resource, text: str) -> Any:
-        doc = LinuxDocument()
-        if resource.secret_file:
-            doc.read_keys(text, "running_config")
-        else:
-            doc.read_main(text, "running_config")
-        return doc.get(resource.name)
-
-    def render(self, resource: Resource, value: Any) -> str:
-        """The part of the files `value` makes: a role section, the filters in their sections, or
-        the keys file with every key masked (key material is never returned)."""
-        doc = LinuxDocument()
-        if resource.secret_file:
-            doc.set(resource.name, value)
-            return doc.render_keys(mask=True)
-        if resource.name in ROLES:
-            doc.roles[resource.name] = value
-            return yaml_text.dump({resource.name: doc.role_section(resource.name)})
-        data: dict[str, Any] = {}
-        for name, owner in model.FILTER_OWNER.items():
-            data.setdefault(owner, {"filters": {}})["filters"][name] = value[name]
-        return yaml_text.dump(without_nulls(data))
-
-    def commands(self, resource: Resource, before: Any, after: Any) -> list[str]:
-        if resource.name == "registration_filters":
-            out: list[str] = []
-            for name, owner in model.FILTER_OWNER.items():
-                field = model.REGISTRATION_FILTERS.fields[name]
-                out += changes.lines(field, before[name], after[name], f"{owner}.filters.{name}")
-            return out
-        return changes.lines(resource.field, before, after, resource.name)
-
-    def unsupported(self, resource: Resource) -> tuple[str, ...]:
-        return ("kind",) if resource.name == SA_LIST else ()

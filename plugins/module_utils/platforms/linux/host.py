@@ -23,7 +23,7 @@ from typing import Any
 
 from ansible_collections.netmobility.mobileip.plugins.module_utils import agent_cli, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux import LinuxDocument
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import LinuxDocument
 
 DEFAULT_CONFIG = "/etc/mipd/mipd.yaml"
 DEFAULT_KEYS_FILE = "keys.yaml"  # next to the main file (the agent's default)

@@ -1,0 +1,221 @@
+# Copyright (c) netmobility.mobileip contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The IOS platform: the model as an IOS-like router's Mobile IP configuration.
+
+Each resource has its table of line kinds and its mapping to the model (home_agent.py,
+foreign_agent.py, mobile_node.py, security_associations.py, registration_filters.py); lines.py
+reads running-configs into facts and computes the commands between two sets of facts.
+
+A change is computed on the whole router: the lines of every resource are read (some lines are
+shared: care-of-access on the home-agent line is a registration filter), the resource's lines are
+replaced by those of the new value, the router itself is checked (interfaces, their addresses),
+and the commands are the difference. `router mobile` is sent only when the router lacks it.
+
+read and write go through an `IosConnection` (the action plugin provides one: netmiko, or the
+host's network_cli connection); without one, read fails with one clear line and only `rendered`
+and `parsed` work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
+from ansible_collections.netmobility.mobileip.plugins.module_utils.fields import normalize_field
+from ansible_collections.netmobility.mobileip.plugins.module_utils.model import Resource
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import (
+    IOS,
+    Change,
+    Commands,
+    Platform,
+    PlatformError,
+)
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios import (
+    foreign_agent,
+    home_agent,
+    irdp,
+    lines,
+    mobile_node,
+    registration_filters,
+    security_associations,
+)
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios.lines import (
+    GLOBAL,
+    Facts,
+    LineKind,
+    RunningConfig,
+    put,
+)
+
+CONFIG = "config"
+ROUTER_MOBILE = LineKind("router_mobile", GLOBAL, r"^router mobile$", lambda v: "router mobile")
+RESOURCES: dict[str, Any] = {
+    "home_agent": home_agent,
+    "foreign_agent": foreign_agent,
+    "mobile_node": mobile_node,
+    "security_associations": security_associations,
+    "registration_filters": registration_filters,
+}
+# every line kind, in the order lines are written (access lists before the lines naming them)
+KINDS: dict[str, LineKind] = {
+    kind.name: kind
+    for kind in [*registration_filters.KINDS, ROUTER_MOBILE, *home_agent.KINDS, *security_associations.KINDS,
+                 *foreign_agent.KINDS, *mobile_node.KINDS]
+    if kind.name not in irdp.NAMES
+}
+KINDS.update((kind.name, kind) for kind in irdp.KINDS)  # last in an interface: after the service lines
+# What the module reads: the global Mobile IP lines and access lists, the interfaces with the lines
+# that matter on them, and the mobile router section (12.2 has no `| section`).
+READ_GLOBALS = "show running-config | include ^router mobile|^ip mobile|^access-list"
+READ_INTERFACES = "show running-config | include ^interface|^ ip address|^ ip mobile|^ ip irdp"
+READ_MOBILE_ROUTER = "show running-config | begin ^ip mobile router"
+NO_TRANSPORT = ("the IOS transport (netmiko or network_cli) is not implemented yet: on IOS-like routers only "
+                "state=rendered and state=parsed work for now")
+
+
+class IosConnection:
+    """What the IOS platform needs from a transport (netmiko, network_cli): implemented elsewhere."""
+
+    def show(self, command: str) -> str:
+        """The output of an exec command (without echo and prompt)."""
+        raise NotImplementedError
+
+    def configure(self, commands: list[str]) -> None:
+        """Send configuration commands (PlatformError with the device's message when one is refused)."""
+        raise NotImplementedError
+
+
+def read_running_config(connection: IosConnection) -> str:
+    """The parts of the running configuration the resources read, as one text."""
+    found = [line for line in connection.show(READ_GLOBALS).splitlines() if line.strip() != lines.MOBILE_ROUTER]
+    text = "\n".join(found) + "\n" + connection.show(READ_INTERFACES)
+    if any(line.strip() == lines.MOBILE_ROUTER for line in connection.show(READ_GLOBALS).splitlines()):
+        section = []
+        for line in connection.show(READ_MOBILE_ROUTER).splitlines():
+            if section and line[:1].strip():
+                break
+            if section or line.strip() == lines.MOBILE_ROUTER:
+                section.append(line)
+        text += "\n" + "\n".join(section)
+    return text + "\n"
+
+
+class IosPlatform(Platform):
+    """Model <-> IOS Mobile IP configuration; commands are IOS configuration commands."""
+
+    name = IOS
+
+    def __init__(self, module: Any = None, connection: IosConnection | None = None) -> None:
+        self.module = module
+        self.connection = connection
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, resource: Resource) -> RunningConfig:
+        if self.connection is None:
+            raise PlatformError(f"{resource.name}: {NO_TRANSPORT}")
+        return RunningConfig(read_running_config(self.connection), list(KINDS.values()))
+
+    def parse(self, resource: Resource, found: Any) -> Any:
+        """The resource's value in `found`: what read() returned, or running-config text."""
+        config = self._config(found)
+        raw = RESOURCES[resource.name].to_model(config, config.facts)
+        return _checked(resource, raw)
+
+    def unheld(self, resource: Resource, found: Any) -> list[str]:
+        config = self._config(found)
+        return RESOURCES[resource.name].unheld(config, config.facts)
+
+    def secrets(self, text: str) -> list[str]:
+        """The key of every `ip mobile secure` line (and any other `key hex|ascii KEY`) in `text`."""
+        return re.findall(r"\bkey (?:hex|ascii) (\S+)", text or "")
+
+    @staticmethod
+    def _config(found: Any) -> RunningConfig:
+        return found if isinstance(found, RunningConfig) else RunningConfig(found or "", list(KINDS.values()))
+
+    # ------------------------------------------------------------------ writing text
+
+    def render(self, resource: Resource, value: Any) -> str:
+        """The configuration lines `value` makes (keys masked), as on a router without Mobile IP."""
+        empty = RunningConfig("", [])
+        facts = self._apply(resource, value, _fragment(resource, value), empty)
+        return lines.render(facts, KINDS, shown=True)
+
+    def unsupported(self, resource: Resource, value: Any) -> list[ModelError]:
+        return RESOURCES[resource.name].unsupported(value, CONFIG)
+
+    def commands(self, resource: Resource, before: Any, after: Any) -> Commands:
+        """The commands between two values on a router holding nothing else."""
+        empty = RunningConfig("", [])
+        facts = self._apply(resource, before, _fragment(resource, before), empty)
+        return lines.diff(facts, self._apply(resource, after, facts, empty), KINDS)
+
+    def _apply(self, resource: Resource, value: Any, facts: Facts, config: RunningConfig) -> Facts:
+        out = RESOURCES[resource.name].apply(value, facts, config)
+        if _mobile_ip(out) and not lines.of_kind(out, "router_mobile"):
+            put(out, ROUTER_MOBILE, {})
+        return out
+
+    # ------------------------------------------------------------------ changing the router
+
+    def change(self, resource: Resource, found: RunningConfig, have: Any, after: Any) -> Change:
+        errors = RESOURCES[resource.name].check(after, found, CONFIG)
+        if errors:
+            raise errors[0] if len(errors) == 1 else ModelError("", "; ".join(str(e) for e in errors))
+        facts = _keep_equivalent(resource, found, self._apply(resource, after, found.facts, found))
+        commands = lines.diff(found.facts, facts, KINDS)
+        value = _checked(resource, RESOURCES[resource.name].to_model(found, facts))
+        return Change(value, commands, "running-config", plan=commands)
+
+    def write(self, change: Change) -> dict[str, Any]:
+        if self.connection is None:
+            raise PlatformError(NO_TRANSPORT)
+        self.connection.configure(change.plan.sent())
+        return {}
+
+
+def _keep_equivalent(resource: Resource, config: RunningConfig, facts: Facts) -> Facts:
+    """`facts` with the router's own version of a line kept where it means the same (an explicit
+    default such as `ip irdp holdtime 30` under `maxadvertinterval 10`, `lifetime 36000` on the
+    home-agent line): no command for a line that would change nothing."""
+    mapping = RESOURCES[resource.name]
+    meant = mapping.to_model(config, facts)
+    if meant is None:
+        return facts
+    for key, values in config.facts.items():
+        if facts.get(key) == values or (key not in facts and not KINDS[key[1]].explicit_default):
+            continue
+        trial = {**facts, key: values}
+        if mapping.to_model(config, trial) == meant and mapping.unheld(config, trial) == mapping.unheld(config, facts):
+            facts = trial
+    return facts
+
+
+def _fragment(resource: Resource, value: Any) -> Facts:
+    """For rendering registration filters alone: the agent lines that name the access lists."""
+    if resource.name != "registration_filters" or not value:
+        return {}
+    facts: Facts = {}
+    if value["care_of"] != _default() or value["roaming"] != _default():
+        put(facts, home_agent.HOME_AGENT, {})
+    return facts
+
+
+def _default() -> dict[str, Any]:
+    return {"default": "permit", "rules": []}
+
+
+def _mobile_ip(facts: Facts) -> bool:
+    return any(key[1] not in ("access_list", "router_mobile") for key in facts)
+
+
+def _checked(resource: Resource, raw: Any) -> Any:
+    """A value read from the router, checked and completed by the model (defaults filled)."""
+    if raw is None:
+        return None
+    try:
+        return normalize_field(resource.field, raw, resource.name)
+    except ModelError as e:
+        raise ModelError(e.path, f"{e.message} (in the running configuration)") from None
