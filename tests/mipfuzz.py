@@ -108,7 +108,7 @@ def _random_extension(rng: random.Random) -> bytes:
 def mutate(data: bytes, rng: random.Random, start: int) -> bytes:
     """1-3 structure-aware mutations of `data`, a message whose extensions begin at `start`."""
     out = bytearray(data)
-    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+    for _mutation in range(rng.choice((1, 1, 1, 2, 3))):
         op = rng.randrange(9)
         pos = rng.randrange(len(out) + 1)
         if op == 0 and out:  # a byte changed
@@ -326,11 +326,11 @@ class World:
 
     def fire_due(self) -> None:
         """Fire every timer due by now, earliest first (the runtime fires them late, never early)."""
-        for _ in range(64):
+        for _attempt in range(64):
             due = [(at, repr(k), k) for k, at in self.timers.items() if at <= self.now]
             if not due:
                 return
-            _, _, key = min(due)
+            _due_at, _key_text, key = min(due)
             del self.timers[key]
             self.take(self.machine.on_timer(key, self.now))
 
@@ -553,7 +553,7 @@ class HAWorld(World):
             base = rng.choice(self.history)[0]
         else:
             node = rng.choice(HA_NODES)
-            base, _ = self._request(rng, node, node.home, self.sas[node.peer][-1])
+            base, _source = self._request(rng, node, node.home, self.sas[node.peer][-1])
         data = mutate(base, rng, reg.REQUEST_FIXED_LEN)
         self._send(data, rng.choice((FA, FA2, HOME_TS)), rng)
         return Input("mutated", data)
@@ -685,7 +685,7 @@ class FAWorld(World):
         """A reply to a request the FA relayed (mostly), with an FHAE signed with `fhae`: authentic
         while the FA holds that very SA."""
         waiting = {p.identification for p in self.machine.pending()}
-        answerable = [req for req, _ in self.relayed if req.identification in waiting]
+        answerable = [req for req, _relayed_to in self.relayed if req.identification in waiting]
         if answerable and rng.random() < 0.9:
             req = rng.choice(answerable)
         elif self.relayed and rng.random() < 0.8:
@@ -942,7 +942,7 @@ class MNWorld(World):
     def replay(self, rng: random.Random) -> Input:
         if not self.history:
             return self.garbage(rng)
-        data, _ = rng.choice(self.history)
+        data, _packet = rng.choice(self.history)
         self._send_reply(data, rng)
         return Input("replay", data)
 

@@ -211,7 +211,7 @@ def test_no_key_material_in_agent_logs_mipctl_output_or_state_databases(lab):
                 proc = subprocess.run(["ip", "netns", "exec", f"{lab.prefix}-{host}", mipctl, "--socket", socket,
                                        *as_json, command], capture_output=True, text=True, timeout=30, check=False)
                 outputs.append((f"mipctl {' '.join(as_json)} {command} on {host}", proc.stdout + proc.stderr))
-    assert any(text for _, text in outputs)
+    assert any(text for _name, text in outputs)
     for key in lab.all_keys():
         texts, raws = key_forms(key)
         for where, text in outputs:

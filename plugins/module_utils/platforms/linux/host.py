@@ -146,8 +146,8 @@ class LinuxHost:
                 self._place(keys_tmp, self.keys_path, placed, temps)  # type: ignore[arg-type]
             if main_tmp:
                 self._place(main_tmp, self.config_path, placed, temps)
-            _sync_directories(path for path, _ in placed)
-            done["written"] = [path for path, _ in placed]
+            _sync_directories(path for path, _backup in placed)
+            done["written"] = [path for path, _backup in placed]
             if self.reload and after.has_role:
                 self._reload(after, done)
         except HostError as e:
@@ -191,7 +191,7 @@ class LinuxHost:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-        _sync_directories(path for path, _ in placed)
+        _sync_directories(path for path, _backup in placed)
 
     def _temp(self, path: str, text: str, mode: int, temps: list[str]) -> str:
         directory = os.path.dirname(path)
