@@ -208,20 +208,36 @@ def any_order(*clauses: Element | str) -> AnyOrder:
     return AnyOrder(tuple(Kw(c) if isinstance(c, str) else c for c in clauses))
 
 
+def _children(element: Element) -> tuple[Element, ...]:
+    if isinstance(element, Seq):
+        return element.items
+    if isinstance(element, Alt):
+        return element.options
+    if isinstance(element, AnyOrder):
+        return element.clauses
+    if isinstance(element, (Opt, Repeat)):
+        return (element.item,)
+    return ()
+
+
 def contains_secret(element: Element) -> bool:
     """Whether an element (or anything under it) is a secret argument."""
     if isinstance(element, Arg):
         return element.secret
-    children: tuple[Element, ...] = ()
+    return any(contains_secret(c) for c in _children(element))
+
+
+def secret_keywords(element: Element) -> set[str]:
+    """Keywords directly followed by something holding a secret (`key`, `hex`, `ascii`): in a line
+    the grammar refuses, what follows one of them is masked in logs (a mistyped key is still a key)."""
+    found: set[str] = set()
     if isinstance(element, Seq):
-        children = element.items
-    elif isinstance(element, Alt):
-        children = element.options
-    elif isinstance(element, AnyOrder):
-        children = element.clauses
-    elif isinstance(element, (Opt, Repeat)):
-        children = (element.item,)
-    return any(contains_secret(c) for c in children)
+        for word, following in zip(element.items, element.items[1:], strict=False):
+            if isinstance(word, Kw) and contains_secret(following):
+                found.add(word.word)
+    for child in _children(element):
+        found |= secret_keywords(child)
+    return found
 
 
 # ------------------------------------------------------------------ matching
@@ -342,8 +358,20 @@ def _command_of(thread: _Thread) -> Any:
     return None
 
 
-def _secret_bearing(threads: list[_Thread], is_secret: Callable[[Any], bool]) -> bool:
-    return any(is_secret(_command_of(t)) for t in threads)
+def _mask_from(grammar: Element, tokens: list[Token], failed: int, threads: list[_Thread],
+               candidates: list[tuple[Element, _Thread]], is_secret: Callable[[Any], bool]) -> int | None:
+    """Where masking starts in a refused line of a command that can carry a key: at the failing
+    token if a secret was expected there, else after the first word abbreviating a keyword that
+    introduces a secret (`key hexx 00112233...` hides `hexx 00112233...`); None: nothing to hide."""
+    if not any(is_secret(_command_of(t)) for t in threads) or any(t.secrets for t in threads):
+        return None  # no key possible, or the key was read (and is masked as such)
+    if any(isinstance(term, Arg) and term.secret for term, _t in candidates):
+        return failed
+    words = secret_keywords(grammar)
+    for index, token in enumerate(tokens):
+        if any(word.startswith(token.text.lower()) for word in words):
+            return index + 1
+    return None
 
 
 def match(grammar: Element, tokens: list[Token], line: str,
@@ -375,7 +403,7 @@ def match(grammar: Element, tokens: list[Token], line: str,
                     if value is not None:
                         chosen.append((term, t, value))
         if not chosen:
-            mask = index if _secret_bearing(threads, is_secret) else None
+            mask = _mask_from(grammar, tokens, index, threads, candidates, is_secret)
             raise ParseError("invalid", line, token.column, mask_from=mask,
                              secret_tokens=frozenset(s for t in threads for s in t.secrets))
         threads = [_consume(term, t, value, index) for term, t, value in chosen]

@@ -92,13 +92,14 @@ class MipdAttachment:
 
     async def check(self, config_path: Path) -> tuple[bool, str]:
         """`mipd check-config`: (valid, its message)."""
-        code, out = await self._run(self.mipd, "check-config", "--config", str(config_path))
+        code, out = await self._run(self.mipd, "check-config", str(config_path))
         return code == 0, out.strip()
 
     async def start(self, config_path: Path, timeout: float = 15.0) -> None:
         """`mipd run --foreground` in this namespace; returns once its control socket answers."""
         await self.stop()
         self.config_path = config_path
+        self.workdir.mkdir(parents=True, exist_ok=True)
         log_file = self.workdir / "mipd.log"
         with open(log_file, "ab") as out:
             self.process = await asyncio.create_subprocess_exec(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ios_sim.cmdlog import CommandLog
 from ios_sim.config_store import ConfigTree
-from ios_sim.mipd_attach import MipdAttachment, MobileIpApplier, Translator
+from ios_sim.mipd_attach import MipdAttachment, MipdUnavailable, MobileIpApplier, Translator
 from ios_sim.modes import build_modes
 from ios_sim.session import Session
 
@@ -83,7 +83,10 @@ class Router:
             for line in errors:
                 self.log.warning("startup-config line refused: %s", line)
         if self.options.mipd_config is not None:
-            await self.attachment.start(self.options.mipd_config)
+            try:
+                await self.attachment.start(self.options.mipd_config)
+            except MipdUnavailable as error:  # the router still boots, as IOS does with a broken feature
+                self.log.error("mipd from --mipd-config: %s", error)
         await self.apply_if_changed()
 
     def save(self) -> None:
