@@ -20,7 +20,7 @@ from ios_sim.mipd_attach import MipdFiles
 ENVIRONMENT = "IOS_SIM_FIXED_TRANSLATION"
 
 
-def translate(running_config: str) -> MipdFiles | None:
+def translate(running_config: str, links: dict[str, str | None]) -> MipdFiles | None:
     if "router mobile" not in running_config.splitlines():
         return None
     data = yaml.safe_load(Path(os.environ[ENVIRONMENT]).read_text())

@@ -374,13 +374,9 @@ def _mask_from(grammar: Element, tokens: list[Token], failed: int, threads: list
     return None
 
 
-def match(grammar: Element, tokens: list[Token], line: str,
-          is_secret: Callable[[Any], bool] = lambda command: False) -> Match:
-    """Read `tokens` with `grammar`; the complete command or a ParseError IOS would print.
-
-    `is_secret(command)` says whether a command carries a secret; when a line of such a command
-    fails, everything from the failing token on is masked in logs (a mistyped key is still a key).
-    """
+def _walk(grammar: Element, tokens: list[Token], line: str,
+          is_secret: Callable[[Any], bool]) -> tuple[list[_Thread], bool]:
+    """The ways of reading all `tokens` (and whether a LINE argument took the rest of the line)."""
     threads = [_Thread((grammar,))]
     for index, token in enumerate(tokens):
         candidates = [(term, t) for thread in threads for term, t in _expand(thread) if isinstance(term, (Kw, Arg))]
@@ -408,12 +404,52 @@ def match(grammar: Element, tokens: list[Token], line: str,
                              secret_tokens=frozenset(s for t in threads for s in t.secrets))
         threads = [_consume(term, t, value, index) for term, t, value in chosen]
         if any(isinstance(term, Arg) and isinstance(term.type, Line) for term, _t, _v in chosen):
-            break  # the rest of the line was consumed
+            return threads, True  # the rest of the line was consumed
+    return threads, False
+
+
+def match(grammar: Element, tokens: list[Token], line: str,
+          is_secret: Callable[[Any], bool] = lambda command: False) -> Match:
+    """Read `tokens` with `grammar`; the complete command or a ParseError IOS would print.
+
+    `is_secret(command)` says whether a command carries a secret; in a refused line of such a
+    command, what may be a key is masked in logs (`_mask_from`).
+    """
+    threads, _rest_taken = _walk(grammar, tokens, line, is_secret)
     for thread in threads:
         for term, _t in _expand(thread):
             if isinstance(term, Done):
                 return Match(term.command, _args(thread.captures), frozenset(thread.secrets))
     raise ParseError("incomplete", line, secret_tokens=frozenset(s for t in threads for s in t.secrets))
+
+
+def help_lines(grammar: Element, line: str, describe: Callable[[str], str] = lambda word: "") -> list[str]:
+    """What IOS prints for `?` typed after `line`: the keywords completing a partial word
+    (`sh?` -> `show`), or the next keywords and arguments with their help and `<cr>` when the
+    command may end there (`show ?`); `% Unrecognized command` when the line so far is wrong.
+    `describe(keyword)`: the help text of keywords that carry none."""
+    tokens = tokenize(line)
+    partial = bool(tokens) and not line[-1:].isspace()
+    try:
+        threads, rest_taken = _walk(grammar, tokens[:-1] if partial else tokens, line, lambda command: False)
+    except ParseError:
+        return ["% Unrecognized command"]
+    terminals = [term for thread in threads for term, _t in _expand(thread)] if not rest_taken else []
+    if partial:
+        prefix = tokens[-1].text.lower()
+        words = sorted({t.word for t in terminals if isinstance(t, Kw) and t.word.startswith(prefix)})
+        return ["  ".join(words) + "  "] if words else ["% Unrecognized command"]
+    entries: dict[str, str] = {}
+    for term in terminals:
+        if isinstance(term, Kw):
+            entries.setdefault(term.word, term.help or describe(term.word))
+        elif isinstance(term, Arg):
+            entries.setdefault(term.type.placeholder, term.help)
+    width = max((len(name) for name in entries), default=0)
+    out = [f"  {name:<{width}}  {text}".rstrip() for name, text in sorted(entries.items())]
+    if rest_taken or any(isinstance(t, Done) for t in terminals):
+        out.append("  <cr>")
+    return out or ["% Unrecognized command"]
 
 
 def masked(line: str, tokens: list[Token], secret_tokens: frozenset[int], mask_from: int | None = None) -> str:

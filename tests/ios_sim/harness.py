@@ -102,7 +102,7 @@ class RouterProcess:
 
         params: dict[str, Any] = {"device_type": "cisco_ios", "host": self.address, "port": self.port,
                                   "username": self.username, "password": self.password,
-                                  "secret": self.enable_secret, "fast_cli": False, "conn_timeout": 15}
+                                  "secret": self.enable_secret, "conn_timeout": 15}
         params.update(options)
         return ConnectHandler(**params)
 

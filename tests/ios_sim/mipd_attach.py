@@ -12,9 +12,11 @@ advertises on its links). Two parts:
 
 THE TRANSLATION STEP IS PLUGGED IN FROM OUTSIDE: it belongs to the collection's IOS parser
 (plugins/module_utils/platforms/ios), which turns IOS lines into the collection's model; a
-`Translator` is a callable `running_config_text -> MipdFiles | None` given with `--translator
-MODULE:FUNCTION`. Without one the router keeps its running configuration, does not touch mipd,
-and says so in its log: nothing pretends to have applied anything.
+`Translator` is a callable `(running_config_text, links) -> MipdFiles | None` given with
+`--translator MODULE:FUNCTION`, where `links` maps the router's interface names to the Linux
+links they stand for (`--interface Ethernet0/1=fa-visit`; None when not given). Without one the
+router keeps its running configuration, does not touch mipd, and says so in its log: nothing
+pretends to have applied anything.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class MipdFiles:
     keys: dict[str, Any] = field(default_factory=dict)
 
 
-Translator = Callable[[str], "MipdFiles | None"]
+Translator = Callable[[str, dict[str, "str | None"]], "MipdFiles | None"]
 
 
 def load_translator(spec: str) -> Translator:
@@ -159,10 +161,12 @@ class MipdAttachment:
 class MobileIpApplier:
     """The router's hook on leaving configuration mode: running config -> mipd (via a Translator)."""
 
-    def __init__(self, attachment: MipdAttachment, translator: Translator | None, log: logging.Logger) -> None:
+    def __init__(self, attachment: MipdAttachment, translator: Translator | None, log: logging.Logger,
+                 links: dict[str, str | None] | None = None) -> None:
         self.attachment = attachment
         self.translator = translator
         self.log = log
+        self.links = links or {}
         self.last_status = "not applied yet"
 
     async def apply(self, running_config: str) -> str:
@@ -175,7 +179,7 @@ class MobileIpApplier:
         if self.translator is None:
             return "no translator configured: running configuration kept, mipd not reconfigured"
         try:
-            files = self.translator(running_config)
+            files = self.translator(running_config, dict(self.links))
         except Exception as error:  # the translator's refusal (what IOS accepts and mipd cannot do)
             return f"translation failed, mipd not reconfigured: {error}"
         if files is None:

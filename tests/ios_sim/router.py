@@ -55,7 +55,7 @@ class Router:
         self.startup_path = options.state_dir / "startup-config"
         self.cmdlog = CommandLog(options.state_dir / "commands.log")
         self.attachment = MipdAttachment(options.state_dir / "mipd", self.log)
-        self.applier = MobileIpApplier(self.attachment, options.translator, self.log)
+        self.applier = MobileIpApplier(self.attachment, options.translator, self.log, options.interfaces)
         self.sessions = 0
         self._applied: str | None = None
         self._apply_lock = asyncio.Lock()
@@ -138,7 +138,7 @@ class _NullTerminal:
     def write(self, text: str) -> None:
         pass
 
-    async def readline(self, echo: bool = True) -> str | None:
+    async def readline(self, echo: bool = True, initial: str = "") -> str | None:
         return None
 
     async def readkey(self) -> str | None:

@@ -18,15 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ios_sim import pipes
+from ios_sim import helptext, pipes
 from ios_sim.cli import CommandError, Context, Invocation, Mode, call
 from ios_sim.config_store import Key, config_blocks
-from ios_sim.grammar import Match, ParseError, Token, masked, match, tokenize
+from ios_sim.grammar import Match, ParseError, Token, help_lines, masked, match, tokenize
 
 if TYPE_CHECKING:
     from ios_sim.router import Router
 
 CTRL_Z = "\x1a"
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """`?` typed after `text` (IOS answers at once, then shows the prompt and the line again)."""
+
+    text: str
 
 
 class Terminal(Protocol):
@@ -36,7 +43,7 @@ class Terminal(Protocol):
 
     def write(self, text: str) -> None: ...
 
-    async def readline(self, echo: bool = True) -> str | None: ...  # None: the client went away
+    async def readline(self, echo: bool = True, initial: str = "") -> str | HelpRequest | None: ...
 
     async def readkey(self) -> str | None: ...
 
@@ -112,10 +119,17 @@ class Session:
     async def run(self) -> None:
         """Prompt, read, run, until the client leaves or types `exit` in EXEC mode."""
         self.terminal.write(self.terminal.newline + self.prompt())
+        pending = ""
         while True:
-            line = await self.terminal.readline()
+            line = await self.terminal.readline(initial=pending)
+            pending = ""
             if line is None:
                 return
+            if isinstance(line, HelpRequest):
+                await self.output([*self.help(line.text), ""])
+                self.terminal.write(self.prompt() + line.text)
+                pending = line.text
+                continue
             try:
                 if line == CTRL_Z:
                     await self.leave_config()
@@ -180,6 +194,16 @@ class Session:
         grammar = pipes.grammar(self.router.options.pipe_section)
         return match(grammar, tokens[pipe_at + 1:], line)
 
+    def help(self, text: str) -> list[str]:
+        """IOS's answer to `?` after `text` in this mode (after `|`: the output filters)."""
+        tokens = tokenize(text)
+        pipe_at = next((t.column for t in tokens if t.text == "|"), None)
+        if pipe_at is not None:
+            grammar, text = pipes.grammar(self.router.options.pipe_section), text[pipe_at + 1:].lstrip()
+        else:
+            grammar = self.mode.grammar
+        return help_lines(grammar, text, lambda word: helptext.KEYWORDS.get(word, ""))
+
     def _record(self, mode: str, command: str, result: str) -> None:
         self.last_line = command
         if self.log:
@@ -188,18 +212,19 @@ class Session:
     async def output(self, lines: list[str]) -> None:
         """Write output lines, paged with ` --More-- ` past `terminal length` (0: no paging)."""
         newline = self.terminal.newline
-        page = self.length - 1 if self.length > 0 else 0
+        page = self.length - 1 if self.length > 0 else len(lines)
         shown = 0
-        for text in lines:
-            if page and shown >= page:
-                self.terminal.write(" --More-- ")
-                key = await self.terminal.readkey()
-                self.terminal.write("\b" * 10 + " " * 10 + "\b" * 10)
-                if key is None or key not in " \r\n":
-                    return
-                shown = page - 1 if key in "\r\n" else 0
-            self.terminal.write(text + newline)
-            shown += 1
+        while lines:
+            self.terminal.write("".join(text + newline for text in lines[:page - shown]))
+            lines = lines[page - shown:]
+            if not lines:
+                return
+            self.terminal.write(" --More-- ")
+            key = await self.terminal.readkey()
+            self.terminal.write("\b" * 10 + " " * 10 + "\b" * 10)
+            if key is None or key not in " \r\n":
+                return
+            shown = page - 1 if key in "\r\n" else 0
 
     # ------------------------------------------------------------ dialogues
 
@@ -207,7 +232,7 @@ class Session:
         """A question on the terminal (`Password: ` with echo off, `Destination filename [...]? `)."""
         self.terminal.write(prompt)
         answer = await self.terminal.readline(echo=echo)
-        return None if answer in (None, CTRL_Z) else answer
+        return answer if isinstance(answer, str) and answer != CTRL_Z else None
 
     async def load(self, text: str) -> list[str]:
         """Run configuration text as IOS reads a startup-config (blocks, `!` comments); the refused

@@ -3,8 +3,10 @@
 IOS echoes what is typed character by character (netmiko and network_cli read each command's echo
 before its output), takes Enter as CR, LF or CR LF (netmiko sends LF, network_cli CR), erases
 with Backspace/Delete, kills the line with Ctrl-U, prints `^Z` and leaves configuration mode on
-Ctrl-Z, and does not echo what is typed at a `Password:` prompt. Type-ahead is kept: a client
-that writes several lines at once sees each echoed after the previous command's output, as on IOS.
+Ctrl-Z, answers `?` at once with help (so a `?` in a regular expression needs Ctrl-V first on
+IOS; here it cannot be typed at all), and does not echo what is typed at a `Password:` prompt.
+Type-ahead is kept: a client that writes several lines at once sees each echoed after the
+previous command's output, as on IOS.
 Output lines end with `newline` (LF by default: network_cli shows CR LF as blank lines).
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import asyncssh
 
-from ios_sim.session import CTRL_Z
+from ios_sim.session import CTRL_Z, HelpRequest
 
 BACKSPACE, DELETE, CTRL_C, CTRL_U, ESCAPE = "\x08", "\x7f", "\x03", "\x15", "\x1b"
 
@@ -26,16 +28,27 @@ class SshTerminal:
         self._pending = ""
         self._after_cr = False  # a LF right after a CR is the same Enter
         self._closed = False
+        self._echo: list[str] = []  # echo of the characters of one read, sent as one SSH packet
 
     def write(self, text: str) -> None:
-        if not self._closed:
+        self._echo.append(text)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._echo and not self._closed:
             try:
-                self.process.stdout.write(text)
+                self.process.stdout.write("".join(self._echo))
             except (BrokenPipeError, ConnectionError, asyncssh.Error):
                 self._closed = True
+        self._echo.clear()
+
+    def _echo_char(self, text: str) -> None:
+        """Echo, held until the characters already received are handled (as IOS, in order)."""
+        self._echo.append(text)
 
     async def _char(self) -> str | None:
         while not self._pending:
+            self._flush()
             if self._closed:
                 return None
             try:
@@ -55,9 +68,10 @@ class SshTerminal:
         """One key (the answer to ` --More-- `)."""
         return await self._char()
 
-    async def readline(self, echo: bool = True) -> str | None:
-        """A line as typed (editing applied), CTRL_Z for Ctrl-Z, None when the client has gone."""
-        line: list[str] = []
+    async def readline(self, echo: bool = True, initial: str = "") -> str | HelpRequest | None:
+        """A line as typed (editing applied), CTRL_Z for Ctrl-Z, a HelpRequest for `?` (the line so far;
+        the session answers and calls again with it as `initial`), None when the client has gone."""
+        line: list[str] = list(initial)
         while True:
             char = await self._char()
             if char is None:
@@ -71,21 +85,24 @@ class SshTerminal:
             if char in (CTRL_Z, CTRL_C):
                 self.write("^Z" + self.newline)
                 return CTRL_Z
+            if char == "?" and echo:
+                self.write("?" + self.newline)
+                return HelpRequest("".join(line))
             if char in (BACKSPACE, DELETE):
                 if line:
                     line.pop()
                     if echo:
-                        self.write("\b \b")
+                        self._echo_char("\b \b")
             elif char == CTRL_U:
                 if echo:
-                    self.write("\b \b" * len(line))
+                    self._echo_char("\b \b" * len(line))
                 line.clear()
             elif char == ESCAPE:
                 await self._skip_escape()
             elif char >= " " or char == "\t":
                 line.append(" " if char == "\t" else char)
                 if echo:
-                    self.write(char)
+                    self._echo_char(char)
 
     async def _skip_escape(self) -> None:
         """Drop an ANSI escape sequence (arrow keys: ESC [ A); IOS's history keys are not offered."""

@@ -16,7 +16,7 @@ import pytest
 from ios_sim import cmdlog, mobileip_show
 from ios_sim.grammar import Done, Kw, ParseError, alt, match, seq, tokenize
 from ios_sim.router import Router, RouterOptions
-from ios_sim.session import CTRL_Z, Session
+from ios_sim.session import CTRL_Z, HelpRequest, Session
 
 KEY = "7a1f39d04e5c8b2a6e9d0c3f1b2a4d5e"
 KEY2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -27,19 +27,23 @@ class ScriptTerminal:
 
     newline = "\n"
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str | HelpRequest]) -> None:
         self.lines = list(lines)
         self.written: list[str] = []
 
     def write(self, text: str) -> None:
         self.written.append(text)
 
-    async def readline(self, echo: bool = True) -> str | None:
+    async def readline(self, echo: bool = True, initial: str = "") -> str | HelpRequest | None:
+        """The next scripted line typed after `initial` (a HelpRequest: `?` typed after its text)."""
         if not self.lines:
             return None
         line = self.lines.pop(0)
+        if isinstance(line, HelpRequest):
+            self.written.append(line.text[len(initial):] + "?\n")
+            return line
         self.written.append((line if echo and line != CTRL_Z else "") + "\n")
-        return line
+        return initial + line if line != CTRL_Z else line
 
     async def readkey(self) -> str | None:
         return self.lines.pop(0) if self.lines else None
@@ -335,3 +339,17 @@ def test_refused_lines_masked_only_where_a_key_can_be(tmp_path: Path) -> None:
     assert [e["command"] for e in cmdlog.read(tmp_path / "commands.log")][1:4] == [
         "ip mobile hostname", "ip mobile secure host 10.0.0.1 spi 100 key ***** *****",
         "ip mobile secure host 10.0.0.1 spi 100 key hex *****"]
+
+
+def test_question_mark_help(tmp_path: Path) -> None:
+    """`?` answers at once, then the prompt and the line typed so far come back for more typing."""
+    _router, screen = run(tmp_path, [HelpRequest("sh"), "ow privilege", HelpRequest("show ip mobile "),
+                                     "binding", HelpRequest("show running-config | "), "include hostname",
+                                     HelpRequest("show bogus "), ""])
+    assert "R1#sh?\nshow  \n\nR1#show privilege\nCurrent privilege level is 15\n" in screen
+    assert ("R1#show ip mobile ?\n  binding  Mobility bindings\n  globals  Mobile IP global information\n"
+            "  visitor  Mobile visitors\n\nR1#show ip mobile binding\nMobility Binding List:\n") in screen
+    assert "  begin    Begin with the line that matches\n" in screen
+    assert "  section  Filter a section of output" in screen
+    assert "R1#show running-config | include hostname\nhostname R1\n" in screen
+    assert "R1#show bogus ?\n% Unrecognized command\n" in screen

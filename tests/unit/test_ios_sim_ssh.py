@@ -288,3 +288,20 @@ def test_listen_port_is_free_after_stop(tmp_path: Path) -> None:
     assert sim.stop() == 0
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # nothing left listening
+
+
+def test_exec_request_runs_one_command(router: RouterProcess) -> None:
+    """`ssh R1 show version`: IOS runs the command at the user's privilege and closes the channel."""
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(router.address, router.port, username=router.username, password=router.password,
+                   look_for_keys=False, allow_agent=False, timeout=10)
+    try:
+        _stdin, stdout, _stderr = client.exec_command("show privilege", timeout=10)
+        assert stdout.read().decode() == "Current privilege level is 1\n"
+        _stdin, stdout, _stderr = client.exec_command("show running-config", timeout=10)
+        assert "% Invalid input detected at '^' marker." in stdout.read().decode()  # privilege 1
+    finally:
+        client.close()
