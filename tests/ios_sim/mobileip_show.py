@@ -1,4 +1,6 @@
-"""`show ip mobile binding|visitor|globals` in IOS's layout, from the attached mipd (`mipctl --json`).
+"""`show ip mobile binding|visitor|globals|secure` in IOS's layout: the tables from the attached
+mipd (`mipctl --json`), the security associations from the running configuration (mipd shows
+key fingerprints only; IOS prints the keys, as in its configuration).
 
 Layout (IOS 12.2-12.3, as the command references print it): an entry per home address ending
 in `:`, indented detail lines, `HH:MM:SS (seconds)` lifetimes, registration flags `SBDMGVT`
@@ -18,7 +20,7 @@ import ipaddress
 from typing import Any
 
 from ios_sim.cli import Command, Context
-from ios_sim.grammar import seq
+from ios_sim.grammar import Arg, Kw, Word, alt, match, opt, seq, tokenize
 from ios_sim.mipd_attach import MipdUnavailable
 
 INFINITE = 0xFFFF
@@ -98,6 +100,18 @@ def visitors_text(rows: list[dict[str, Any]], names: dict[str, str]) -> list[str
     return out
 
 
+def secure_text(entries: list[dict[str, Any]]) -> list[str]:
+    """`show ip mobile secure` from parsed `ip mobile secure` lines (mobileip_commands' argument names)."""
+    out = ["Security Associations (algorithm,mode,replay protection,key):"]
+    for sa in entries:
+        peer = sa["nai"] if "nai" in sa else sa["lower"] + (f" - {sa['upper']}" if sa.get("upper") else "")
+        spi = f"SPI In {sa['spi']:X}, Out {sa['spi_out']:X}" if "spi_out" in sa else f"SPI {sa['spi']:X}"
+        algorithm = "HMAC-MD5" if sa.get("algorithm") == "hmac-md5" else "MD5, Prefix-suffix"
+        key = sa["key"].lower() if sa["key_type"] == "hex" else sa["key"].encode().hex()
+        out += [peer, f"    {spi},  {algorithm}, Timestamp +/- {sa.get('replay', 7)},", f"    Key {key}"]
+    return out
+
+
 def globals_text(roles: list[str], settings: dict[str, Any], names: dict[str, str]) -> list[str]:
     """`show ip mobile globals` from mipd's roles (`mipctl status`) and the configuration it runs."""
     out = ["IP Mobility global information:", ""]
@@ -158,6 +172,19 @@ async def _visitor(ctx: Context) -> None:
     ctx.print(*visitors_text(await _query(ctx, "visitors") or [], _link_names(ctx)))
 
 
+def _secure(ctx: Context) -> None:
+    """The `ip mobile secure` lines of the running configuration, read back through the grammar."""
+    session = ctx.session
+    config_grammar = session.router.modes["config"].grammar
+    entries = []
+    for _key, item in session.router.config.find((), ("ip mobile secure",)):
+        sa = match(config_grammar, tokenize(item.text), item.text).args
+        if ctx.args.get("entity", sa["entity"]) == sa["entity"] and ctx.args.get("address", sa.get("lower")) in (
+                sa.get("lower"), sa.get("nai")):
+            entries.append(sa)
+    ctx.print(*secure_text(entries))
+
+
 async def _globals(ctx: Context) -> None:
     status = await _query(ctx, "status") or {}
     ctx.print(*globals_text(status.get("roles", []), ctx.session.router.attachment.settings(), _link_names(ctx)))
@@ -168,4 +195,8 @@ def commands() -> list[Command]:
         Command(seq("show", "ip", "mobile", "binding"), _binding, pipes=True),
         Command(seq("show", "ip", "mobile", "visitor"), _visitor, pipes=True),
         Command(seq("show", "ip", "mobile", "globals"), _globals, pipes=True),
+        Command(seq("show", "ip", "mobile", "secure",
+                    opt(alt(*(Kw(e, key="entity") for e in ("host", "visitor", "home-agent", "foreign-agent",
+                                                             "proxy-host"))),
+                        opt(Arg("address", Word())))), _secure, pipes=True),
     ]

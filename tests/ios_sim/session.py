@@ -117,7 +117,14 @@ class Session:
     # ------------------------------------------------------------ running lines
 
     async def run(self) -> None:
-        """Prompt, read, run, until the client leaves or types `exit` in EXEC mode."""
+        """Prompt, read, run, until the client leaves or types `exit` in EXEC mode (a session that
+        ends in configuration mode has its changes applied: IOS applies each line as it is typed)."""
+        try:
+            await self._loop()
+        finally:
+            await self.leave_config()
+
+    async def _loop(self) -> None:
         self.terminal.write(self.terminal.newline + self.prompt())
         pending = ""
         while True:
@@ -146,7 +153,8 @@ class Session:
         if not tokens:
             return True
         mode_name, prompt_width = mode or self.mode.name, len(self.prompt()) + indent
-        pipe_at = next((i for i, t in enumerate(tokens) if t.text == "|"), None)
+        exec_mode = not self.router.modes[mode_name].configuration  # pipes filter EXEC output only
+        pipe_at = next((i for i, t in enumerate(tokens) if t.text == "|"), None) if exec_mode else None
         command_tokens = tokens if pipe_at is None else tokens[:pipe_at]
         try:
             found, matched_mode = self._match(line, command_tokens, self.router.modes[mode_name])

@@ -353,3 +353,40 @@ def test_question_mark_help(tmp_path: Path) -> None:
     assert "  section  Filter a section of output" in screen
     assert "R1#show running-config | include hostname\nhostname R1\n" in screen
     assert "R1#show bogus ?\n% Unrecognized command\n" in screen
+
+
+def test_pipe_only_after_exec_commands(tmp_path: Path) -> None:
+    router, screen = config_of(tmp_path, "interface Ethernet0/0", "description uplink | to ha", "exit",
+                               "do show running-config | include description")
+    assert " description uplink | to ha" in router.config.text()
+    assert "R1(config)#do show running-config | include description\n description uplink | to ha\n" in screen
+
+
+def test_session_ending_in_configuration_mode_is_applied(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The client goes away in configuration mode: its lines are applied anyway (IOS applies each line)."""
+    caplog.set_level("INFO", logger="ios_sim")
+
+    async def go() -> None:
+        router = Router(RouterOptions("R1", tmp_path))
+        await router.boot()
+        await Session(router, ScriptTerminal(["configure terminal", "router mobile"]), "admin", 15, 1).run()
+
+    asyncio.run(go())
+    applies = [r.getMessage() for r in caplog.records if r.getMessage().startswith("apply:")]
+    assert len(applies) == 2  # at boot, and for the session's `router mobile`
+    assert "configured by admin on vty session 1" in caplog.text
+
+
+def test_show_ip_mobile_secure_from_the_running_config(tmp_path: Path) -> None:
+    _router, screen = run(tmp_path, [
+        "conf t", f"ip mobile secure host 10.99.0.11 spi 100 key hex {KEY.upper()}",
+        f"ip mobile secure foreign-agent 172.16.20.1 inbound-spi 101 outbound-spi 102 key hex {KEY2} "
+        "algorithm hmac-md5 replay timestamp within 10", "end", "show ip mobile secure",
+        "sh ip mob sec host 10.99.0.11", "show ip mobile secure visitor"])
+    assert ("R1#show ip mobile secure\nSecurity Associations (algorithm,mode,replay protection,key):\n"
+            f"172.16.20.1\n    SPI In 101, Out 102,  HMAC-MD5, Timestamp +/- 10,\n    Key {KEY2}\n"
+            f"10.99.0.11\n    SPI 100,  MD5, Prefix-suffix, Timestamp +/- 7,\n    Key {KEY}\nR1#") in screen
+    assert ("R1#sh ip mob sec host 10.99.0.11\nSecurity Associations (algorithm,mode,replay protection,key):\n"
+            "10.99.0.11\n") in screen
+    assert screen.endswith("R1#show ip mobile secure visitor\n"
+                           "Security Associations (algorithm,mode,replay protection,key):\nR1#")
