@@ -348,7 +348,8 @@ def test_question_mark_help(tmp_path: Path) -> None:
                                      HelpRequest("show bogus "), ""])
     assert "R1#sh?\nshow  \n\nR1#show privilege\nCurrent privilege level is 15\n" in screen
     assert ("R1#show ip mobile ?\n  binding  Mobility bindings\n  globals  Mobile IP global information\n"
-            "  visitor  Mobile visitors\n\nR1#show ip mobile binding\nMobility Binding List:\n") in screen
+            "  secure   Mobile IP security association\n  visitor  Mobile visitors\n\n"
+            "R1#show ip mobile binding\nMobility Binding List:\n") in screen
     assert "  begin    Begin with the line that matches\n" in screen
     assert "  section  Filter a section of output" in screen
     assert "R1#show running-config | include hostname\nhostname R1\n" in screen
