@@ -125,8 +125,10 @@ class SshRouter:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        for task in list(self.tasks):
+        tasks = list(self.tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # sessions gone before mipd and the log close
         await self.router.shutdown()
 
 

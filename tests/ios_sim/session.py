@@ -118,11 +118,10 @@ class Session:
 
     async def run(self) -> None:
         """Prompt, read, run, until the client leaves or types `exit` in EXEC mode (a session that
-        ends in configuration mode has its changes applied: IOS applies each line as it is typed)."""
-        try:
-            await self._loop()
-        finally:
-            await self.leave_config()
+        ends in configuration mode has its changes applied: IOS applies each line as it is typed;
+        not when the router is stopping: the task is cancelled then)."""
+        await self._loop()
+        await self.leave_config()
 
     async def _loop(self) -> None:
         self.terminal.write(self.terminal.newline + self.prompt())

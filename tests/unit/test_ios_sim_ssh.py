@@ -282,10 +282,15 @@ def test_network_cli_ios_command_and_config(router: RouterProcess, tmp_path: Pat
     assert router.password not in version.stdout + config.stdout + bad.stdout
 
 
-def test_listen_port_is_free_after_stop(tmp_path: Path) -> None:
+def test_stop_with_a_session_in_configuration_mode(tmp_path: Path) -> None:
+    """SIGTERM while a client sits in configuration mode: sessions closed, exit 0, port free."""
     sim = RouterProcess(tmp_path / "r1").start()
     port = sim.port
-    assert sim.stop() == 0
+    conn = sim.netmiko()
+    conn.enable()
+    conn.config_mode()
+    assert sim.stop(timeout=5) == 0
+    assert not (sim.state_dir / "ios_sim.pid").exists()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # nothing left listening
 
