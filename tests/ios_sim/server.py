@@ -89,7 +89,7 @@ class SshRouter:
         log = self.router.log
         self.server = await asyncssh.create_server(
             lambda: _SshServer(self.users, log), self.listen[0], self.listen[1],
-            server_host_keys=[self._load_host_key()], process_factory=self._process, encoding="utf-8",
+            server_host_keys=[self._load_host_key()], process_factory=self._process, encoding="utf-8", errors="replace",
             line_editor=False, allow_scp=False, agent_forwarding=False, x11_forwarding=False)
         address = self.server.sockets[0].getsockname()
         return address[0], address[1]

@@ -17,6 +17,7 @@ import asyncssh
 from ios_sim.session import CTRL_Z, HelpRequest
 
 BACKSPACE, DELETE, CTRL_C, CTRL_U, ESCAPE = "\x08", "\x7f", "\x03", "\x15", "\x1b"
+MAX_LINE = 4096  # characters kept of one line; more are dropped (a client cannot grow the router's memory)
 
 
 class SshTerminal:
@@ -99,7 +100,7 @@ class SshTerminal:
                 line.clear()
             elif char == ESCAPE:
                 await self._skip_escape()
-            elif char >= " " or char == "\t":
+            elif (char >= " " or char == "\t") and len(line) < MAX_LINE:
                 line.append(" " if char == "\t" else char)
                 if echo:
                     self._echo_char(char)

@@ -310,3 +310,22 @@ def test_exec_request_runs_one_command(router: RouterProcess) -> None:
         assert "% Invalid input detected at '^' marker." in stdout.read().decode()  # privilege 1
     finally:
         client.close()
+
+
+def test_hostile_input_does_not_break_the_router(router: RouterProcess) -> None:
+    """Invalid UTF-8, control characters and a 1 MB line: refused or ignored, the session goes on."""
+    client, channel = _raw_shell(router, router.username, router.password)
+    try:
+        _read_until(channel, "R1>")
+        channel.send(b"\xff\xfeshow version\n")  # undecodable bytes: characters nothing accepts
+        assert "% Invalid input detected at '^' marker." in _read_until(channel, "\nR1>")
+        channel.send(b"\x00\x01\x02show \x1b[Aversion\x07 | include ^Cisco IOS\n")  # control keys dropped
+        assert "Cisco IOS Software" in _read_until(channel, "\nR1>")
+        channel.sendall(b"x" * 1_000_000 + b"\n")
+        screen = _read_until(channel, "% Invalid input detected at '^' marker.", timeout=60)
+        assert len(screen) < 20_000  # the line was cut at 4096 characters
+        channel.send("show privilege\n")
+        assert "Current privilege level is 1" in _read_until(channel, "Current privilege level is 1")
+    finally:
+        client.close()
+    assert "failed" not in router.router_log()
