@@ -72,9 +72,11 @@ class Router:
     # ------------------------------------------------------------ boot and NVRAM
 
     async def boot(self) -> None:
-        """Default configuration, then the startup-config, then the first apply (or the given mipd)."""
+        """Default configuration (`version 12.4`, hostname, interfaces), then the startup-config, then
+        the first apply (or the given mipd)."""
         loader = Session(self, _NullTerminal(), "boot", 15, 0, log=False)
-        defaults = [f"hostname {self.options.hostname}"]
+        release = ".".join(self.options.ios_version.split(".")[:2]).split("(")[0]  # 12.4(25d) -> 12.4
+        defaults = [f"version {release}", f"hostname {self.options.hostname}"]
         for name in self.options.interfaces:
             defaults.append(f"interface {name}")
         await loader.load("\n".join(defaults))

@@ -177,7 +177,7 @@ def test_interfaces_and_access_lists(tmp_path: Path) -> None:
     prompt = "R1(config-std-nacl)#"  # typed in the access-list submode, refused by it and by global config
     assert prompt + "interface Ethernet9/9\n" + " " * (len(prompt) + 10) + "^\n" in screen  # no such hardware
     assert router.config.lines()[1:] == [
-        "hostname R1", "!",
+        "version 12.4", "!", "hostname R1", "!",
         "interface Loopback0", " ip address 10.255.0.1 255.255.255.255", "!",
         "interface Ethernet0/0", " description home link", " ip address 172.16.10.1 255.255.255.0", " shutdown", "!",
         "interface Ethernet0/1", " no ip address", "!",
