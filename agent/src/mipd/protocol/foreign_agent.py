@@ -147,6 +147,7 @@ class VisitorInfo:
     reverse_tunnel: bool
     encap: str
     delivery: str
+    lifetime: int = 0  # granted, seconds (IOS `show ip mobile visitor` prints it beside the remaining time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +410,7 @@ class ForeignAgent:
         return [
             VisitorInfo(
                 v.home_address, v.nai, v.care_of_address, v.home_agent, v.interface, v.lladdr,
-                v.remaining(t), v.identification, v.reverse_tunnel, v.encap, v.delivery,
+                v.remaining(t), v.identification, v.reverse_tunnel, v.encap, v.delivery, v.lifetime,
             )
             for v in self._visitors.values()
         ]
