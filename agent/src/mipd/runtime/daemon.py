@@ -40,6 +40,8 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
     StoreRecord,
 )
+from mipd.protocol.config import Limits
+from mipd.protocol.ratelimit import SourceLimiter
 from mipd.runtime import commands, frames, logs
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
@@ -54,6 +56,8 @@ from mipd.runtime.timers import Timers
 from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
 
 BATCH = 64  # datagrams per batch (one commit each): ~3 ms of work, which bounds the reply latency it adds
+TRUST_TIME = 300.0  # seconds a source whose datagram led to stored state (an accepted registration) is trusted
+MAX_TRUSTED = 65536  # trusted sources remembered
 LINK_RETRY = 2.0  # seconds between attempts to open a packet socket on a missing link
 AGENTS_GROUP = "224.0.0.11"  # §2.3: every mobility agent processes the Mobile-Agents group
 LIMITED_BROADCAST = "255.255.255.255"
@@ -133,6 +137,9 @@ class Daemon:
         self._forwarding_was: bool | None = None  # net.ipv4.ip_forward before we turned it on
         self._link_retry: asyncio.TimerHandle | None = None
         self.missing_links: dict[str, str] = {}
+        self._sources = source_limiter(config.limits)  # per-source share while there is a backlog
+        self._trusted: dict[str, float] = {}  # source -> until when it is exempt from that share
+        self._stored = False  # the datagram being handled led to a StoreRecord
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
             SendUDP: self._queue_send,
             SendICMP: self._queue_send,
@@ -385,18 +392,32 @@ class Daemon:
     # ------------------------------------------------------------------ events in
 
     def _on_udp(self) -> None:
-        """UDP 434 readable: a batch of datagrams through the state machines, one commit, the replies."""
-        assert self.udp is not None
+        """UDP 434 readable: a batch of datagrams through the state machines, one commit, the replies.
+
+        Against floods (the work before authentication must stay small, RFC 5944 §3.8.2.1): a
+        datagram longer than `limits.message_size` is dropped as it is read; while the socket has a
+        backlog (the last batch did not empty it) a source gets `limits.source_rate` datagrams a
+        second at most, the rest dropped before decoding, unless one of its datagrams led to stored
+        state (an accepted registration) in the last TRUST_TIME seconds: one flooding source cannot
+        starve the others, and authenticated traffic is served first.
+        """
+        udp = self.udp
+        assert udp is not None
         t0 = time.perf_counter()
         now = self.clock()
-        batch = self.udp.recv_batch(BATCH)
+        admit = self._admit(now) if udp.backlog else None
+        batch = udp.recv_batch(BATCH, self.config.limits.message_size, admit)
+        if udp.oversize or udp.refused:
+            self._count_drops(udp)
         if not batch:
-            self._on_icmp_errors(now)
+            if not udp.backlog:
+                self._on_icmp_errors(now)
             return
         self.counters["rx.udp"] += len(batch)
         ha, fa, mn = self.roles.get(HOME_AGENT), self.roles.get(FOREIGN_AGENT), self.roles.get(MOBILE_NODE)
         fa_ifs, ha_addr = self._fa_ifindexes, self.config.home_agent.address if ha else None
         execute = self._execute
+        self._stored = False
         for d in batch:
             kind = d.data[:1]
             if mn is not None:
@@ -413,10 +434,39 @@ class Daemon:
                 continue
             pkt = Packet(d.data, d.source, d.dest, d.source_port, self._ifname(d.ifindex), None, False, d.ttl)
             execute(role, role.machine.on_packet(pkt, now))
-        if len(batch) < BATCH:
+            if self._stored:
+                self._stored = False
+                self._trust(d.source, now)
+        if not udp.backlog:
             self._on_icmp_errors(now)
         self._flush()
         self._time_batch(time.perf_counter() - t0)
+
+    def _admit(self, now: float) -> Callable[[str], bool] | None:
+        """Whether a datagram from a source is read on, while there is a backlog (see _on_udp)."""
+        sources = self._sources
+        if sources is None:
+            return None
+        allow, trusted = sources.allow, self._trusted
+
+        def admit(source: str) -> bool:
+            return trusted.get(source, 0.0) > now or allow(source, now)
+
+        return admit
+
+    def _trust(self, source: str, now: float) -> None:
+        trusted = self._trusted
+        if source not in trusted and len(trusted) >= MAX_TRUSTED:
+            self._trusted = trusted = {k: t for k, t in trusted.items() if t > now}
+            if len(trusted) >= MAX_TRUSTED:
+                return
+        trusted[source] = now + TRUST_TIME
+
+    def _count_drops(self, udp: UdpSocket) -> None:
+        c = self.counters
+        c["discard.oversize"] += udp.oversize
+        c["discard.source_over_rate"] += udp.refused
+        udp.oversize = udp.refused = 0
 
     def _time_batch(self, seconds: float) -> None:
         """How long a batch took from reading to the last reply sent: a coarse histogram and the maximum."""
@@ -561,6 +611,7 @@ class Daemon:
     def _store_record(self, role: Role, a: StoreRecord) -> None:
         assert self.store is not None
         self.store.put(a.kind, a.record)
+        self._stored = True
 
     def _delete_record(self, role: Role, a: DeleteRecord) -> None:
         assert self.store is not None
@@ -608,6 +659,7 @@ class Daemon:
         new = dataclasses.replace(new, **{f: getattr(old, f) for f in restart})
         now = self.clock()
         self.config = new
+        self._sources = source_limiter(new.limits)
         for name, role in self.roles.items():
             try:
                 self._execute(role, role.machine.on_config(getattr(new, name), new.sas_for(name), now))
@@ -637,6 +689,11 @@ class Daemon:
         if command == "reload":
             return self.reload()
         return commands.answer(self, command, self.clock())
+
+
+def source_limiter(limits: Limits) -> SourceLimiter | None:
+    """The per-source share of the daemon's work while it has a backlog (None: no limit)."""
+    return SourceLimiter(limits.source_rate, 0.0) if limits.source_rate else None
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ import fcntl
 import functools
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SOL_IP = 0
@@ -128,23 +129,39 @@ class UdpSocket:
             raise
         self.sock = s
         self.port = s.getsockname()[1]
+        self.backlog = False  # the last recv_batch stopped at its limit, not on an empty socket
+        self.oversize = 0  # datagrams dropped for their size (recv_batch)
+        self.refused = 0  # datagrams dropped for their source (recv_batch)
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def recv_batch(self, limit: int) -> list[Datagram]:
-        """Up to `limit` datagrams, reading until the socket would block."""
+    def recv_batch(self, limit: int, max_size: int = MAX_DATAGRAM,
+                   admit: Callable[[str], bool] | None = None) -> list[Datagram]:
+        """Up to `limit` datagrams (at most `limit` reads), until the socket would block (`backlog`
+        says whether it did not). A datagram longer than `max_size` is copied no further than that
+        and dropped (`oversize`); one whose source address `admit` refuses is dropped before its
+        ancillary data is looked at (`refused`): a flood costs one read per datagram, no more."""
         out: list[Datagram] = []
         recvmsg = self.sock.recvmsg
-        while len(out) < limit:
+        self.backlog = True
+        for _ in range(limit):
             try:
-                data, anc, _flags, addr = recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
+                data, anc, flags, addr = recvmsg(max_size, _CMSG_SPACE)
             except BlockingIOError:
+                self.backlog = False
                 break
             except OSError as e:
                 if e.errno in (errno.EAGAIN, errno.EINTR):
+                    self.backlog = e.errno == errno.EINTR
                     break
                 continue  # a queued ICMP error reported as this call's errno: read_errors() drains them
+            if flags & socket.MSG_TRUNC:
+                self.oversize += 1
+                continue
+            if admit is not None and not admit(addr[0]):
+                self.refused += 1
+                continue
             ifindex, dest, ttl = 0, "0.0.0.0", 64
             for level, kind, value in anc:
                 if level == SOL_IP:
