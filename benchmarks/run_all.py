@@ -30,8 +30,9 @@ BENCHMARKS: dict[str, list[str]] = {
     "binding_scale.py": ["--large", "200000", "--measure", "10000", "--repeats", "2"],
     "handoff.py": ["--rounds", "10"],
     "tunnel_forwarding.py": ["--seconds", "3"],
+    "flood.py": ["--seconds", "3"],
 }
-NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py"}
+NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py"}
 
 
 def load() -> str:
