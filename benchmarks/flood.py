@@ -8,8 +8,8 @@ address live on that namespace's loopback). Three phases of `--seconds` each:
 1. quiet: only the legitimate nodes;
 2. random bytes: one source (192.0.2.66) sends datagrams of random bytes (1-1024 bytes) as fast as
    one Python process can;
-3. forged authenticators: the same source sends well-formed requests naming a real node and its
-   SPI with a wrong key (each earns a 131 denial, RFC 5944 §3.8.2.1), as fast as it can.
+3. forged authenticators: one source (192.0.2.67) sends well-formed requests naming a real node and
+   its SPI with a wrong key (each earns a 131 denial, RFC 5944 §3.8.2.1), as fast as it can.
 
 Throughout, `--nodes` mobile nodes, each from its own co-located care-of address, send a signed
 re-registration every `--interval` seconds (no retransmission: a request not answered within a
@@ -42,7 +42,8 @@ from pathlib import Path
 from registration_rate import HA, MIPD, SPI, control, cpu_seconds, load, node_address, stall_report, wait_up
 
 HERE = Path(__file__).resolve().parent
-ATTACKER = "192.0.2.66"
+ATTACKERS = {"random": "192.0.2.66", "forged": "192.0.2.67"}  # one flooding source per phase: a block in one
+# phase (limits.source_block_time) does not carry over into the next
 NS_PREFIX = "mipbench-flood-"
 REPLY_TIMEOUT = 1.0  # a legitimate request unanswered after this long is a failure (a node would retransmit)
 
@@ -86,7 +87,8 @@ def flood_payloads(mode: str, sas: list[tuple[str, str]], count: int) -> list[by
     home = sas[0][0]
     wrong = SecurityAssociation(home, SPI, rng.randbytes(16))
     now = time.time()
-    return [sign(wrong, reg.RegistrationRequest(0, 1800, home, HA, ATTACKER, ntp_timestamp(now, i)).encode(), MHAE)
+    coa = ATTACKERS["forged"]
+    return [sign(wrong, reg.RegistrationRequest(0, 1800, home, HA, coa, ntp_timestamp(now, i)).encode(), MHAE)
             for i in range(count)]
 
 
@@ -96,7 +98,7 @@ def flood(args: argparse.Namespace) -> None:
         os.sched_setaffinity(0, {args.cpu})
     payloads = flood_payloads(args.mode, json.loads(Path(args.sas).read_text()), 4096)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((ATTACKER, 0))
+    sock.bind((ATTACKERS[args.mode], 0))
     send, dest = sock.sendto, (HA, 434)
     sent = 0
     start = time.perf_counter()
@@ -245,7 +247,7 @@ def phase(name: str, args: argparse.Namespace, ns: str, tmp: Path, pid: int) -> 
     label = {"quiet": "no flood", "random": "random bytes", "forged": "forged authenticators"}[name]
     print(f"  {label}:")
     if flood_out:
-        print(f"    flood: {flood_out['sent'] / flood_out['seconds']:,.0f} datagrams/s offered from {ATTACKER} "
+        print(f"    flood: {flood_out['sent'] / flood_out['seconds']:,.0f} datagrams/s offered from {ATTACKERS[name]} "
               f"({flood_out['sent']:,} in {flood_out['seconds']:.1f} s)")
     print(f"    legitimate: {ok:,} of {res['sent']:,} answered with code 0 ({ok / max(1, res['sent']) * 100:.2f}%), "
           f"other codes {({k: v for k, v in res['codes'].items() if k != '0'})}, late {res['late']}; "
@@ -253,10 +255,12 @@ def phase(name: str, args: argparse.Namespace, ns: str, tmp: Path, pid: int) -> 
           f"max {latencies[-1] * 1000 if latencies else float('nan'):.2f} ms [target p99 <= 50 ms, no failures]")
     samples = json.loads(stalls.read_text()) if stalls.exists() else []
     print("    " + stall_report(series, samples))
-    print(f"    daemon: {cpu:.2f} CPU s for {read:,} datagrams read "
-          f"({cpu / max(1, read) * 1e6:.2f} us each); kernel dropped {kernel_drops:,} for a full receive buffer; "
+    offered = res["sent"] + (flood_out["sent"] if flood_out else 0)
+    print(f"    daemon: {cpu:.2f} CPU s for {read:,} datagrams read ({cpu / max(1, read) * 1e6:.2f} us each), "
+          f"{cpu / max(1, offered) * 1e6:.2f} us per datagram offered; full receive buffers dropped {kernel_drops:,} "
+          f"(every socket of the namespace, the flooder's own included); "
           f"log {log_bytes:,} bytes")
-    print(f"    counters: runtime {delta(run1, run0, 'discard.', 'rx.')}; "
+    print(f"    counters: runtime {delta(run1, run0, 'discard.', 'rx.', 'source.')}; "
           f"home agent {delta(role1, role0, 'discard.', 'denied.', 'denial.', 'accepted.')}")
 
 
@@ -270,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         subprocess.run(["ip", "netns", "add", ns], check=True)
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        for address in (HA, ATTACKER, *(care_of(i) for i in range(args.nodes))):
+        for address in (HA, *ATTACKERS.values(), *(care_of(i) for i in range(args.nodes))):
             subprocess.run(["ip", "-n", ns, "addr", "add", f"{address}/32", "dev", "lo"], check=True)
         sas = [(node_address(i), secrets.token_hex(16)) for i in range(max(args.nodes, 1))]
         keys = "security_associations:\n" + "".join(

@@ -170,11 +170,14 @@ def test_random_bytes_flood_does_not_keep_a_node_from_registering(mipd_factory, 
     assert dropped > 100 and role["accepted.registration"] == 3
 
 
-def test_flood_queued_ahead_of_a_node_is_cut_to_the_source_share(mipd_factory, netns):
+def test_flood_queued_ahead_of_a_node_is_cut_to_the_source_share_then_dropped_by_the_kernel(mipd_factory, netns):
     """The daemon is stopped while 3,000 forged requests from one source and one real request are
     queued: once it runs, it has a backlog, the flooder gets `source_rate` (plus a burst of as many)
-    processed, the rest are dropped before decoding, and the node's request is answered."""
-    mipd = mipd_factory(source_rate=50)
+    processed, the rest are dropped before decoding, and the node's request is answered. Having
+    sent twice its share within a second, the source is then dropped by the kernel (a socket
+    filter) for `source_block_time` seconds: what it sends meanwhile never reaches the daemon;
+    afterwards it does again."""
+    mipd = mipd_factory(source_rate=50, source_block_time=2)
     attacker = h.udp_socket(netns.name, ATTACKER)
     node = h.udp_socket(netns.name)
     mipd.signal(signal.SIGSTOP)
@@ -190,13 +193,27 @@ def test_flood_queued_ahead_of_a_node_is_cut_to_the_source_share(mipd_factory, n
     try:
         node.settimeout(5.0)
         reply = h.reg.decode(node.recv(4096))
+        assert reply.code == codes.ACCEPTED and reply.identification == ident
+        role, runtime = counters(mipd)
+        assert runtime["discard.source_over_rate"] > 2000 and runtime["source.blocked"] == 1
+        assert role["denied.131"] + runtime["discard.source_over_rate"] <= 3000
+        assert f"source {ATTACKER} sent over twice its share" in mipd.log_text()
+        for i in range(200):  # blocked: the kernel drops these before the daemon sees them
+            attacker.sendto(forged(3000 + i), (h.HA_ADDRESS, 434))
+        assert h.exchange(node, h.request(ident=ntp_timestamp(time.time() + 1))[0]).code == codes.ACCEPTED
+        role2, runtime2 = counters(mipd)
+        assert role2["denied.131"] == role["denied.131"]
+        assert runtime2["discard.source_over_rate"] == runtime["discard.source_over_rate"]
+        assert runtime2["rx.udp"] == runtime["rx.udp"] + 1  # the node's request alone
+        time.sleep(2.5)  # the block ends
+        drain(attacker, 0.2)  # the denials it got before
+        attacker.sendto(forged(4000), (h.HA_ADDRESS, 434))
+        attacker.settimeout(3.0)
+        assert attacker.recv(4096)[1] == codes.HA_MN_AUTH  # heard (and denied) again
+        assert counters(mipd)[0]["denied.131"] == role["denied.131"] + 1
     finally:
         attacker.close()
         node.close()
-    assert reply.code == codes.ACCEPTED and reply.identification == ident
-    role, runtime = counters(mipd)
-    assert runtime["discard.source_over_rate"] > 2000
-    assert role["denied.131"] + runtime["discard.source_over_rate"] <= 3000
 
 
 def test_a_source_that_registered_is_not_held_by_the_share(mipd_factory, netns):

@@ -24,9 +24,10 @@ def test_defaults_without_a_limits_section(tmp_path):
 
 def test_values_reach_every_role(tmp_path):
     limits = {"message_size": 700, "extensions": 8, "denial_replies": {"per_source": 2, "total": 20},
-              "denial_log_lines": {"per_source": 0.5, "total": 0}, "source_rate": 0}
+              "denial_log_lines": {"per_source": 0.5, "total": 0}, "source_rate": 0,
+              "source_block_time": 0}
     config = load(tmp_path, limits, foreign_agent=h.FA_SECTION)
-    want = Limits(700, 8, 2.0, 20.0, 0.5, 0.0, 0.0)
+    want = Limits(700, 8, 2.0, 20.0, 0.5, 0.0, 0.0, 0.0)
     assert config.limits == want and config.home_agent.limits == want and config.foreign_agent.limits == want
     assert not [w for w in config.warnings if w.startswith("limits")]
 
@@ -47,6 +48,7 @@ def test_a_size_below_the_largest_request_is_allowed_with_a_warning(tmp_path):
     ({"denial_log_lines": 5}, "limits.denial_log_lines", "must be a mapping"),
     ({"denial_log_lines": {"total": "many"}}, "limits.denial_log_lines.total", "must be a number"),
     ({"source_rate": True}, "limits.source_rate", "must be a number"),
+    ({"source_block_time": -1}, "limits.source_block_time", "must be a number >= 0 and <= 86400"),
     ({"bogus": 1}, "limits", "unknown key 'bogus'"),
     ([1, 2], "limits", "must be a mapping"),
 ])

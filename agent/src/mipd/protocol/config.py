@@ -39,7 +39,9 @@ class Limits:
       from X"), so a flood cannot fill the disk;
     - source_rate: datagrams per second one source address gets processed while the daemon has a
       backlog (a full batch); the rest are dropped before decoding, so one flooding source cannot
-      starve the others (the daemon's, not the state machines', setting).
+      starve the others; source_block_time: a source that sends twice that within a second is
+      dropped by the kernel (a socket filter) for that many seconds (the daemon's settings, not the
+      state machines').
     """
 
     message_size: int = MAX_MESSAGE_SIZE
@@ -49,6 +51,7 @@ class Limits:
     denial_logs_per_source: float = 5.0
     denial_logs_total: float = 20.0
     source_rate: float = 2000.0
+    source_block_time: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 
 TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", "limits", *ROLES)
-LIMITS_KEYS = ("message_size", "extensions", "denial_replies", "denial_log_lines", "source_rate")
+LIMITS_KEYS = ("message_size", "extensions", "denial_replies", "denial_log_lines", "source_rate", "source_block_time")
 RATE_KEYS = ("per_source", "total")
 HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "max_lifetime",
            "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
@@ -291,6 +291,7 @@ def _limits(sec: Section, warnings: list[str]) -> Limits:
         denial_logs_per_source=lines.get("per_source", s.number, default.denial_logs_per_source, 0.0),
         denial_logs_total=lines.get("total", s.number, default.denial_logs_total, 0.0),
         source_rate=sec.get("source_rate", s.number, default.source_rate, 0.0),
+        source_block_time=sec.get("source_block_time", s.number, default.source_block_time, 0.0, 86400.0),
     )
     if limits.message_size < LARGEST_REQUEST:
         warnings.append(f"{sec.at('message_size')}: {limits.message_size} bytes refuses a request with a long NAI "

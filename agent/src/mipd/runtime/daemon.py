@@ -58,6 +58,7 @@ from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
 BATCH = 64  # datagrams per batch (one commit each): ~3 ms of work, which bounds the reply latency it adds
 TRUST_TIME = 300.0  # seconds a source whose datagram led to stored state (an accepted registration) is trusted
 MAX_TRUSTED = 65536  # trusted sources remembered
+MAX_BLOCKED = 256  # sources the kernel drops at once (a socket filter of two instructions each)
 LINK_RETRY = 2.0  # seconds between attempts to open a packet socket on a missing link
 AGENTS_GROUP = "224.0.0.11"  # §2.3: every mobility agent processes the Mobile-Agents group
 LIMITED_BROADCAST = "255.255.255.255"
@@ -140,6 +141,11 @@ class Daemon:
         self._sources = source_limiter(config.limits)  # per-source share while there is a backlog
         self._trusted: dict[str, float] = {}  # source -> until when it is exempt from that share
         self._stored = False  # the datagram being handled led to a StoreRecord
+        self._refused: Counter[str] = Counter()  # datagrams over the share per source, this second
+        self._refused_until = 0.0  # end of that second
+        self._to_block: list[str] = []  # sources that sent twice their share within it
+        self._blocked: dict[str, float] = {}  # source -> until when the kernel drops its datagrams
+        self._unblock: asyncio.TimerHandle | None = None
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
             SendUDP: self._queue_send,
             SendICMP: self._queue_send,
@@ -291,6 +297,8 @@ class Daemon:
         loop = self._loop
         if self._link_retry is not None:
             self._link_retry.cancel()
+        if self._unblock is not None:
+            self._unblock.cancel()
         if self.timers is not None:
             self.timers.cancel_all()
         if self.control is not None:
@@ -399,7 +407,9 @@ class Daemon:
         backlog (the last batch did not empty it) a source gets `limits.source_rate` datagrams a
         second at most, the rest dropped before decoding, unless one of its datagrams led to stored
         state (an accepted registration) in the last TRUST_TIME seconds: one flooding source cannot
-        starve the others, and authenticated traffic is served first.
+        starve the others, and authenticated traffic is served first. A source refused as many
+        datagrams again within a second is then dropped by the kernel for `limits.source_block_time`
+        seconds (_block): its flood no longer costs a read nor fills the receive buffer.
         """
         udp = self.udp
         assert udp is not None
@@ -409,6 +419,8 @@ class Daemon:
         batch = udp.recv_batch(BATCH, self.config.limits.message_size, admit)
         if udp.oversize or udp.refused:
             self._count_drops(udp)
+        if self._to_block:
+            self._block(now)
         if not batch:
             if not udp.backlog:
                 self._on_icmp_errors(now)
@@ -448,11 +460,55 @@ class Daemon:
         if sources is None:
             return None
         allow, trusted = sources.allow, self._trusted
+        if now >= self._refused_until:
+            self._refused = Counter()
+            self._refused_until = now + 1.0
+        refused, to_block = self._refused, self._to_block
+        threshold = sources.per_source if self.config.limits.source_block_time else float("inf")
 
         def admit(source: str) -> bool:
-            return trusted.get(source, 0.0) > now or allow(source, now)
+            if trusted.get(source, 0.0) > now or allow(source, now):
+                return True
+            count = refused[source] + 1
+            refused[source] = count
+            if count - 1 < threshold <= count:  # crossed it just now: once per second at most
+                to_block.append(source)
+            return False
 
         return admit
+
+    def _block(self, now: float) -> None:
+        """Have the kernel drop what the sources in _to_block send, for limits.source_block_time seconds."""
+        assert self.udp is not None and self._loop is not None
+        seconds = self.config.limits.source_block_time
+        for source in self._to_block:
+            if len(self._blocked) < MAX_BLOCKED:
+                self._blocked[source] = now + seconds
+                self.counters["source.blocked"] += 1
+                log.warning("source %s sent over twice its share (%g datagrams/s) within a second while mipd had a "
+                            "backlog: the kernel drops its datagrams for %g s", source,
+                            self.config.limits.source_rate, seconds)
+        self._to_block.clear()
+        self._apply_blocks()
+        if self._unblock is None:
+            self._unblock = self._loop.call_later(seconds, self._expire_blocks)
+
+    def _expire_blocks(self) -> None:
+        assert self._loop is not None
+        self._unblock = None
+        now = self.clock()
+        self._blocked = {s: t for s, t in self._blocked.items() if t > now}
+        self._apply_blocks()
+        if self._blocked:
+            self._unblock = self._loop.call_later(max(0.0, min(self._blocked.values()) - now), self._expire_blocks)
+
+    def _apply_blocks(self) -> None:
+        assert self.udp is not None
+        try:
+            self.udp.block_sources(self._blocked)
+        except OSError as e:
+            self.counters["source.block_failed"] += 1
+            log.error("cannot set the socket filter dropping flooding sources: %s", e.strerror or e)
 
     def _trust(self, source: str, now: float) -> None:
         trusted = self._trusted
