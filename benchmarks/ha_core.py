@@ -4,7 +4,11 @@
 Measures HomeAgent.on_packet end to end (decode, SA lookup, authenticator check, replay check,
 binding update, signed reply encode) on pre-built requests from many mobile nodes, then decodes
 the same bytes with scapy's MobileIP layers and prints the ratio of our decode speed to scapy's.
-Issue target: at least 50,000 requests/s. Prints figures; asserts nothing.
+Issue target: at least 50,000 requests/s. Then the cost of hostile datagrams before the
+authenticator is checked (RFC 5944 §3.8.2.1; issue 9 found 26-27 ms for a 65,507-byte one): the
+largest UDP payload of padding or of tiny extensions, 1000 tiny extensions, 17 of them (one over
+the default limit) and a forged authenticator, each CPU time per datagram. Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from mipd.protocol.home_agent import HomeAgent
 from mipd.security import SecurityAssociation, SecurityAssociations, sign
 from mipd.security.replay import ntp_timestamp
 from mipd.wire import registration as reg
-from mipd.wire.extensions import MHAE, NAIExtension
+from mipd.wire.extensions import MHAE, AuthExtension, NAIExtension
 
 HA = "10.1.0.1"
 
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> None:
     for handoff in (False, True):
         measure(args, now, handoff)
     measure_decode(build(min(args.nodes, 2000), 1, now)[1])
+    measure_hostile(now)
 
 
 def measure(args: argparse.Namespace, now: float, handoff: bool) -> None:
@@ -95,6 +100,36 @@ def measure_decode(packets: list[Packet]) -> None:
         MobileIP(d)
     theirs = len(sample) / (time.perf_counter() - t0)
     print(f"decode: ours {ours:,.0f} msgs/s, scapy MobileIP {theirs:,.0f} msgs/s, ratio {ours / theirs:.1f}x")
+
+
+def hostile_datagrams(home: str, now: float) -> dict[str, bytes]:
+    """Requests from `home` (which has an SA) that no node would send, each with a forged MHAE at the end."""
+    fixed = reg.RegistrationRequest(0, 600, home, HA, "192.0.2.1", ntp_timestamp(now)).encode_fixed()
+    forged = AuthExtension(MHAE, 257, bytes(16)).encode()
+    largest = 65_507  # the largest UDP payload over IPv4
+    tiny = b"\x80\x00"  # a skippable extension (type 128) of length 0
+    return {
+        "65,507 bytes of padding": fixed + b"\x00" * (largest - len(fixed)),
+        "65,507 bytes of tiny extensions": fixed + tiny * ((largest - len(fixed)) // 2),
+        "1000 tiny extensions + forged MHAE": fixed + tiny * 1000 + forged,
+        "17 tiny extensions + forged MHAE": fixed + tiny * 17 + forged,
+        "forged MHAE (a normal request)": fixed + forged,
+    }
+
+
+def measure_hostile(now: float) -> None:
+    """CPU time per hostile datagram through HomeAgent.on_packet (the denials it earns included)."""
+    ha, packets = build(1, 1, now)
+    home = node_address(1)
+    for name, data in hostile_datagrams(home, now).items():
+        pkt = Packet(data, "192.0.2.1", HA, 434)
+        count = max(20, min(20_000, 2_000_000 // len(data)))
+        c0 = time.process_time()
+        for _ in range(count):
+            ha.on_packet(pkt, now)
+        per = (time.process_time() - c0) / count
+        print(f"hostile: {name} ({len(data):,} bytes): {per * 1e6:,.1f} us CPU each ({1 / per:,.0f}/s on one core)")
+    print(f"hostile: home agent counters {dict(sorted((k, v) for k, v in ha.counters.items() if '.' in k))}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ BENCHMARKS: dict[str, list[str]] = {
     "handoff.py": ["--rounds", "10"],
     "tunnel_forwarding.py": ["--seconds", "3"],
     "fuzz.py": ["--inputs", "100000"],
+    "flood.py": ["--seconds", "3"],
 }
-NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py"}
+NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py"}
 
 
 def load() -> str:

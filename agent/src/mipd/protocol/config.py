@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from mipd.protocol.filters import HostSet, RegistrationFilters, addr_int
+from mipd.wire.registration import MAX_EXTENSIONS, MAX_MESSAGE_SIZE
 
 ENCAPSULATIONS = ("ipip", "gre", "minimal")
 REVERSE_TUNNEL_MODES = ("off", "offered", "mandatory")
@@ -38,6 +39,35 @@ class NaiHost:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What an unauthenticated sender can make an agent do (RFC 5944 §3.8.2.1: the authenticator
+    is checked first, so the work before it must be cheap and bounded), and how often it is told
+    no. Rates are per second, each a token bucket whose burst is the same number; 0 turns one off.
+
+    - message_size, extensions: a longer registration message is discarded unread, one with more
+      extensions when the limit is reached (mipd.wire.registration: the arithmetic of the default);
+    - denial_replies_*: denial replies (§3.7.2.3, §3.8.3) per source address and in all; the rest
+      are not sent (like §3.7.2's one per second per mobile node at a foreign agent);
+    - denial_logs_*: their log lines; the rest are summed up once a second ("N more like this
+      from X"), so a flood cannot fill the disk;
+    - source_rate: datagrams per second one source address gets processed while the daemon has a
+      backlog (a full batch); the rest are dropped before decoding, so one flooding source cannot
+      starve the others; source_block_time: a source that sends twice that within a second is
+      dropped by the kernel (a socket filter) for that many seconds (the daemon's settings, not the
+      state machines').
+    """
+
+    message_size: int = MAX_MESSAGE_SIZE
+    extensions: int = MAX_EXTENSIONS
+    denial_replies_per_source: float = 10.0
+    denial_replies_total: float = 100.0
+    denial_logs_per_source: float = 5.0
+    denial_logs_total: float = 20.0
+    source_rate: float = 2000.0
+    source_block_time: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class HomeAgentConfig:
     """RFC 5944 §3.8.1: address, home network prefix(es), served mobile nodes."""
 
@@ -59,6 +89,7 @@ class HomeAgentConfig:
     advertisement_interval: float = 5.0
     advertisement_lifetime: int = 15
     advertisement_code: int = 16
+    limits: Limits = field(default=Limits(), compare=False)
     broadcasts: frozenset[str] = field(default=frozenset(), compare=False)  # derived
     reserved: frozenset[str] = field(default=frozenset(), compare=False)  # derived: never a home address
     _nai_homes: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)  # derived
@@ -137,6 +168,7 @@ class ForeignAgentConfig:
     pending_timeout: float = 7.0  # §3.7.1: pending longer -> 78
     challenge: bool = False  # RFC 3012 challenges in advertisements
     filters: RegistrationFilters = RegistrationFilters()
+    limits: Limits = field(default=Limits(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +188,4 @@ class MobileNodeConfig:
     reregister_margin: int = 10  # seconds before expiry to re-register
     solicit_interval: float = 1.0  # initial solicitation interval; doubles (§2.4)
     max_retransmit_interval: float = 32.0  # cap on registration backoff (§3.6.3)
+    limits: Limits = field(default=Limits(), compare=False)

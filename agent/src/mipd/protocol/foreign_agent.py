@@ -50,11 +50,12 @@ from mipd.protocol.config import (
     ServedInterface,
     encap_for_flags,
 )
+from mipd.protocol.ratelimit import DenialGate
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import low32
 from mipd.wire import icmp
 from mipd.wire import registration as reg
-from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.errors import TooManyExtensionsError, UnknownExtensionError, WireError
 from mipd.wire.extensions import (
     ENCAP_DELIVERY,
     FHAE,
@@ -102,6 +103,7 @@ _UNREACHABLE_CODES = {
 ADVERTISE_TIMER = "fa-advertise"  # key (ADVERTISE_TIMER, interface)
 PENDING_TIMER = "fa-pending"  # key (PENDING_TIMER, node, low 32 bits of the Identification)
 VISITOR_TIMER = "fa-visitor"  # key (VISITOR_TIMER, home address)
+DENIAL_TIMER = ("fa-denials-repeated", "summary")  # the denial lines left out (ratelimit.DenialGate)
 
 DIRECT = "direct"  # RFC 3024 §5.1
 ENCAPSULATING = "encapsulating"  # RFC 3024 §5.2
@@ -396,6 +398,7 @@ class ForeignAgent:
         self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER, self._drop_challenge)
         self.advertiser.configure(_advert_links(config), _advert_settings(config), 0.0)
         self._last_denial: dict[str, float] = {}
+        self.denials = DenialGate(config.limits, self.counters, DENIAL_TIMER)
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._visitors: dict[str, Visitor] = {}  # by home address
         # what relayed acceptances not yet committed changed (track_commits): visitors before, and who was told
@@ -434,12 +437,19 @@ class ForeignAgent:
         return self.advertiser.start(now)
 
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
-        """A UDP 434 datagram (request from a visitor, reply from a home agent) or ICMP message. Never raises."""
+        """A UDP 434 datagram (request from a visitor, reply from a home agent) or ICMP message. Never raises.
+
+        A registration message longer than `limits.message_size` is discarded unread, and at most
+        `limits.extensions` extensions are decoded (work before authentication is bounded, §3.8.2.1).
+        """
         self._now = now
         self.counters["rx.packets"] += 1
         try:
             if pkt.icmp:
                 return self.advertiser.on_icmp(pkt, now, self._advert_flags())
+            if len(pkt.data) > self.config.limits.message_size:
+                self.counters["discard.oversize"] += 1
+                return []
             kind = pkt.data[:1]
             if kind == b"\x01":
                 return self._on_request(pkt, now)
@@ -458,6 +468,8 @@ class ForeignAgent:
             return []
         if self.advertiser.is_timer(key):
             return self.advertiser.on_timer(key, now, self._advert_flags())
+        if key == DENIAL_TIMER:
+            return self.denials.flush(now)
         if key[0] == PENDING_TIMER and len(key) == 3:
             return self._on_pending_timeout((key[1], key[2]), now)
         if key[0] == VISITOR_TIMER:
@@ -485,6 +497,7 @@ class ForeignAgent:
         self._now = now
         old = self.config
         self.config, self.sas = config, sas
+        self.denials.configure(config.limits, now)
         self._ifaces = {i.name: i for i in config.interfaces}
         self._own = self._own_addresses(config)
         del old
@@ -614,9 +627,9 @@ class ForeignAgent:
             self.counters["discard.request_off_served_link"] += 1  # requests come from visitors on our links
             return []
         try:
-            req = reg.decode_request(pkt.data)
-        except UnknownExtensionError:
-            self.counters["discard.unknown_extension"] += 1  # §1.9: silently discarded
+            req = reg.decode_request(pkt.data, self.config.limits.extensions)
+        except (UnknownExtensionError, TooManyExtensionsError) as e:
+            self.counters[e.counter] += 1  # §1.9: silently discarded; too many: not worth an answer
             return []
         except WireError:
             return self._deny_unparsable_request(pkt, iface, now)
@@ -816,9 +829,9 @@ class ForeignAgent:
     def _on_reply(self, pkt: Packet, now: float) -> list[Action]:
         self.counters["rx.reply"] += 1
         try:
-            reply = reg.decode_reply(pkt.data)
-        except UnknownExtensionError:
-            self.counters["discard.unknown_extension"] += 1  # §1.9; the node's request will time out (78)
+            reply = reg.decode_reply(pkt.data, self.config.limits.extensions)
+        except (UnknownExtensionError, TooManyExtensionsError) as e:
+            self.counters[e.counter] += 1  # §1.9; the node's request will time out (78)
             return []
         except WireError:
             return self._fail_unparsable_reply(pkt, now)
@@ -981,18 +994,25 @@ class ForeignAgent:
     def _deny(self, mn: _Requester, denied: _Denied, now: float, mn_spi: int | None = None) -> list[Action]:
         """§3.7.2.3: a Registration Reply copying Home Address, Home Agent and Identification, with our
         MFAE when we share an SA with the node; at most one per second per node (§3.7.2), and at most
-        one 76 per second overall (RFC 3024 §4.2.1). The decision is logged even when the reply is not sent."""
+        one 76 per second overall (RFC 3024 §4.2.1). The decision is logged even when the reply is not
+        sent. Replies and log lines are also rate-limited per source address and in all: a flooder
+        that varies the node it names is not held by §3.7.2's limit (ratelimit.DenialGate)."""
         code = denied.code
         self.counters[f"denied.{code}"] += 1
-        fields: dict[str, Any] = {"node": mn.node, "coa": mn.care_of_address, "code": code, "reason": denied.reason}
-        if denied.security:
-            fields["security_exception"] = True
         rate_limited = self._rate_limited(mn.node, code, now)
         if rate_limited:
             self.counters["denial.rate_limited"] += 1
-            fields["reply_suppressed"] = True
-        actions: list[Action] = [Log("registration-denied", fields, "warning" if denied.security else "info")]
-        if not rate_limited:
+        send, line, extra = self.denials.admit(mn.source, now, reply=not rate_limited)
+        actions: list[Action] = list(extra)
+        if line:
+            fields: dict[str, Any] = {"node": mn.node, "coa": mn.care_of_address, "code": code,
+                                      "reason": denied.reason}
+            if denied.security:
+                fields["security_exception"] = True
+            if not send:
+                fields["reply_suppressed"] = True
+            actions.append(Log("registration-denied", fields, "warning" if denied.security else "info"))
+        if send:
             actions.append(self._send_to_mn(mn, self._denial_payload(mn, denied, mn_spi), None))
         return actions
 

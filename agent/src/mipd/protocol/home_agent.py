@@ -37,15 +37,17 @@ from mipd.protocol.actions import (
 )
 from mipd.protocol.advertiser import Advertiser, AdvertLink, AdvertSettings, check_timing
 from mipd.protocol.config import HomeAgentConfig, encap_for_flags
+from mipd.protocol.ratelimit import DenialGate
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import ReplayState, id_newer
 from mipd.wire import icmp
 from mipd.wire import registration as reg
-from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.errors import WireError
 from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_FA_CHALLENGE, MN_NAI, AuthExtension, GenAuthExtension
 
 EXPIRY_TIMER = "binding-expiry"
 ADVERTISE_TIMER = "ha-advertise"  # key (ADVERTISE_TIMER, home interface)
+DENIAL_TIMER = "ha-denials-repeated"  # the summary of denial lines left out (ratelimit.DenialGate)
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
 BROADCAST = "255.255.255.255"
 INFINITE = float("inf")
@@ -86,6 +88,35 @@ _Uncommitted = tuple[str, tuple[Binding, ...], int | None, reg.RegistrationReque
                      SecurityAssociation | None, str]
 
 
+class _LaterFHAEs:
+    """The FHAEs of a request decoded only through its authorization-enabling extension: what
+    follows is decoded when first asked for, i.e. once the authenticator verified (§3.8.2.1: the
+    FHAE, c/d, is checked after a); a rest that does not decode discards the request (_Discard)."""
+
+    __slots__ = ("_ha", "_req", "_found")
+
+    def __init__(self, ha: HomeAgent, req: reg.RegistrationRequest, found: list[AuthExtension]) -> None:
+        self._ha = ha
+        self._req = req
+        self._found = found
+
+    def _all(self) -> list[AuthExtension]:
+        if self._req.pending:
+            if not self._ha._decode_rest(self._req):
+                raise _Discard
+            self._found = [e for e in self._req.extensions if e.type == FHAE]  # type: ignore[misc]
+        return self._found
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __bool__(self) -> bool:
+        return bool(self._all())
+
+    def __getitem__(self, index: int) -> AuthExtension:
+        return self._all()[index]
+
+
 COMPACT_SLACK = 1024  # stale expiry entries tolerated beyond one per node before the heap is rebuilt
 
 
@@ -114,6 +145,7 @@ class HomeAgent:
         self._journal: list[_Uncommitted] | None = None  # what uncommitted registrations changed (track_commits)
         self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER)
         self.advertiser.configure(*_advertising(config), 0.0)
+        self.denials = DenialGate(config.limits, self.counters, DENIAL_TIMER)
 
     # ------------------------------------------------------------------ queries
 
@@ -133,19 +165,26 @@ class HomeAgent:
         return self.advertiser.start(now)
 
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
-        """A UDP 434 datagram for the home agent (§3.8.2), or an ICMP solicitation (§2.3). Never raises."""
+        """A UDP 434 datagram for the home agent (§3.8.2), or an ICMP solicitation (§2.3). Never raises.
+
+        Before the authenticator is checked (§3.8.2.1) the work is bounded: a datagram longer than
+        `limits.message_size` is discarded unread, at most `limits.extensions` extensions are
+        decoded, and only through the authorization-enabling one (the rest: _LaterFHAEs).
+        """
         if pkt.icmp:
             return self.advertiser.on_icmp(pkt, now, self._advert_flags())
-        try:
-            req = reg.decode(pkt.data)
-        except UnknownExtensionError:
-            self.counters["discard.unknown_extension"] += 1  # §1.9: silently discarded
+        data = pkt.data
+        limits = self.config.limits
+        if len(data) > limits.message_size:
+            self.counters["discard.oversize"] += 1
             return []
-        except WireError:
-            self.counters["discard.malformed"] += 1
-            return []
-        if not isinstance(req, reg.RegistrationRequest):
+        if data[:1] == b"\x03":
             self.counters["discard.not_a_request"] += 1
+            return []
+        try:
+            req = reg.decode_request(data, limits.extensions, until_auth=True)
+        except WireError as e:
+            self.counters[e.counter] += 1  # §1.9: an unknown extension 0-127 is silently discarded too
             return []
         self.counters["rx.request"] += 1
         try:
@@ -159,6 +198,8 @@ class HomeAgent:
         Also the periodic advertisement on the home link (§2.3)."""
         if self.advertiser.is_timer(key):
             return self.advertiser.on_timer(key, now, self._advert_flags())
+        if key == DENIAL_TIMER:
+            return self.denials.flush(now)
         if key != EXPIRY_TIMER:
             return []
         self._armed = INFINITE
@@ -183,6 +224,7 @@ class HomeAgent:
         """Apply new settings (SAs, filters, lifetimes) keeping live bindings (reload)."""
         self.config = config
         self.sas = sas
+        self.denials.configure(config.limits, now)
         actions = self.advertiser.configure(*_advertising(config), now)
         for home, bs in list(self._bindings.items()):
             for b in bs:
@@ -328,10 +370,10 @@ class HomeAgent:
             return self._deregister(req, pkt, now, sa, node, fa_sa)
         return self._register(req, pkt, now, sa, node, nai, fa_sa)
 
-    @staticmethod
-    def _scan(req: reg.RegistrationRequest) -> tuple[AuthExtension | GenAuthExtension | None, str | None, list]:
+    def _scan(self, req: reg.RegistrationRequest) -> tuple[AuthExtension | GenAuthExtension | None, str | None, Any]:
         """One pass over the extensions: the authorization-enabling one (the first MHAE, or an
-        MN-AAA extension, RFC 3012 §6), the NAI (RFC 2794), and every FHAE."""
+        MN-AAA extension, RFC 3012 §6), the NAI (RFC 2794), and every FHAE (those after the
+        authorization-enabling one decoded when first asked for: _LaterFHAEs)."""
         auth = None
         nai = None
         fhaes = []
@@ -343,7 +385,18 @@ class HomeAgent:
                 nai = e.nai  # type: ignore[union-attr]
             elif t == FHAE:
                 fhaes.append(e)
+        if req.pending:
+            return auth, nai, _LaterFHAEs(self, req, fhaes)  # type: ignore[arg-type]
         return auth, nai, fhaes  # type: ignore[return-value]
+
+    def _decode_rest(self, req: reg.RegistrationRequest) -> bool:
+        """Decode what follows the authorization-enabling extension; False (counted) if it does not decode."""
+        try:
+            reg.decode_rest(req, self.config.limits.extensions)
+        except WireError as e:
+            self.counters[e.counter] += 1
+            return False
+        return True
 
     def _mn_sa(self, home: str, nai: str | None, spi: int) -> SecurityAssociation | None:
         sa = self.sas.get(home, spi)
@@ -565,18 +618,28 @@ class HomeAgent:
         node: str,
         fa_sa: SecurityAssociation | None = None,
     ) -> list[Action]:
-        """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a)."""
+        """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a). A request whose
+        extensions do not all decode is discarded instead (§1.9); replies and log lines are
+        rate-limited per source and in all (ratelimit.DenialGate)."""
+        if req.pending and not self._decode_rest(req):
+            return []
         self.counters[f"denied.{code}"] += 1
-        id_valid = sa is not None and code != codes.HA_ID_MISMATCH
-        if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest),
-            # filed under its home address or, for a node known by its NAI, under the NAI (RFC 2794 §2)
-            nai = self._scan(req)[1] or ""
-            sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node) or self.sas.for_peer(nai))[0]
-        reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid, record=False)
-        level = "warning" if code in (codes.HA_MN_AUTH, codes.HA_FA_AUTH, codes.HA_ID_MISMATCH) else "info"
-        fields = {"node": node, "coa": req.care_of_address, "code": code, "reason": reason}
-        reply = self._reply(req, pkt, code, req.lifetime, reply_id, sa, fa_sa)
-        return [Log("registration-denied", fields, level), reply]
+        send, line, actions = self.denials.admit(pkt.source, now)
+        out: list[Action] = list(actions)
+        if line:
+            level = "warning" if code in (codes.HA_MN_AUTH, codes.HA_FA_AUTH, codes.HA_ID_MISMATCH) else "info"
+            fields = {"node": node, "coa": req.care_of_address, "code": code, "reason": reason}
+            out.append(Log("registration-denied", fields, level))
+        if send:
+            id_valid = sa is not None and code != codes.HA_ID_MISMATCH
+            if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest),
+                # filed under its home address or, for a node known by its NAI, under the NAI (RFC 2794 §2)
+                nai = self._scan(req)[1] or ""
+                sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node) or self.sas.for_peer(nai))[0]
+            reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid,
+                                                        record=False)
+            out.append(self._reply(req, pkt, code, req.lifetime, reply_id, sa, fa_sa))
+        return out
 
     def _reply(
         self,

@@ -62,7 +62,7 @@ from mipd.security import SecurityAssociation, SecurityAssociations, next_reques
 from mipd.security.replay import clock_offset_from_reply, low32
 from mipd.wire import icmp
 from mipd.wire import registration as reg
-from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.errors import WireError
 from mipd.wire.extensions import MFAE, MHAE, AuthExtension, ChallengeExtension, NAIExtension
 
 HOME = "home"
@@ -401,11 +401,8 @@ class MobileNode:
             if pkt.icmp:
                 return self._on_icmp(pkt, now)
             return self._on_udp(pkt, now)
-        except UnknownExtensionError:
-            self.counters["discard.unknown_extension"] += 1  # §1.9: silently discarded
-            return []
-        except WireError:
-            self.counters["discard.malformed"] += 1
+        except WireError as e:
+            self.counters[e.counter] += 1  # §1.9: an unknown extension 0-127 is silently discarded too
             return []
         except Exception as e:  # a bug must not take the node down: count it and drop the packet
             self.counters["discard.internal_error"] += 1
@@ -1047,7 +1044,14 @@ class MobileNode:
     # ------------------------------------------------------------------ replies (§3.6.2)
 
     def _on_udp(self, pkt: Packet, now: float) -> list[Action]:
-        msg = reg.decode(pkt.data)
+        """A reply is authenticated after it is decoded: a longer datagram than `limits.message_size`
+        is discarded unread, at most `limits.extensions` extensions are decoded (RFC 5944 §3.8.2.1's
+        rule for the agents: bounded work before authentication)."""
+        limits = self.config.limits
+        if len(pkt.data) > limits.message_size:
+            self.counters["discard.oversize"] += 1
+            return []
+        msg = reg.decode(pkt.data, limits.extensions)
         if not isinstance(msg, reg.RegistrationReply):
             self.counters["discard.not_a_reply"] += 1
             return []

@@ -24,6 +24,7 @@ from mipd.protocol.config import (
     REVERSE_TUNNEL_MODES,
     ForeignAgentConfig,
     HomeAgentConfig,
+    Limits,
     MobileNodeConfig,
     NaiHost,
     ServedInterface,
@@ -36,6 +37,7 @@ from mipd.runtime.schema import ConfigError, Section
 from mipd.security import ALGORITHMS, REPLAY_METHODS, SPI_MIN, SecurityAssociation, SecurityAssociations, parse_key
 from mipd.security.associations import SPI_MAX
 from mipd.security.keys import KEY_FORMS
+from mipd.wire.registration import LARGEST_REQUEST
 
 DEFAULT_CONFIG = "/etc/mipd/mipd.yaml"
 DEFAULT_CONTROL_SOCKET = "/run/mipd/mipd.sock"
@@ -46,9 +48,11 @@ STATE_SYNC = ("normal", "full")  # SQLite synchronous: normal survives a process
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 
-TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", *ROLES)
-HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "nai_hosts", "max_lifetime",
-           "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
+TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", "limits", *ROLES)
+LIMITS_KEYS = ("message_size", "extensions", "denial_replies", "denial_log_lines", "source_rate", "source_block_time")
+RATE_KEYS = ("per_source", "total")
+HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "nai_hosts",
+           "max_lifetime", "simultaneous_bindings", "binding_limit", "reverse_tunnel", "reverse_tunnel_mandatory",
            "encapsulations", "filters", "advertisement")
 HA_ADV_KEYS = ("enabled", "interval", "lifetime", "code")
 FA_KEYS = ("interfaces", "advertisement", "registration_lifetime", "registration_required", "reverse_tunnel",
@@ -64,6 +68,7 @@ NAI_HOST_KEYS = ("nai", "home_addresses")
 SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback", "roles")
 ADV_TIMING_FIELDS = {"advertisement_interval": "interval", "advertisement_lifetime": "lifetime"}  # -> advertisement.*
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
+MIN_MESSAGE_SIZE = 64  # a request with an MHAE (46 bytes with HMAC-MD5) and a little more
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Config:
     home_agent: HomeAgentConfig | None = None
     foreign_agent: ForeignAgentConfig | None = None
     mobile_node: MobileNodeConfig | None = None
+    limits: Limits = Limits()
     sas: SecurityAssociations = field(default_factory=SecurityAssociations, compare=False)
     sa_roles: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
@@ -135,6 +141,8 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     if ha is not None and fa is not None:  # the foreign agent's addresses are this host's too: never bound
         own = tuple(sorted({a for i in fa.interfaces for a in (i.address, *i.care_of_addresses)} - {ha.address}))
         ha = dataclasses.replace(ha, own_addresses=own)
+    limits = _limits(top.section("limits", LIMITS_KEYS), warnings)
+    ha, fa, mn = (None if role is None else dataclasses.replace(role, limits=limits) for role in (ha, fa, mn))
     if ha is None and fa is None and mn is None:
         raise ConfigError("", "no role configured: give home_agent, foreign_agent and/or mobile_node")
     if mn is not None and (ha is not None or fa is not None):
@@ -165,6 +173,7 @@ def _load(path: str, check_key_permissions: bool) -> Config:
         home_agent=ha,
         foreign_agent=fa,
         mobile_node=mn,
+        limits=limits,
         sas=sas,
         sa_roles=sa_roles,
         warnings=tuple(warnings),
@@ -275,6 +284,28 @@ def _mobile_node(value: object, path: str, warnings: list[str]) -> MobileNodeCon
         solicit_interval=solicit,
         max_retransmit_interval=cap,
     )
+
+
+def _limits(sec: Section, warnings: list[str]) -> Limits:
+    """The `limits` section (protocol.config.Limits: bounded work before authentication, RFC 5944
+    §3.8.2.1; denial and per-source rates against floods)."""
+    default = Limits()
+    replies = sec.section("denial_replies", RATE_KEYS)
+    lines = sec.section("denial_log_lines", RATE_KEYS)
+    limits = Limits(
+        message_size=sec.get("message_size", s.integer, default.message_size, MIN_MESSAGE_SIZE, 65535),
+        extensions=sec.get("extensions", s.integer, default.extensions, 2, 255),
+        denial_replies_per_source=replies.get("per_source", s.number, default.denial_replies_per_source, 0.0),
+        denial_replies_total=replies.get("total", s.number, default.denial_replies_total, 0.0),
+        denial_logs_per_source=lines.get("per_source", s.number, default.denial_logs_per_source, 0.0),
+        denial_logs_total=lines.get("total", s.number, default.denial_logs_total, 0.0),
+        source_rate=sec.get("source_rate", s.number, default.source_rate, 0.0),
+        source_block_time=sec.get("source_block_time", s.number, default.source_block_time, 0.0, 86400.0),
+    )
+    if limits.message_size < LARGEST_REQUEST:
+        warnings.append(f"{sec.at('message_size')}: {limits.message_size} bytes refuses a request with a long NAI "
+                        f"and challenge ({LARGEST_REQUEST} bytes at most without vendor extensions)")
+    return limits
 
 
 # ------------------------------------------------------------------ pieces

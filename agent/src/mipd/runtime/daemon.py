@@ -41,6 +41,8 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
     StoreRecord,
 )
+from mipd.protocol.config import Limits
+from mipd.protocol.ratelimit import SourceLimiter
 from mipd.runtime import commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
@@ -56,6 +58,9 @@ from mipd.security import SecurityAssociations
 from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
 
 BATCH = 64  # datagrams per batch (one commit each): ~3 ms of work, which bounds the reply latency it adds
+TRUST_TIME = 300.0  # seconds a source whose datagram led to stored state (an accepted registration) is trusted
+MAX_TRUSTED = 65536  # trusted sources remembered
+MAX_BLOCKED = 256  # sources the kernel drops at once (a socket filter of two instructions each)
 LINK_RETRY = 2.0  # seconds between attempts to open a packet socket on a missing link
 AGENTS_GROUP = "224.0.0.11"  # §2.3: every mobility agent processes the Mobile-Agents group
 LIMITED_BROADCAST = "255.255.255.255"
@@ -142,6 +147,14 @@ class Daemon:
         self.reload_state: dict[str, Any] = {"in_progress": False}  # `mipctl status`: the last reload's outcome
         self._reload_running: asyncio.Task[dict[str, Any]] | None = None
         self._reload_queued: asyncio.Future[dict[str, Any]] | None = None
+        self._sources = source_limiter(config.limits)  # per-source share while there is a backlog
+        self._trusted: dict[str, float] = {}  # source -> until when it is exempt from that share
+        self._stored = False  # the datagram being handled led to a StoreRecord
+        self._refused: Counter[str] = Counter()  # datagrams over the share per source, this second
+        self._refused_until = 0.0  # end of that second
+        self._to_block: list[str] = []  # sources that sent twice their share within it
+        self._blocked: dict[str, float] = {}  # source -> until when the kernel drops its datagrams
+        self._unblock: asyncio.TimerHandle | None = None
         self._handlers: dict[type, Callable[[Role, Any], None]] = {
             SendUDP: self._queue_send,
             SendICMP: self._queue_send,
@@ -323,6 +336,8 @@ class Daemon:
                 pending.cancel()  # its thread finishes on its own; nothing is applied
         if self._link_retry is not None:
             self._link_retry.cancel()
+        if self._unblock is not None:
+            self._unblock.cancel()
         if self.timers is not None:
             self.timers.cancel_all()
         if self.control is not None:
@@ -424,18 +439,36 @@ class Daemon:
     # ------------------------------------------------------------------ events in
 
     def _on_udp(self) -> None:
-        """UDP 434 readable: a batch of datagrams through the state machines, one commit, the replies."""
-        assert self.udp is not None
+        """UDP 434 readable: a batch of datagrams through the state machines, one commit, the replies.
+
+        Against floods (the work before authentication must stay small, RFC 5944 §3.8.2.1): a
+        datagram longer than `limits.message_size` is dropped as it is read; while the socket has a
+        backlog (the last batch did not empty it) a source gets `limits.source_rate` datagrams a
+        second at most, the rest dropped before decoding, unless one of its datagrams led to stored
+        state (an accepted registration) in the last TRUST_TIME seconds: one flooding source cannot
+        starve the others, and authenticated traffic is served first. A source refused as many
+        datagrams again within a second is then dropped by the kernel for `limits.source_block_time`
+        seconds (_block): its flood no longer costs a read nor fills the receive buffer.
+        """
+        udp = self.udp
+        assert udp is not None
         t0 = time.perf_counter()
         now = self.clock()
-        batch = self.udp.recv_batch(BATCH)
+        admit = self._admit(now) if udp.backlog else None
+        batch = udp.recv_batch(BATCH, self.config.limits.message_size, admit)
+        if udp.oversize or udp.refused:
+            self._count_drops(udp)
+        if self._to_block:
+            self._block(now)
         if not batch:
-            self._on_icmp_errors(now)
+            if not udp.backlog:
+                self._on_icmp_errors(now)
             return
         self.counters["rx.udp"] += len(batch)
         ha, fa, mn = self.roles.get(HOME_AGENT), self.roles.get(FOREIGN_AGENT), self.roles.get(MOBILE_NODE)
         fa_ifs, ha_addr = self._fa_ifindexes, self.config.home_agent.address if ha else None
         execute = self._execute
+        self._stored = False
         for d in batch:
             kind = d.data[:1]
             if mn is not None:
@@ -452,10 +485,83 @@ class Daemon:
                 continue
             pkt = Packet(d.data, d.source, d.dest, d.source_port, self._ifname(d.ifindex), None, False, d.ttl)
             execute(role, role.machine.on_packet(pkt, now))
-        if len(batch) < BATCH:
+            if self._stored:
+                self._stored = False
+                self._trust(d.source, now)
+        if not udp.backlog:
             self._on_icmp_errors(now)
         self._flush()
         self._time_batch(time.perf_counter() - t0)
+
+    def _admit(self, now: float) -> Callable[[str], bool] | None:
+        """Whether a datagram from a source is read on, while there is a backlog (see _on_udp)."""
+        sources = self._sources
+        if sources is None:
+            return None
+        allow, trusted = sources.allow, self._trusted
+        if now >= self._refused_until:
+            self._refused = Counter()
+            self._refused_until = now + 1.0
+        refused, to_block = self._refused, self._to_block
+        threshold = sources.per_source if self.config.limits.source_block_time else float("inf")
+
+        def admit(source: str) -> bool:
+            if trusted.get(source, 0.0) > now or allow(source, now):
+                return True
+            count = refused[source] + 1
+            refused[source] = count
+            if count - 1 < threshold <= count:  # crossed it just now: once per second at most
+                to_block.append(source)
+            return False
+
+        return admit
+
+    def _block(self, now: float) -> None:
+        """Have the kernel drop what the sources in _to_block send, for limits.source_block_time seconds."""
+        assert self.udp is not None and self._loop is not None
+        seconds = self.config.limits.source_block_time
+        for source in self._to_block:
+            if len(self._blocked) < MAX_BLOCKED:
+                self._blocked[source] = now + seconds
+                self.counters["source.blocked"] += 1
+                log.warning("source %s sent over twice its share (%g datagrams/s) within a second while mipd had a "
+                            "backlog: the kernel drops its datagrams for %g s", source,
+                            self.config.limits.source_rate, seconds)
+        self._to_block.clear()
+        self._apply_blocks()
+        if self._unblock is None:
+            self._unblock = self._loop.call_later(seconds, self._expire_blocks)
+
+    def _expire_blocks(self) -> None:
+        assert self._loop is not None
+        self._unblock = None
+        now = self.clock()
+        self._blocked = {s: t for s, t in self._blocked.items() if t > now}
+        self._apply_blocks()
+        if self._blocked:
+            self._unblock = self._loop.call_later(max(0.0, min(self._blocked.values()) - now), self._expire_blocks)
+
+    def _apply_blocks(self) -> None:
+        assert self.udp is not None
+        try:
+            self.udp.block_sources(self._blocked)
+        except OSError as e:
+            self.counters["source.block_failed"] += 1
+            log.error("cannot set the socket filter dropping flooding sources: %s", e.strerror or e)
+
+    def _trust(self, source: str, now: float) -> None:
+        trusted = self._trusted
+        if source not in trusted and len(trusted) >= MAX_TRUSTED:
+            self._trusted = trusted = {k: t for k, t in trusted.items() if t > now}
+            if len(trusted) >= MAX_TRUSTED:
+                return
+        trusted[source] = now + TRUST_TIME
+
+    def _count_drops(self, udp: UdpSocket) -> None:
+        c = self.counters
+        c["discard.oversize"] += udp.oversize
+        c["discard.source_over_rate"] += udp.refused
+        udp.oversize = udp.refused = 0
 
     def _time_batch(self, seconds: float) -> None:
         """How long a batch took from reading to the last reply sent: a coarse histogram and the maximum."""
@@ -631,6 +737,7 @@ class Daemon:
     def _store_record(self, role: Role, a: StoreRecord) -> None:
         assert self.store is not None
         self.store.put(a.kind, a.record)
+        self._stored = True
 
     def _delete_record(self, role: Role, a: DeleteRecord) -> None:
         assert self.store is not None
@@ -724,6 +831,7 @@ class Daemon:
         new = dataclasses.replace(new, **{f: getattr(old, f) for f in restart})
         now = self.clock()
         self.config = new
+        self._sources = source_limiter(new.limits)
         for name, role in self.roles.items():
             try:
                 self._execute(role, role.machine.on_config(getattr(new, name), sas[name], now))
@@ -754,6 +862,11 @@ class Daemon:
             # shielded: a client that goes away does not cancel the reload it asked for
             return await asyncio.shield(self.request_reload())
         return commands.answer(self, command, self.clock())
+
+
+def source_limiter(limits: Limits) -> SourceLimiter | None:
+    """The per-source share of the daemon's work while it has a backlog (None: no limit)."""
+    return SourceLimiter(limits.source_rate, 0.0) if limits.source_rate else None
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
 import functools
 import socket
 import struct
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 SOL_IP = 0
@@ -33,6 +35,9 @@ IP_TTL = 2
 ICMP_FILTER = 1
 SO_RCVBUFFORCE = 33
 SO_ATTACH_FILTER = 26
+SO_DETACH_FILTER = 27
+SKF_NET_OFF = -0x100000  # classic BPF: offsets from the network (IP) header
+MAX_BLOCKED = 1000  # source addresses one socket filter can drop (two instructions each, of 4096)
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_MULTICAST = 0
 PACKET_AUXDATA = 8
@@ -128,23 +133,39 @@ class UdpSocket:
             raise
         self.sock = s
         self.port = s.getsockname()[1]
+        self.backlog = False  # the last recv_batch stopped at its limit, not on an empty socket
+        self.oversize = 0  # datagrams dropped for their size (recv_batch)
+        self.refused = 0  # datagrams dropped for their source (recv_batch)
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def recv_batch(self, limit: int) -> list[Datagram]:
-        """Up to `limit` datagrams, reading until the socket would block."""
+    def recv_batch(self, limit: int, max_size: int = MAX_DATAGRAM,
+                   admit: Callable[[str], bool] | None = None) -> list[Datagram]:
+        """Up to `limit` datagrams (at most `limit` reads), until the socket would block (`backlog`
+        says whether it did not). A datagram longer than `max_size` is copied no further than that
+        and dropped (`oversize`); one whose source address `admit` refuses is dropped before its
+        ancillary data is looked at (`refused`): a flood costs one read per datagram, no more."""
         out: list[Datagram] = []
         recvmsg = self.sock.recvmsg
-        while len(out) < limit:
+        self.backlog = True
+        for _ in range(limit):
             try:
-                data, anc, _flags, addr = recvmsg(MAX_DATAGRAM, _CMSG_SPACE)
+                data, anc, flags, addr = recvmsg(max_size, _CMSG_SPACE)
             except BlockingIOError:
+                self.backlog = False
                 break
             except OSError as e:
                 if e.errno in (errno.EAGAIN, errno.EINTR):
+                    self.backlog = e.errno == errno.EINTR
                     break
                 continue  # a queued ICMP error reported as this call's errno: read_errors() drains them
+            if flags & socket.MSG_TRUNC:
+                self.oversize += 1
+                continue
+            if admit is not None and not admit(addr[0]):
+                self.refused += 1
+                continue
             ifindex, dest, ttl = 0, "0.0.0.0", 64
             for level, kind, value in anc:
                 if level == SOL_IP:
@@ -155,6 +176,19 @@ class UdpSocket:
                         ttl = _INT.unpack_from(value)[0]
             out.append(Datagram(data, addr[0], addr[1], dest, ifindex, ttl))
         return out
+
+    def block_sources(self, sources: Collection[str]) -> None:
+        """Have the kernel drop every datagram from `sources` before it is queued (a classic BPF
+        socket filter comparing the IPv4 source address; an empty collection removes it), so a
+        flood from them neither costs a read nor fills the receive buffer ahead of other senders."""
+        if not sources:
+            with contextlib.suppress(OSError):  # ENOENT: no filter attached
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+            return
+        program = source_filter(sorted(sources)[:MAX_BLOCKED])
+        buf = ctypes.create_string_buffer(program, len(program))  # the kernel copies it
+        fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(buf))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
     def read_errors(self) -> list[IcmpError]:
         """Drain the error queue (IP_RECVERR): ICMP errors about datagrams we sent."""
@@ -223,7 +257,7 @@ class IcmpSender:
         self.sock.close()
 
 
-_LD_H, _LD_B, _LDX_MSH, _LD_IND_H, _LD_IND_B = 0x28, 0x30, 0xB1, 0x48, 0x50
+_LD_W, _LD_H, _LD_B, _LDX_MSH, _LD_IND_H, _LD_IND_B = 0x20, 0x28, 0x30, 0xB1, 0x48, 0x50
 _JEQ, _JSET, _RET = 0x15, 0x45, 0x06
 
 
@@ -250,6 +284,17 @@ def bpf_filter(udp434: bool, icmp_types: tuple[int, ...]) -> bytes:
         jf_off = labels[jf] - pc - 1 if isinstance(jf, str) else jf
         out.append(struct.pack("=HBBI", code, jt_off, jf_off, k))
     return b"".join(out)
+
+
+def source_filter(sources: list[str]) -> bytes:
+    """A classic BPF program for a UDP socket: drop a datagram whose IPv4 source is in `sources`
+    (per address: "equal? then return 0 (drop), else skip that return"; jumps of 0 or 1 only)."""
+    load_source = struct.pack("=HBBI", _LD_W, 0, 0, (SKF_NET_OFF + 12) & 0xFFFFFFFF)
+    drop = struct.pack("=HBBI", _RET, 0, 0, 0)
+    compares = [struct.pack("=HBBI", _JEQ, 0, 1, int.from_bytes(socket.inet_aton(a), "big")) + drop
+                for a in sources]
+    accept = struct.pack("=HBBI", _RET, 0, 0, 0xFFFFFFFF)
+    return load_source + b"".join(compares) + accept
 
 
 class PacketSocket:

@@ -3,7 +3,7 @@
 Encoders are byte-exact; decoders accept any bytes and fail only with `WireError`.
 """
 
-from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.errors import TooManyExtensionsError, UnknownExtensionError, WireError
 from mipd.wire.extensions import (
     ENCAP_DELIVERY,
     FHAE,
@@ -48,7 +48,7 @@ __all__ = [
     "GEN_AUTH_MN_AAA", "LIFETIME_DEREGISTER", "LIFETIME_INFINITE", "MFAE", "MHAE", "MN_FA_CHALLENGE",
     "MN_NAI", "PORT", "UDP_TUNNEL_REPLY", "UDP_TUNNEL_REQUEST", "AgentAdvertisement", "AgentSolicitation",
     "AuthExtension", "ChallengeExtension", "EncapDeliveryExtension", "Extension", "GenAuthExtension",
-    "NAIExtension", "PadExtension", "RegistrationReply", "RegistrationRequest", "UDPTunnelReply",
-    "UDPTunnelRequest", "UnknownExtension", "UnknownExtensionError", "WireError", "decode_extensions",
+    "NAIExtension", "PadExtension", "RegistrationReply", "RegistrationRequest", "TooManyExtensionsError",
+    "UDPTunnelReply", "UDPTunnelRequest", "UnknownExtension", "UnknownExtensionError", "WireError", "decode_extensions",
     "encode_extensions",
 ]

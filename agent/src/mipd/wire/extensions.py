@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from mipd.wire.errors import UnknownExtensionError, WireError
+from mipd.wire.errors import TooManyExtensionsError, UnknownExtensionError, WireError
 
 PAD = 0
 MHAE = 32  # Mobile-Home Authentication Extension
@@ -29,6 +29,7 @@ UDP_TUNNEL_REQUEST = 144  # RFC 3519 §3.1
 GEN_AUTH_MN_AAA = 1  # RFC 3012 §5 subtype
 
 AUTH_TYPES = frozenset({MHAE, MFAE, FHAE})
+NO_LIMIT = 1 << 30  # extensions: more than any datagram can hold
 
 _SPI = struct.Struct("!I")
 _UDPT = struct.Struct("!BBBBBBH")  # type len subtype rsvd1/code flags encap/rsvd rsvd3/keepalive
@@ -181,17 +182,31 @@ def encode_extensions(extensions: list[Extension]) -> bytes:
     return b"".join(e.encode() for e in extensions)
 
 
-def decode_extensions(data: bytes, start: int) -> list[Extension]:
+def decode_extensions(data: bytes, start: int, max_extensions: int = NO_LIMIT) -> list[Extension]:
     """Decode the extensions in data[start:] (RFC 5944 §1.9-1.11).
 
     Raises WireError for truncation or bad lengths, UnknownExtensionError for an unrecognised
-    type 0-127. Each extension records its own offset in `data`. Accepts any bytes-like object.
+    type 0-127, TooManyExtensionsError for more than `max_extensions`. Each extension records
+    its own offset in `data`. Accepts any bytes-like object.
     """
     data = bytes(data)
     out: list[Extension] = []
+    decode_some(data, start, out, max_extensions, False)
+    return out
+
+
+def decode_some(data: bytes, start: int, out: list[Extension], max_extensions: int, until_auth: bool) -> int:
+    """Append the extensions of data[start:] to `out`, at most `max_extensions` in all (those
+    already in `out` count). With `until_auth`, stop after the first MHAE or Generalized
+    Authentication extension (the authorization-enabling one at a home agent, RFC 5944 §3.8.2.1,
+    RFC 3012 §6): what follows it is not covered by its authenticator and need not be read
+    before it verified. Returns the offset where decoding stopped (0 when it reached the end).
+    """
     n = len(data)
     i = start
     while i < n:
+        if len(out) >= max_extensions:
+            raise TooManyExtensionsError(max_extensions, i)
         t = data[i]
         if t == PAD:
             out.append(PadExtension(i))
@@ -208,6 +223,8 @@ def decode_extensions(data: bytes, start: int) -> list[Extension]:
                 raise WireError(f"generalized authentication length {length} does not fit", i + 2)
             out.append(GenAuthExtension(subtype, spi, data[i + 8 : end], i))
             i = end
+            if until_auth:
+                return i if i < n else 0
             continue
         length = data[i + 1]
         end = i + 2 + length
@@ -217,6 +234,8 @@ def decode_extensions(data: bytes, start: int) -> list[Extension]:
             if length < 4:
                 raise WireError(f"authentication extension type {t} length {length} < 4", i + 1)
             out.append(AuthExtension(t, _SPI.unpack_from(data, i + 2)[0], data[i + 6 : end], i))
+            if until_auth and t == MHAE:
+                return end if end < n else 0
         elif t == MN_NAI:
             try:
                 nai = data[i + 2 : end].decode()
@@ -248,4 +267,4 @@ def decode_extensions(data: bytes, start: int) -> list[Extension]:
         else:
             raise UnknownExtensionError(t, i)
         i = end
-    return out
+    return 0

@@ -2,6 +2,12 @@
 
 Addresses are dotted-quad strings, the Identification a 64-bit integer. `decode` keeps the
 raw bytes so the security layer can check authenticators over the exact bytes received.
+
+Bounded decoding (RFC 5944 §3.8.2.1: the authenticator is checked first, so what an agent does
+before that must be cheap): the agents discard a message longer than MAX_MESSAGE_SIZE unread and
+decode at most MAX_EXTENSIONS extensions (TooManyExtensionsError beyond); a home agent decodes a
+request only through its authorization-enabling extension (`decode_request(until_auth=True)`)
+and the rest once that verified (`decode_rest`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass, field
 from socket import inet_aton, inet_ntoa
 
 from mipd.wire.errors import WireError
-from mipd.wire.extensions import Extension, decode_extensions, encode_extensions
+from mipd.wire.extensions import NO_LIMIT, Extension, decode_some, encode_extensions
 
 PORT = 434
 REQUEST = 1
@@ -35,6 +41,16 @@ _REP = struct.Struct("!BBH4s4sQ")
 REQUEST_FIXED_LEN = _REQ.size  # 24
 REPLY_FIXED_LEN = _REP.size  # 20
 
+# The largest registration message a conforming node or agent builds: fixed part 24, MN-NAI 2 + 255
+# (RFC 2794 §2), MN-FA Challenge 2 + 255 (RFC 3012 §3), MN-AAA 8 + 20 (RFC 3012 §5, a 160-bit
+# authenticator; MHAE 6 + 16 with HMAC-MD5), MFAE or FHAE 6 + 20, UDP Tunnel Request 8 (RFC 3519),
+# Encapsulating Delivery Style 2 (RFC 3024): 602 bytes. The default limit leaves 422 bytes for
+# vendor (RFC 3115) and other extensions; a registration message is far below any MTU.
+LARGEST_REQUEST = 24 + 257 + 257 + 28 + 26 + 8 + 2  # 602
+MAX_MESSAGE_SIZE = 1024
+# Extensions in that largest request: 6; with a few vendor extensions and padding, 16 is ample.
+MAX_EXTENSIONS = 16
+
 
 @dataclass(slots=True)
 class RegistrationRequest:
@@ -48,6 +64,8 @@ class RegistrationRequest:
     identification: int
     extensions: list[Extension] = field(default_factory=list)
     raw: bytes = field(default=b"", compare=False, repr=False)
+    # offset of the first extension not decoded yet (decode_request(until_auth=True)); 0: all decoded
+    pending: int = field(default=0, compare=False, repr=False)
 
     def encode_fixed(self) -> bytes:
         return _REQ.pack(
@@ -112,7 +130,7 @@ def encode_reply_fixed(code: int, lifetime: int, home_address: str, home_agent: 
     return _REP.pack(REPLY, code, lifetime, inet_aton(home_address), inet_aton(home_agent), identification)
 
 
-def decode(data: bytes) -> RegistrationRequest | RegistrationReply:
+def decode(data: bytes, max_extensions: int = NO_LIMIT) -> RegistrationRequest | RegistrationReply:
     """Decode a registration message (UDP payload). Raises WireError only.
 
     Accepts any bytes-like object; `raw` of the result is always an immutable `bytes` copy.
@@ -122,29 +140,42 @@ def decode(data: bytes) -> RegistrationRequest | RegistrationReply:
         raise WireError("empty message", 0)
     kind = data[0]
     if kind == REQUEST:
-        return decode_request(data)
+        return decode_request(data, max_extensions)
     if kind == REPLY:
-        return decode_reply(data)
+        return decode_reply(data, max_extensions)
     raise WireError(f"message type {kind} is not a registration request (1) or reply (3)", 0)
 
 
-def decode_request(data: bytes) -> RegistrationRequest:
+def decode_request(data: bytes, max_extensions: int = NO_LIMIT, until_auth: bool = False) -> RegistrationRequest:
+    """A Registration Request; with `until_auth` only through the first MHAE or Generalized
+    Authentication extension (`pending` then says where the rest starts: `decode_rest`)."""
     data = bytes(data)
     if len(data) < REQUEST_FIXED_LEN:
         raise WireError(f"registration request of {len(data)} bytes, fixed part needs 24", len(data))
     t, flags, lifetime, home, ha, coa, ident = _REQ.unpack_from(data)
     if t != REQUEST:
         raise WireError(f"type {t}, expected 1", 0)
-    exts = decode_extensions(data, REQUEST_FIXED_LEN)
-    return RegistrationRequest(flags, lifetime, inet_ntoa(home), inet_ntoa(ha), inet_ntoa(coa), ident, exts, data)
+    exts: list[Extension] = []
+    pending = decode_some(data, REQUEST_FIXED_LEN, exts, max_extensions, until_auth)
+    return RegistrationRequest(flags, lifetime, inet_ntoa(home), inet_ntoa(ha), inet_ntoa(coa), ident, exts, data,
+                               pending)
 
 
-def decode_reply(data: bytes) -> RegistrationReply:
+def decode_rest(req: RegistrationRequest, max_extensions: int = NO_LIMIT) -> None:
+    """Decode the extensions `decode_request(until_auth=True)` left, appending them to
+    `req.extensions` (the limit counts them all). Raises WireError only."""
+    if req.pending:
+        start, req.pending = req.pending, 0
+        decode_some(req.raw, start, req.extensions, max_extensions, False)
+
+
+def decode_reply(data: bytes, max_extensions: int = NO_LIMIT) -> RegistrationReply:
     data = bytes(data)
     if len(data) < REPLY_FIXED_LEN:
         raise WireError(f"registration reply of {len(data)} bytes, fixed part needs 20", len(data))
     t, code, lifetime, home, ha, ident = _REP.unpack_from(data)
     if t != REPLY:
         raise WireError(f"type {t}, expected 3", 0)
-    exts = decode_extensions(data, REPLY_FIXED_LEN)
+    exts: list[Extension] = []
+    decode_some(data, REPLY_FIXED_LEN, exts, max_extensions, False)
     return RegistrationReply(code, lifetime, inet_ntoa(home), inet_ntoa(ha), ident, exts, data)
