@@ -406,6 +406,14 @@ def test_nai_identifies_node_and_is_returned():
     assert verify(sa, rep.raw, rep.extensions[1])
 
 
+def test_an_nai_appended_after_the_mhae_is_not_echoed_into_the_signed_reply():
+    """§3.5.1: what follows the MHAE is not authenticated; an NAI added there by anyone on the path
+    must not come back inside the part of the reply the home agent's MHAE covers (RFC 2794 §2)."""
+    data = request(after=NAIExtension("mallory@example.net").encode())
+    rep = reply_of(make_ha().on_packet(packet(data), NOW))
+    assert rep.code == 0 and [e.type for e in rep.extensions] == [MHAE]
+
+
 def test_mn_fa_challenge_is_echoed_after_the_mhae():
     """RFC 3012 §3.4: the challenge comes back in the reply, after the MHAE, before the FHAE."""
     from mipd.wire.extensions import ChallengeExtension

@@ -657,9 +657,14 @@ class HomeAgent:
         data = reg.encode_reply_fixed(code, lifetime, req.home_address, ha_field, identification)
         nai = challenge = b""
         raw = req.raw
+        authenticated = True  # still before the authorization-enabling extension
         for e in req.extensions:
             t = e.type
-            if t == MN_NAI and not nai:  # RFC 2794 §2: the NAI comes back in the reply, before the MHAE
+            if t == MHAE or t == GEN_AUTH:
+                authenticated = False
+            elif t == MN_NAI and not nai and authenticated:
+                # RFC 2794 §2: the NAI comes back in the reply, before the MHAE; only the one the node's
+                # authenticator covered (one appended after it is anybody's, §3.5.1)
                 nai = raw[e.offset : e.offset + 2 + raw[e.offset + 1]]
             elif t == MN_FA_CHALLENGE and not challenge:  # RFC 3012 §3.4: echoed after the MHAE
                 challenge = raw[e.offset : e.offset + 2 + raw[e.offset + 1]]
