@@ -32,8 +32,10 @@ BENCHMARKS: dict[str, list[str]] = {
     "tunnel_forwarding.py": ["--seconds", "3"],
     "fuzz.py": ["--inputs", "100000"],
     "flood.py": ["--seconds", "3"],
+    "reload_service.py": ["--sas", "20000"],
+    "ios_sim_cli.py": ["--hosts", "50", "--rounds", "5"],
 }
-NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py"}
+NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py", "reload_service.py"}
 
 
 def load() -> str:
