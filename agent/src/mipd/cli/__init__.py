@@ -1,2 +1,2 @@
 """Layer 6: command-line tools. `mipd` runs the agent and checks configurations; `mipctl` asks a
-running agent for its state over the control socket (shared/DESIGN.md)."""
+running agent for its state over the control socket (docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""Events into and actions out of the sans-IO state machines (shared/DESIGN.md, layer 3).
+"""Events into and actions out of the sans-IO state machines (docs/architecture.md).
 
 The state machines never touch sockets or clocks: the runtime feeds them events (a packet
 received, a timer fired, a link change, a new configuration) with the current time, and

@@ -1,4 +1,4 @@
-"""Layer 5: the mipd daemon (shared/DESIGN.md).
+"""Layer 5: the mipd daemon (docs/architecture.md).
 
 Runs the sans-IO state machines of `mipd.protocol` for real: YAML configuration
 (`config`), UDP/ICMP/link-layer sockets, timers, data-plane actions, SQLite persistence
