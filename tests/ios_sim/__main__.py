@@ -16,7 +16,7 @@ from ios_sim.users import UsersFileError, load_users
 
 
 def _listen(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
+    host, _colon, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise argparse.ArgumentTypeError(f"expected ADDRESS:PORT, not {value!r}")
     return host.strip("[]"), int(port)
@@ -25,7 +25,7 @@ def _listen(value: str) -> tuple[str, int]:
 def _interface(value: str) -> tuple[str, str | None]:
     from ios_sim.interfaces import canonical
 
-    name, _, link = value.partition("=")
+    name, _equals, link = value.partition("=")
     full = canonical(name)
     if full is None:
         raise argparse.ArgumentTypeError(f"not an interface name: {name!r} (e.g. Ethernet0/0)")

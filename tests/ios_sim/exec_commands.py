@@ -24,6 +24,8 @@ from ios_sim.session import SessionClosed
 NVRAM_SIZE = 262136  # bytes, as `show startup-config` reports "Using N out of 262136 bytes"
 CONFIG_BANNER = "Enter configuration commands, one per line.  End with CNTL/Z."
 
+BAD_SECRETS = ("% Bad secrets", "")  # IOS after the last wrong enable secret, then an empty line
+
 
 # ------------------------------------------------------------------ session and privilege
 
@@ -43,7 +45,7 @@ async def _enable(ctx: Context) -> None:
         if hmac.compare_digest(answer.encode(), secret.encode()):
             session.set_privilege(15)
             return
-    raise CommandError("% Bad secrets", "")
+    raise CommandError(*BAD_SECRETS)
 
 
 def _disable(ctx: Context) -> None:

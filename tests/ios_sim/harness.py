@@ -74,7 +74,7 @@ class RouterProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ios_sim exited {self.proc.returncode}: {self.proc.stderr.read().decode()}")
             if (self.state_dir / "ios_sim.pid").exists():
-                self.address, _, port = (self.state_dir / "listen").read_text().strip().rpartition(":")
+                self.address, _colon, port = (self.state_dir / "listen").read_text().strip().rpartition(":")
                 self.port = int(port)
                 return self
             time.sleep(0.05)

@@ -55,7 +55,7 @@ Translator = Callable[[str, dict[str, "str | None"]], "MipdFiles | None"]
 
 def load_translator(spec: str) -> Translator:
     """`package.module:function` -> the function (a Translator)."""
-    module_name, _, function = spec.partition(":")
+    module_name, _colon, function = spec.partition(":")
     if not module_name or not function:
         raise ValueError(f"--translator must be MODULE:FUNCTION, not {spec!r}")
     return getattr(importlib.import_module(module_name), function)
@@ -85,7 +85,7 @@ class MipdAttachment:
         proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
                                                     stderr=asyncio.subprocess.STDOUT)
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+            out, _stderr = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:
             proc.kill()
             await proc.wait()

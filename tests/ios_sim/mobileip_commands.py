@@ -315,8 +315,8 @@ def mobile_router_commands(interfaces: dict[str, str | None]) -> list[Command]:
                 no=seq("address", opt(_address("address"), _address("mask")))),
         Command(seq("home-agent", _address("address"), opt("priority", Arg("priority", Number(0, 255)))),
                 config_line(lambda a: ("home-agent", a["address"]),
-                            lambda a: f"home-agent {a['address']}" + (f" priority {a['priority']}" if "priority" in a
-                                                                       else ""), 20),
+                            lambda a: f"home-agent {a['address']}"
+                            + (f" priority {a['priority']}" if "priority" in a else ""), 20),
                 no=seq("home-agent", _address("address"), opt("priority", opt(Arg("priority", Number(0, 255)))))),
         Command(seq("register", "lifetime", Arg("lifetime", LIFETIME)),
                 config_line(lambda a: ("register", "lifetime"), lambda a: f"register lifetime {a['lifetime']}", 30),

@@ -25,6 +25,8 @@ from ios_sim.mipd_attach import MipdUnavailable
 
 INFINITE = 0xFFFF
 
+SECURE_ENTITIES = ("host", "visitor", "home-agent", "foreign-agent", "proxy-host")
+
 
 def hms(seconds: int | None) -> str:
     """IOS's lifetime clock: `02:46:40`; `INFINITE` for an infinite lifetime."""
@@ -196,7 +198,6 @@ def commands() -> list[Command]:
         Command(seq("show", "ip", "mobile", "visitor"), _visitor, pipes=True),
         Command(seq("show", "ip", "mobile", "globals"), _globals, pipes=True),
         Command(seq("show", "ip", "mobile", "secure",
-                    opt(alt(*(Kw(e, key="entity") for e in ("host", "visitor", "home-agent", "foreign-agent",
-                                                             "proxy-host"))),
+                    opt(alt(*(Kw(e, key="entity") for e in SECURE_ENTITIES)),
                         opt(Arg("address", Word())))), _secure, pipes=True),
     ]

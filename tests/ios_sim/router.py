@@ -75,7 +75,7 @@ class Router:
         """Default configuration (`version 12.4`, hostname, interfaces), then the startup-config, then
         the first apply (or the given mipd)."""
         loader = Session(self, _NullTerminal(), "boot", 15, 0, log=False)
-        release = ".".join(self.options.ios_version.split(".")[:2]).split("(")[0]  # 12.4(25d) -> 12.4
+        release = ".".join(self.options.ios_version.split(".")[:2]).split("(", maxsplit=1)[0]  # 12.4(25d) -> 12.4
         defaults = [f"version {release}", f"hostname {self.options.hostname}"]
         for name in self.options.interfaces:
             defaults.append(f"interface {name}")
@@ -145,4 +145,3 @@ class _NullTerminal:
 
     async def readkey(self) -> str | None:
         return None
-

@@ -131,14 +131,14 @@ def test_submode_falls_back_to_global_configuration(tmp_path: Path) -> None:
 
 
 def test_home_agent_running_config_in_ios_order(tmp_path: Path) -> None:
-    router, _ = config_of(tmp_path, *reversed(HA_LINES[1:]), HA_LINES[0])
+    router, _session = config_of(tmp_path, *reversed(HA_LINES[1:]), HA_LINES[0])
     lines = router.config.lines()
     assert lines[lines.index("router mobile"):] == ["router mobile", "!", *HA_LINES[1:4], HA_LINES[5], HA_LINES[4],
                                                     "!", "end"]
 
 
 def test_defaults_hidden_and_secure_forms(tmp_path: Path) -> None:
-    router, _ = config_of(
+    router, _session = config_of(
         tmp_path, "router mobile", "ip mobile home-agent lifetime 36000 replay 7 reverse-tunnel-off",
         f"ip mobile secure visitor 10.99.0.11 spi 1A2b key hex {KEY.upper()} replay timestamp 7",
         f"ip mobile secure home-agent 172.16.10.1 inbound-spi 100 outbound-spi 101 key hex {KEY2} algorithm hmac-md5 "
@@ -255,7 +255,7 @@ def test_write_memory_and_reload(tmp_path: Path) -> None:
     startup = tmp_path / "startup-config"
     assert stat.S_IMODE(startup.stat().st_mode) == 0o600  # it holds keys
     assert "Using " in screen and KEY in screen
-    reloaded, _ = run(tmp_path, [])
+    reloaded, _session = run(tmp_path, [])
     assert reloaded.config.text() == router.config.text()
     _erased, screen = run(tmp_path, ["write erase", "", "show startup-config"])
     assert "Erase of nvram: complete" in screen and "startup-config is not present" in screen

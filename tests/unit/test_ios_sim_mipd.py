@@ -85,8 +85,9 @@ def test_show_ip_mobile_from_the_attached_mipd(netns, tmp_path: Path) -> None:
     router.start()
     try:
         globals_before, empty = in_router(router, netns, ["show ip mobile globals", "show ip mobile binding"])
-        assert globals_before.splitlines()[:4] == ["IP Mobility global information:", "", "Home Agent",
-                                                    "    Registration lifetime: 00:30:00 (1800 secs)"]
+        expected = ["IP Mobility global information:", "", "Home Agent",
+                    "    Registration lifetime: 00:30:00 (1800 secs)"]
+        assert globals_before.splitlines()[:4] == expected
         assert "        10.99.0.0/16" in globals_before
         assert empty.splitlines() == ["Mobility Binding List:", "Total 0"]
         sock = rh.udp_socket(netns.name)
