@@ -292,13 +292,18 @@ async def kernel_tunnels() -> dict[tuple[str, str], dict[str, Any]]:
         proc = await asyncio.create_subprocess_exec("ip", "-s", "-d", "-j", "link", "show",
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         out, _unused_err = await asyncio.wait_for(proc.communicate(), 10.0)
-        links = json.loads(out or b"[]")
+        return tunnel_devices(json.loads(out or b"[]"))
     except (OSError, ValueError, TimeoutError):
         return {}
+
+
+def tunnel_devices(links: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """`ip -s -d -j link`'s ipip and gre devices by (local, remote): their mtu and stats64 rx/tx."""
     devices = {}
     for link in links:
-        data = (link.get("linkinfo") or {}).get("info_data") or {}
-        if (link.get("linkinfo") or {}).get("info_kind") in ("ipip", "gre") and data.get("remote"):
+        info = link.get("linkinfo") or {}
+        data = info.get("info_data") or {}
+        if info.get("info_kind") in ("ipip", "gre") and data.get("remote"):
             stats = link.get("stats64") or {}
             devices[(data.get("local"), data["remote"])] = {"mtu": link.get("mtu", 0), "rx": stats.get("rx") or {},
                                                              "tx": stats.get("tx") or {}}

@@ -350,8 +350,11 @@ def _cisco_mac(mac: bytes) -> str:
 
 def test_mobile_router_configuration_becomes_a_mipd_mobile_node(netns, tmp_path: Path):
     rh.ip("link", "add", "mr-roam", "type", "veth", "peer", "name", "mr-peer", ns=netns.name)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("dataplane: {backend: none}\nlog: {level: debug}\n")
     router = RouterProcess(tmp_path / "r1", "MR1", netns=netns.name,
-                           extra_args=("--interface", "Ethernet0/0=mr-roam", "--interface", "Ethernet0/1"))
+                           extra_args=("--interface", "Ethernet0/0=mr-roam", "--interface", "Ethernet0/1",
+                                       "--mipd-settings", str(settings)))
     router.start()
     try:
         in_router(router, netns, [], [
@@ -359,9 +362,12 @@ def test_mobile_router_configuration_becomes_a_mipd_mobile_node(netns, tmp_path:
             "router mobile", "ip mobile router", "address 10.99.0.11 255.255.0.0", "home-agent 10.1.0.1",
             "register lifetime 600", "reverse-tunnel", "mobile-network Ethernet0/1",
             f"ip mobile secure home-agent 10.1.0.1 spi 101 key hex {FA_KEY_HEX} algorithm hmac-md5"])
-        log = wait_for_log(router, "apply: mipd")
-        assert "apply: mipd check-config refused" not in log
-        mn = yaml.safe_load((router.state_dir / "mipd" / "mipd.yaml").read_text())["mobile_node"]
+        log = wait_for_log(router, "apply: mipd started")
+        status = rh.Mipd(netns, router.state_dir / "mipd" / "mipd.yaml").ctl_json("status")
+        assert status["roles"] == ["mobile_node"]
+        config = yaml.safe_load((router.state_dir / "mipd" / "mipd.yaml").read_text())
+        assert (config["dataplane"], config["log"]) == ({"backend": "none"}, {"level": "debug"})
+        mn = config["mobile_node"]
         assert (mn["home_address"], mn["home_prefix_length"], mn["home_agent"], mn["interfaces"], mn["lifetime"],
                 mn["reverse_tunnel"]) == ("10.99.0.11", 16, "10.1.0.1", ["mr-roam"], 600, True)
         check = rh.MIPD, "check-config", str(router.state_dir / "mipd" / "mipd.yaml")

@@ -322,3 +322,28 @@ def test_show_ip_mobile_tunnel_from_bindings_visitors_and_kernel_devices() -> No
                 {"care_of_address": "10.2.0.50", "home_agent": "10.1.0.1", "colocated": True}]
     assert show.tunnels_of([], visitors, "0.0.0.0") == [
         {"src": "172.16.20.1", "dest": "10.1.0.1", "encap": "ipip", "users": 1, "reverse": True, "creator": "FA"}]
+
+
+def test_tunnel_devices_from_ip_json() -> None:
+    """The kernel's tunnel devices as `ip -s -d -j link` prints them (iproute2's JSON), others ignored."""
+    links = [{"ifname": "lo", "mtu": 65536, "linkinfo": None},
+             {"ifname": "mip-t0", "mtu": 1480, "linkinfo": {"info_kind": "ipip", "info_data": {
+                 "proto": "ip4ip4", "remote": "172.16.20.1", "local": "10.1.0.1", "ttl": 0}},
+              "stats64": {"rx": {"bytes": 252, "packets": 3, "errors": 0, "dropped": 1},
+                          "tx": {"bytes": 336, "packets": 4, "errors": 0, "dropped": 0}}},
+             {"ifname": "ha-home", "mtu": 1500, "linkinfo": {"info_kind": "veth"}}]
+    assert show.tunnel_devices(links) == {("10.1.0.1", "172.16.20.1"): {
+        "mtu": 1480, "rx": {"bytes": 252, "packets": 3, "errors": 0, "dropped": 1},
+        "tx": {"bytes": 336, "packets": 4, "errors": 0, "dropped": 0}}}
+
+
+def test_mipd_settings_file_takes_only_daemon_settings(tmp_path: Path) -> None:
+    from ios_sim.mipd_attach import load_settings
+
+    good = tmp_path / "settings.yaml"
+    good.write_text("dataplane: {backend: none}\nlog: {level: debug}\n")
+    assert load_settings(good) == {"dataplane": {"backend": "none"}, "log": {"level": "debug"}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("home_agent: {address: 10.1.0.1}\n")
+    with pytest.raises(ValueError, match="home_agent: not a daemon setting"):
+        load_settings(bad)
