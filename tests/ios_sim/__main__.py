@@ -9,7 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from ios_sim.mipd_attach import load_translator
+import yaml
+
+from ios_sim.mipd_attach import DEFAULT_TRANSLATOR, load_settings, load_translator
 from ios_sim.router import DEFAULT_INTERFACES, Router, RouterOptions
 from ios_sim.server import HOST_KEY_NAME, serve
 from ios_sim.users import UsersFileError, load_users
@@ -47,7 +49,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--enable-tries", type=int, default=3, help="Password: prompts before %% Bad secrets (default 3)")
     p.add_argument("--newline", choices=("lf", "crlf"), default="lf", help="end of output lines (default lf)")
     p.add_argument("--translator", metavar="MODULE:FUNCTION",
-                   help="running config -> mipd configuration (the collection's IOS parser plugs in here)")
+                   help=f"running config -> mipd configuration (default {DEFAULT_TRANSLATOR}: the collection's "
+                        "IOS parser and Linux renderer; none with --mipd-config; `none`: keep mipd as it is)")
+    p.add_argument("--mipd-settings", type=Path, metavar="YAML",
+                   help="daemon settings (dataplane, log, state_sync) for the translated mipd configuration")
     p.add_argument("--mipd-config", type=Path, help="start a mipd with this configuration at boot")
     p.add_argument("--host-key", type=Path, help=f"SSH host key (default STATE_DIR/{HOST_KEY_NAME}, made if absent)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
@@ -63,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     try:
         users = load_users(args.users_file)
-        translator = load_translator(args.translator) if args.translator else None
-    except (UsersFileError, OSError, ValueError, ImportError, AttributeError) as error:
+        spec = args.translator or ("none" if args.mipd_config else DEFAULT_TRANSLATOR)
+        translator = load_translator(spec) if spec != "none" else None
+        mipd_settings = load_settings(args.mipd_settings) if args.mipd_settings else {}
+    except (UsersFileError, OSError, ValueError, ImportError, AttributeError, yaml.YAMLError) as error:
         print(f"ios_sim: {error}", file=sys.stderr)
         return 2
     options = RouterOptions(
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         interfaces=dict(args.interface) if args.interface else dict.fromkeys(DEFAULT_INTERFACES),
         enable_secret=users.enable_secret, enable_tries=args.enable_tries, pipe_section=not args.no_pipe_section,
         ios_version=args.ios_version, newline="\r\n" if args.newline == "crlf" else "\n", translator=translator,
-        mipd_config=args.mipd_config)
+        mipd_config=args.mipd_config, mipd_settings=mipd_settings)
     host_key = args.host_key or args.state_dir / HOST_KEY_NAME
     asyncio.run(serve(Router(options), users, args.listen, host_key))
     return 0

@@ -44,6 +44,8 @@ KEYWORDS: dict[str, str] = {
     "shutdown": "Shutdown the selected interface",
     "startup-config": "Contents of startup configuration",
     "terminal": "Set terminal line parameters",
+    "traffic": "Mobile IP protocol counters",
+    "tunnel": "Mobile IP tunnels",
     "version": "System hardware and software status",
     "virtual-network": "Virtual network",
     "visitor": "Mobile visitors",

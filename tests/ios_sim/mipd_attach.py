@@ -10,13 +10,14 @@ advertises on its links). Two parts:
   `apply(running_config_text)` translates the IOS Mobile IP configuration into a mipd
   configuration and keys file (0600), checks it, and reloads or starts mipd.
 
-THE TRANSLATION STEP IS PLUGGED IN FROM OUTSIDE: it belongs to the collection's IOS parser
-(plugins/module_utils/platforms/ios), which turns IOS lines into the collection's model; a
-`Translator` is a callable `(running_config_text, links) -> MipdFiles | None` given with
-`--translator MODULE:FUNCTION`, where `links` maps the router's interface names to the Linux
-links they stand for (`--interface Ethernet0/1=fa-visit`; None when not given). Without one the
-router keeps its running configuration, does not touch mipd, and says so in its log: nothing
-pretends to have applied anything.
+The translation step is a `Translator`, a callable `(running_config_text, links) -> MipdFiles |
+None` (`--translator MODULE:FUNCTION`), where `links` maps the router's interface names to the
+Linux links they stand for (`--interface Ethernet0/1=fa-visit`; None when not given). The default,
+translator.py, goes through the collection's model: its IOS platform parses the lines, its Linux
+platform renders mipd's files. With `--translator none` the router keeps its running
+configuration, does not touch mipd, and says so in its log: nothing pretends to have applied
+anything. Daemon settings (`--mipd-settings`: dataplane, log, state_sync) go under the
+translated roles; the paths are the router's own.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class MipdFiles:
 
 
 Translator = Callable[[str, dict[str, "str | None"]], "MipdFiles | None"]
+DEFAULT_TRANSLATOR = "ios_sim.translator:translate"  # the collection's IOS parser and Linux renderer
+# What --mipd-settings may set: mipd's daemon settings; the paths are the router's own (below).
+SETTINGS = ("dataplane", "log", "state_sync")
 
 
 def load_translator(spec: str) -> Translator:
@@ -59,6 +63,18 @@ def load_translator(spec: str) -> Translator:
     if not module_name or not function:
         raise ValueError(f"--translator must be MODULE:FUNCTION, not {spec!r}")
     return getattr(importlib.import_module(module_name), function)
+
+
+def load_settings(path: Path) -> dict[str, Any]:
+    """The daemon settings of a `--mipd-settings` YAML file (ValueError naming a key it may not set)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: must hold a mapping of {', '.join(SETTINGS)}")
+    for key in data:
+        if key not in SETTINGS:
+            raise ValueError(f"{path}: {key}: not a daemon setting the router passes to mipd "
+                             f"(one of {', '.join(SETTINGS)})")
+    return data
 
 
 class MipdUnavailable(Exception):
@@ -162,11 +178,12 @@ class MobileIpApplier:
     """The router's hook on leaving configuration mode: running config -> mipd (via a Translator)."""
 
     def __init__(self, attachment: MipdAttachment, translator: Translator | None, log: logging.Logger,
-                 links: dict[str, str | None] | None = None) -> None:
+                 links: dict[str, str | None] | None = None, settings: dict[str, Any] | None = None) -> None:
         self.attachment = attachment
         self.translator = translator
         self.log = log
         self.links = links or {}
+        self.settings = settings or {}  # daemon settings put under the translated roles
         self.last_status = "not applied yet"
 
     async def apply(self, running_config: str) -> str:
@@ -181,7 +198,7 @@ class MobileIpApplier:
         try:
             files = self.translator(running_config, dict(self.links))
         except Exception as error:  # the translator's refusal (what IOS accepts and mipd cannot do)
-            return f"translation failed, mipd not reconfigured: {error}"
+            return f"translation failed, mipd keeps its last configuration: {error}"
         if files is None:
             await self.attachment.stop()
             return "no Mobile IP configuration: mipd stopped"
@@ -205,7 +222,7 @@ class MobileIpApplier:
         try:
             workdir.mkdir(parents=True, exist_ok=True)
             keys_path = workdir / "keys.yaml"
-            config = dict(files.config)
+            config = {**self.settings, **files.config}
             config.update(control_socket=str(workdir / "mipd.sock"), state_db=str(workdir / "state.db"),
                           keys_file=str(keys_path))
             _replace(keys_path, yaml.safe_dump(files.keys, sort_keys=False))

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ios_sim.cmdlog import CommandLog
 from ios_sim.config_store import ConfigTree
@@ -41,6 +42,7 @@ class RouterOptions:
     newline: str = "\n"
     translator: Translator | None = None
     mipd_config: Path | None = None  # start this mipd configuration at boot (no translation)
+    mipd_settings: dict[str, Any] = field(default_factory=dict)  # daemon settings for the translated config
 
 
 class Router:
@@ -55,7 +57,8 @@ class Router:
         self.startup_path = options.state_dir / "startup-config"
         self.cmdlog = CommandLog(options.state_dir / "commands.log")
         self.attachment = MipdAttachment(options.state_dir / "mipd", self.log)
-        self.applier = MobileIpApplier(self.attachment, options.translator, self.log, options.interfaces)
+        self.applier = MobileIpApplier(self.attachment, options.translator, self.log, options.interfaces,
+                                       options.mipd_settings)
         self.sessions = 0
         self._applied: str | None = None
         self._apply_lock = asyncio.Lock()
