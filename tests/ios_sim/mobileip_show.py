@@ -307,8 +307,8 @@ def tunnel_devices(links: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
         data = info.get("info_data") or {}
         if info.get("info_kind") in ("ipip", "gre") and data.get("remote"):
             stats = link.get("stats64") or {}
-            devices[(data.get("local"), data["remote"])] = {"mtu": link.get("mtu", 0), "rx": stats.get("rx") or {},
-                                                             "tx": stats.get("tx") or {}}
+            counts = {"mtu": link.get("mtu", 0), "rx": stats.get("rx") or {}, "tx": stats.get("tx") or {}}
+            devices[(data.get("local"), data["remote"])] = counts
     return devices
 
 

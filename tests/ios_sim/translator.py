@@ -25,13 +25,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    import ansible_collections.netmobility.mobileip.plugins.module_utils.model  # noqa: F401
-except ImportError:  # outside pytest: link this checkout as the collection (labenv, tests/)
-    import labenv
-
-    labenv.importable(labenv.linked_collections("ios-sim-collections-"))
-
 from ansible_collections.netmobility.mobileip.plugins.module_utils import keys, model, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError, join
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios.lines import RunningConfig
