@@ -58,6 +58,8 @@ RTM_NEWLINK, RTM_DELLINK = 16, 17
 IFF_LOWER_UP = 1 << 16
 FLUSH_EVERY = 0.2  # seconds between writes of the records
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 
 def out(obj: object) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
@@ -187,12 +189,16 @@ def source(args: argparse.Namespace) -> None:
                 time.sleep(next_at - now)
                 continue
             sent_at = time.time()
+            # a stop between sending and recording would leave a datagram received but never sent:
+            # SIGTERM/SIGINT wait until both are done
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
             try:
                 sock.sendto(HEADER.pack(seq, sent_at) + pad, (args.dst, args.port))
             except OSError:
                 errors += 1  # no route for a moment, ENOBUFS...: counted as sent (and lost)
             sends.add(seq, sent_at)
             sends.flush()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             seq += 1
             next_at += interval
             if next_at < now - 1.0:
