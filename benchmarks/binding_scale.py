@@ -32,13 +32,13 @@ import tempfile
 import time
 from typing import Any
 
+from mipd.dataplane.null import NullDataplane
 from mipd.protocol.actions import ArmTimer, CancelTimer, DeleteRecord, Log, Packet, SendICMP, SendUDP, StoreRecord
 from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
 from mipd.protocol.home_agent import HomeAgent
 from mipd.runtime.daemon import BATCH  # datagrams per batch, one commit each
 from mipd.runtime.driver import Driver
-from mipd.runtime.nulldataplane import NullDataplane
 from mipd.runtime.roles import CODECS
 from mipd.runtime.store import Store
 from mipd.runtime.timers import Timers

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How fast the IOS-like router (tests/ios_sim) answers netmiko, and what it costs in CPU.
+"""How fast the IOS-like router (roles/lab/files/ios_sim) answers netmiko, and what it costs in CPU.
 
     .venv/bin/python benchmarks/ios_sim_cli.py [--hosts N] [--rounds R] [--lines L]
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "roles" / "lab" / "files"))
 
 from ios_sim.harness import RouterProcess  # noqa: E402
 

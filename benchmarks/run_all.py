@@ -34,8 +34,14 @@ BENCHMARKS: dict[str, list[str]] = {
     "flood.py": ["--seconds", "3"],
     "reload_service.py": ["--sas", "20000"],
     "ios_sim_cli.py": ["--hosts", "50", "--rounds", "5"],
+    "ios_state.py": ["--entries", "100", "--rounds", "5"],
+    "ios_push.py": ["--routers", "2", "--rounds", "3"],
+    "keys_scale.py": ["--sas", "10000", "50000"],
+    "radius_lookup.py": ["--nodes", "500", "--seconds", "3"],
+    "release_tooling.py": ["--rounds", "2"],
 }
-NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py", "reload_service.py"}
+NEEDS_ROOT = {"registration_rate.py", "handoff.py", "tunnel_forwarding.py", "flood.py", "reload_service.py",
+              "radius_lookup.py"}
 
 
 def load() -> str:

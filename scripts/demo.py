@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from mipd.protocol import actions as A
 from mipd.protocol import codes
-from mipd.protocol.simnet import Lab, standard_lab
 from mipd.security import SecurityAssociation, SecurityAssociations
+from mipd.simnet import Lab, standard_lab
 
 NOW = 1_800_000_000.0
 HOME = "10.1.0.10"

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mipd.ipv4 import checksum
 from mipd.protocol import codes
 from mipd.protocol.actions import ArmTimer, CancelTimer, LinkChange, Log, Packet, SendICMP, SendUDP
 from mipd.protocol.config import ForeignAgentConfig, HomeAgentConfig, MobileNodeConfig, NaiHost, ServedInterface
@@ -143,7 +144,7 @@ def with_icmp_checksum(data: bytes) -> bytes:
         return data
     body = bytearray(data)
     body[2:4] = b"\0\0"
-    body[2:4] = icmp.checksum(bytes(body)).to_bytes(2, "big")
+    body[2:4] = checksum(bytes(body)).to_bytes(2, "big")
     return bytes(body)
 
 

@@ -81,8 +81,7 @@ options:
         C(ip mobile) configuration.
       - Set by the action plugin from C(ansible_network_os) (V(ios), V(cisco.ios.ios), V(netmobility.mobileip.ios)
         mean V(ios)); tasks do not need it.
-      - On V(ios) only O(state=rendered) and O(state=parsed) work for now (the transport to the router comes later).
-        What an IOS-like router cannot hold (or the model cannot express from its configuration) is refused
+      - What an IOS-like router cannot hold (or the model cannot express from its configuration) is refused
         naming the option - see the IOS mapping in the collection's docs/ios_mapping.md.
     type: str
     choices: [linux, ios]
@@ -101,7 +100,72 @@ attributes:
     platforms: posix
 """
 
-    # Modules that talk to a running agent through mipctl.
+    # What a config module does on an IOS-like router.
+    IOS = r"""
+options:
+  save_when:
+    description:
+      - On an IOS-like router, when the running configuration is saved to the startup configuration
+        (C(write memory)). V(changed) - after a change (and never in check mode). V(always) - on every run that is
+        not in check mode (the task then reports a change). V(never) - the running configuration is left unsaved.
+      - Ignored on Linux hosts (their files are the configuration).
+    type: str
+    choices: [never, changed, always]
+    default: changed
+notes:
+  - On an IOS-like router the module runs on the controller and reaches the router with netmiko (the Python
+    package C(netmiko) on the controller), or through the host's C(ansible.netcommon.network_cli) connection. It
+    reads the configuration with C(show running-config | include ...) (IOS 12.2 has no C(| section)), sends the
+    fewest configuration lines (C(no) forms first, a new SPI before an old one goes), fails on a line the router
+    refuses with its message and the lines applied before it, reads the configuration back and fails if it is not
+    what was meant, then saves it per O(save_when). In check mode it reads and sends no configuration line.
+  - Passwords and keys never appear in the task's output; the commands returned show keys masked.
+"""
+
+    # The transport option: how a module on the controller reaches an IOS-like router (config modules,
+    # mobility_info, verify_registration).
+    TRANSPORT = r"""
+options:
+  transport:
+    description:
+      - How the module reaches an IOS-like router over netmiko. Filled by the action plugin from the inventory
+        (C(ansible_host), C(ansible_port), C(ansible_user), C(ansible_password) or
+        C(ansible_ssh_private_key_file), the enable secret from C(ansible_become_password),
+        C(ansible_connect_timeout), C(ansible_command_timeout)); tasks do not set it.
+      - Hosts with C(ansible_connection=ansible.netcommon.network_cli) use that connection instead (then only
+        O(transport.host), O(transport.port) and O(transport.username) are filled, to name the router in messages).
+    type: dict
+    suboptions:
+      host:
+        description: The router's address.
+        type: str
+      port:
+        description: Its SSH port.
+        type: int
+        default: 22
+      username:
+        description: The login.
+        type: str
+      password:
+        description: The login's password.
+        type: str
+      private_key_file:
+        description: An SSH private key instead of the password.
+        type: path
+      enable_secret:
+        description: The enable secret (needed when the login is not at privilege level 15).
+        type: str
+      connect_timeout:
+        description: Seconds to wait for the connection and the login.
+        type: int
+        default: 30
+      command_timeout:
+        description: Seconds to wait for each command's output.
+        type: int
+        default: 30
+"""
+
+    # Modules that read a host's live state: mipctl on a Linux host, show commands on an IOS-like router.
     AGENT = r"""
 options:
   config_path:
@@ -118,6 +182,25 @@ options:
       - Directory holding the agent's C(mipctl) (the bin directory of the virtualenv the agent is installed in).
         Default is to look it up on the PATH.
     type: path
+  platform:
+    description:
+      - What the target is. V(linux) - a host running the bundled C(mipd) agent, asked with C(mipctl --json).
+        V(ios) - an IOS-like router; the module runs on the controller and parses its C(show ip mobile) output
+        (C(binding), C(visitor), C(visitor pending), C(globals), C(host), C(traffic), C(tunnel), C(secure)) into the
+        same structures.
+      - Set by the action plugin from C(ansible_network_os) (V(ios), V(cisco.ios.ios), V(netmobility.mobileip.ios)
+        mean V(ios)); tasks do not need it. O(config_path), O(control_socket) and O(agent_bin_dir) do not apply
+        on V(ios).
+    type: str
+    choices: [linux, ios]
+    default: linux
+notes:
+  - On an IOS-like router some values have no IOS source and are null - C(expires) of a binding, C(delivery) of a
+    visitor, C(roles) of an SA, mipd's own fields of the status (C(version), C(pid), C(uptime), files); counters
+    IOS counts without a mipd equivalent are named C(ios.LABEL). A mobile router's C(registration) is not read
+    (asking for it fails). The module's RETURN section lists the fields.
+  - The parsers are TextFSM templates shipped in the collection (the controller needs C(textfsm), which comes
+    with C(netmiko)). Keys that C(show ip mobile secure) prints are turned into fingerprints as they are read.
 attributes:
   check_mode:
     description: Can run in check mode; the module never changes anything.

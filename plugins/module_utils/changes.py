@@ -133,10 +133,18 @@ def masked(field: Field, value: Any) -> Any:
             continue
         if sub.secret:
             if value[name] is not None:
-                out[f"{name}_fingerprint"] = keys.fingerprint(value[name], value.get("key_format") or "hex")
+                out[f"{name}_fingerprint"] = _fingerprint(field, name, value)
         else:
             out[name] = masked(sub, value[name])
     return out
+
+
+def _fingerprint(field: Field, name: str, value: dict[str, Any]) -> str:
+    """A mobility key by its format (as the agent prints it); another secret (a RADIUS shared secret) by its
+    UTF-8 bytes."""
+    if "key_format" in field.schema.fields:  # type: ignore[union-attr]
+        return keys.fingerprint(value[name], value.get("key_format") or "hex")
+    return keys.key_fingerprint(value[name].encode("utf-8"))
 
 
 def secrets(field: Field, value: Any) -> list[str]:

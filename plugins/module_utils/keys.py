@@ -48,5 +48,9 @@ def canonical_key(value: str, key_format: str, path: str) -> str:
 
 def fingerprint(value: str, key_format: str) -> str:
     """A short non-reversible tag of a key, equal to the agent's (mipd.security.keys.fingerprint)."""
-    key = key_bytes(value, key_format, "key")
+    return key_fingerprint(key_bytes(value, key_format, "key"))
+
+
+def key_fingerprint(key: bytes) -> str:
+    """The fingerprint of a key's bytes, of any length (a router may hold a key the model refuses)."""
     return "sha256:" + hashlib.sha256(b"mipd-key-fingerprint\x00" + key).hexdigest()[:12]

@@ -1,6 +1,6 @@
 # Copyright (c) netmobility.mobileip contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The data model: home agent, foreign agent, mobile node, security associations, registration filters.
+"""The data model: home agent, foreign agent, mobile node, security associations, registration filters, AAA.
 
 One schema per resource, platform-neutral (RFC 5944 terms; field names follow the mipd
 configuration file, which is the Linux rendering of this model). Every platform renders from
@@ -277,6 +277,65 @@ REGISTRATION_FILTERS = Schema({
 FILTER_OWNER = {"care_of": "home_agent", "roaming": "home_agent", "home_agents": "foreign_agent"}
 
 
+# ---------------------------------------------------------------------- AAA (RADIUS) client
+
+RADIUS_SECRET_MIN = 16  # RFC 2865 §3: at least 16 octets (mipd refuses shorter ones)
+RADIUS_SECRET_MAX = 128
+RADIUS_PORT = 1812  # RFC 2865 §3
+CACHE_UNTIL_UNBOUND = 0  # cache_lifetime 0: a fetched SA is kept until the node's binding ends (IOS load-sa)
+
+
+def _radius_secret(value: object, path: str) -> str:
+    """A RADIUS shared secret (RFC 2865 §3): 16-128 bytes of UTF-8. Errors never show it."""
+    if not isinstance(value, str) or not value:
+        raise ModelError(path, "must be a non-empty string (value hidden)")
+    size = len(value.encode("utf-8"))
+    if not RADIUS_SECRET_MIN <= size <= RADIUS_SECRET_MAX:
+        raise ModelError(path, f"is {size} bytes; {RADIUS_SECRET_MIN}-{RADIUS_SECRET_MAX} are needed (RFC 2865 §3)")
+    return value
+
+
+def _timeout(value: object, path: str) -> float:
+    return v.number(value, path, 0.0, 60.0)
+
+
+def _aaa_post(aaa: dict[str, Any], path: str, partial: bool) -> None:
+    if partial:
+        return
+    lifetime = aaa["cache_lifetime"]
+    if lifetime != CACHE_UNTIL_UNBOUND and aaa["refresh_margin"] >= lifetime:
+        raise ModelError(join(path, "refresh_margin"),
+                         f"{aaa['refresh_margin']} must be shorter than cache_lifetime ({lifetime})")
+
+
+RADIUS_SERVER = Schema({
+    "address": Field("str", v.ipv4, required=True),
+    "port": Field("int", _int(1, 65535), default=RADIUS_PORT),
+    "secret": Field("str", _radius_secret, secret=True),  # never read back from the main file alone
+})
+
+# The home agent's RADIUS client (RFC 5944 §3.8.2.1 a: the node's SA is fetched when the HA has none;
+# Cisco IOS `aaa authorization ipmobile`); defaults are mipd's (agent/src/mipd/runtime/radius_config.py).
+AAA = Schema({
+    # tried in this order (failover); one server per address
+    "servers": Field("list", elements="dict", schema=RADIUS_SERVER, identity=("address",), ordered=True,
+                     required=True, min_items=1),
+    "source_address": Field("str", v.ipv4),
+    "timeout": Field("float", _timeout, default=2.0),
+    "retries": Field("int", _int(0, 10), default=2),
+    "dead_time": Field("int", _int(0, 3600), default=30),
+    "nas_identifier": Field("str", lambda value, path: v.string(value, path, 64), default="mipd"),
+    "cache_lifetime": Field("int", _int(0, 30 * 86400), default=CACHE_UNTIL_UNBOUND),
+    "unbound_lifetime": Field("int", _int(1, 86400), default=300),
+    "refresh_margin": Field("int", _int(0, 86400), default=60),
+    "negative_lifetime": Field("int", _int(0, 86400), default=30),
+    "pending_lookups": Field("int", _int(1, 4096), default=64),
+    "pending_per_node": Field("int", _int(1, 64), default=4),
+    "lookup_rate": Field("int", _int(0), default=50),
+    "failure_log_interval": Field("int", _int(0, 86400), default=60),
+}, _aaa_post)
+
+
 # ---------------------------------------------------------------------- resources
 
 
@@ -320,5 +379,6 @@ RESOURCES = {
                  singleton=False, secret_file=True),
         Resource("registration_filters", Field("dict", schema=REGISTRATION_FILTERS), singleton=False,
                  keep_unnamed=True),
+        Resource("aaa", Field("dict", schema=AAA)),
     )
 }

@@ -85,9 +85,9 @@ def _run(module: Any, resource: Resource, platform: Platform) -> dict[str, Any]:
     field = resource.field
     if state == "parsed":
         text = module.params["running_config"]
+        module.no_log_values.update(platform.secrets(text))  # first: a failed parse echoes the text too
         parsed = platform.parse(resource, text)
         _hide(module, field, parsed, text)
-        module.no_log_values.update(platform.secrets(text))
         _warn(module, platform.unheld(resource, text))
         return {"changed": False, "parsed": _output(field, parsed)}
     config = _config(module, resource, platform)
@@ -98,12 +98,12 @@ def _run(module: Any, resource: Resource, platform: Platform) -> dict[str, Any]:
 
     wanted = None if state == "gathered" else states.want(resource, state, config)
     found = platform.read(resource)
-    have = platform.parse(resource, found)
+    have = _have(module, resource, platform, found, state)
     _hide(module, field, have)
     unheld = platform.unheld(resource, found)
     if state == "gathered":
         _warn(module, unheld)
-        return {"changed": False, "gathered": _output(field, have)}
+        return {"changed": False, "gathered": _output(field, have), **platform.finish(False, True)}
     if unheld:
         raise PlatformError(f"{resource.name}: the device holds what the model cannot express, nothing was "
                             f"changed: {'; '.join(unheld)}")
@@ -125,9 +125,26 @@ def _run(module: Any, resource: Resource, platform: Platform) -> dict[str, Any]:
     if module._diff:
         result["diff"] = {"before": _shown(resource, have), "after": _shown(resource, after),
                           "before_header": change.target, "after_header": change.target}
-    if change.commands and not module.check_mode:
-        result.update(platform.write(change))
+    try:
+        if change.commands and not module.check_mode:
+            result.update(platform.write(change))
+    finally:
+        result.update(platform.finish(result["changed"], module.check_mode))
     return result
+
+
+def _have(module: Any, resource: Resource, platform: Platform, found: Any, state: str) -> Any:
+    """What the device holds, as a model value. A device holding an incomplete resource (an IOS mobile
+    router section half applied, a file edited by hand) cannot be merged into, but the states that set
+    the whole resource (replaced, overridden, deleted) still can: they go on from nothing, with a warning."""
+    try:
+        return platform.parse(resource, found)
+    except ModelError as e:
+        if state not in ("replaced", "overridden", "deleted"):
+            raise ModelError(e.path, f"{e.message}; state=replaced (or deleted) sets the whole "
+                             f"{resource.name} again") from None
+        module.warn(f"{resource.name}: what the device holds is incomplete ({e}); it is set again as a whole")
+        return None
 
 
 def _warn(module: Any, texts: list[str]) -> None:

@@ -5,7 +5,7 @@
 Ansible masks the values of `no_log` options (the `key` itself), but a second key pasted into
 `spi`, `peer` or `algorithm` (a rotation's next key in the wrong variable, say) is just a wrong
 value there: Ansible's own type and choice errors, and the model's, would print it. For a resource
-kept in the secret keys file, every value an option refuses (by the model's own check for that
+with key material (SAs, RADIUS shared secrets), every value an option refuses (by the model's own check for that
 option) is replaced by "(value hidden)" in the failure message; the option's name stays, so the
 message still says what to fix.
 """
@@ -24,9 +24,11 @@ HIDDEN = "(value hidden)"
 
 
 def refused_values(field: Field, entries: object) -> set[str]:
-    """The text of every value in `entries` (a list of option dicts) that its option's check refuses,
-    and of every secret option's value."""
+    """The text of every value in `entries` (a list of option dicts, or one) that its option's check refuses,
+    and of every secret option's value, at any depth."""
     schema = field.schema
+    if isinstance(entries, dict):
+        entries = [entries]
     if schema is None or not isinstance(entries, list):
         return set()
     out: set[str] = set()
@@ -35,6 +37,9 @@ def refused_values(field: Field, entries: object) -> set[str]:
             continue
         for name, value in entry.items():
             option = schema.fields.get(name)
+            if option is not None and option.schema is not None:
+                out |= refused_values(option, value)
+                continue
             values = value if isinstance(value, list) else [value]
             for item in values:
                 if item is None or isinstance(item, (dict, list)):

@@ -14,13 +14,16 @@ description:
   - The mobile nodes' security associations are managed with M(netmobility.mobileip.security_associations), the
     care-of and roaming filters with M(netmobility.mobileip.registration_filters).
   - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
-    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
-    comes later). docs/ios_mapping.md lists the IOS line of each option.
+    C(ip mobile) configuration, over netmiko from the inventory's connection variables or the host's
+    C(ansible.netcommon.network_cli) connection (see O(transport), O(save_when)). docs/ios_mapping.md lists the
+    IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:
   - netmobility.mobileip.mipd
   - netmobility.mobileip.mipd.resource_states
+  - netmobility.mobileip.mipd.ios
+  - netmobility.mobileip.mipd.transport
 options:
   config:
     description:
@@ -151,6 +154,18 @@ EXAMPLES = r"""
   netmobility.mobileip.home_agent:
     state: gathered
   register: ha
+
+# On an IOS-like router (ansible_network_os cisco.ios.ios): the same task; the inventory says how to reach it
+# (ansible_host, ansible_user, ansible_password, ansible_become_password; or ansible_connection
+# ansible.netcommon.network_cli). Sends only the lines that change, reads them back, saves after a change.
+- name: Home agent on an IOS-like router, not saved to the startup configuration
+  netmobility.mobileip.home_agent:
+    config:
+      address: 10.2.0.1
+      interface: GigabitEthernet0/1
+      home_networks: [10.2.0.0/24]
+      mobile_hosts: [10.2.0.10-10.2.0.50]
+    save_when: never
 
 - name: The configuration text, offline
   netmobility.mobileip.home_agent:

@@ -15,13 +15,16 @@ description:
   - The node needs a security association with its home agent (RFC 5944 section 3.5.2); add it first with
     M(netmobility.mobileip.security_associations). A host is either a mobile node or a home/foreign agent.
   - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
-    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
-    comes later). docs/ios_mapping.md lists the IOS line of each option.
+    C(ip mobile) configuration, over netmiko from the inventory's connection variables or the host's
+    C(ansible.netcommon.network_cli) connection (see O(transport), O(save_when)). docs/ios_mapping.md lists the
+    IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:
   - netmobility.mobileip.mipd
   - netmobility.mobileip.mipd.resource_states
+  - netmobility.mobileip.mipd.ios
+  - netmobility.mobileip.mipd.transport
 options:
   config:
     description:

@@ -16,13 +16,16 @@ description:
     mobile node signs with it).
   - Keys are never returned, logged or shown in a diff - C(key_fingerprint) identifies them.
   - On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller and works on the router's
-    C(ip mobile) configuration; for now only O(state=rendered) and O(state=parsed) (the transport to the router
-    comes later). docs/ios_mapping.md lists the IOS line of each option.
+    C(ip mobile) configuration, over netmiko from the inventory's connection variables or the host's
+    C(ansible.netcommon.network_cli) connection (see O(transport), O(save_when)). docs/ios_mapping.md lists the
+    IOS line of each option.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:
   - netmobility.mobileip.mipd
   - netmobility.mobileip.mipd.resource_states
+  - netmobility.mobileip.mipd.ios
+  - netmobility.mobileip.mipd.transport
 options:
   config:
     description:

@@ -15,11 +15,13 @@ description:
   - With O(wait) it polls until everything matches or O(timeout) runs out (an agent not reachable yet counts as a
     mismatch then).
   - Never changes anything.
-  - On an IOS-like router (C(ansible_network_os) ios) the task fails for now - that platform is not implemented yet.
+  - On an IOS-like router (C(ansible_network_os) ios) it reads the same structures from the router's C(show ip
+    mobile) output (see M(netmobility.mobileip.mobility_info)); O(registration) cannot be checked there.
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:
   - netmobility.mobileip.mipd.agent
+  - netmobility.mobileip.mipd.transport
 options:
   bindings:
     description:
@@ -150,7 +152,7 @@ mobility_info:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netmobility.mobileip.plugins.module_utils import agent_cli, verify
+from ansible_collections.netmobility.mobileip.plugins.module_utils import agent_cli, mobility_state, verify
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
 
 
@@ -161,7 +163,7 @@ def main() -> None:
         "timeout": {"type": "float", "default": 30},
         "interval": {"type": "float", "default": 1},
     })
-    spec.update(agent_cli.AGENT_OPTIONS)
+    spec.update(mobility_state.OPTIONS)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     try:
         want = verify.expected(module.params)
@@ -170,7 +172,17 @@ def main() -> None:
     commands = verify.commands_for(want)
     if not commands:
         module.fail_json(msg="nothing to verify: give bindings, visitors, registration or security_associations")
-    mipctl = agent_cli.mipctl_for(module)
+    with mobility_state.opened_reader(module) as reader:
+        result = _poll(module, reader, want, commands)
+    if result["mismatches"]:
+        found = result["mismatches"]
+        module.fail_json(msg=f"mobility state not as expected ({len(found)} mismatch{'es' if len(found) > 1 else ''}): "
+                         + "; ".join(found), **result)
+    module.exit_json(**result)
+
+
+def _poll(module: AnsibleModule, reader: mobility_state.Reader, want: dict, commands: tuple[str, ...]) -> dict:
+    """Ask the reader until the state matches or the time is up; the result without `failed`."""
     start = time.monotonic()
     deadline = start + (module.params["timeout"] if module.params["wait"] else 0)
     attempts = 0
@@ -178,7 +190,7 @@ def main() -> None:
         attempts += 1
         info: dict = {}
         try:
-            info = mipctl.gather(commands)
+            info = reader.gather(commands)
             found = verify.mismatches(want, info)
         except agent_cli.AgentUnreachable as e:
             found = [str(e)]
@@ -188,12 +200,8 @@ def main() -> None:
         if not found or time.monotonic() + module.params["interval"] > deadline:
             break
         time.sleep(module.params["interval"])
-    result = {"changed": False, "mismatches": found, "attempts": attempts, "mobility_info": info,
-              "elapsed": round(time.monotonic() - start, 3)}
-    if found:
-        module.fail_json(msg=f"mobility state not as expected ({len(found)} mismatch{'es' if len(found) > 1 else ''}): "
-                         + "; ".join(found), **result)
-    module.exit_json(**result)
+    return {"changed": False, "mismatches": found, "attempts": attempts, "mobility_info": info,
+            "elapsed": round(time.monotonic() - start, 3)}
 
 
 if __name__ == "__main__":

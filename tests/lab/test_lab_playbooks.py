@@ -4,7 +4,8 @@ One lab is shared by the tests of this module (a module-scoped fixture), with it
 (``mlab<pid>``), management network, inventory file and state directory, so parallel runs, the
 default lab and the integration tests' namespaces do not collide. It is always removed at the end
 (lab_down, then the Python API as a fallback), also when a test fails. The tests run in file order:
-up, second up, check mode, SSH, inventory, roam, down.
+up, second up, check mode, SSH, inventory, roam, down. fa2 is an IOS-like router (lab_ios_like_hosts):
+the simulator of roles/lab/files/ios_sim in its namespace in place of sshd.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ PREFIX = f"mlab{os.getpid()}"
 STATE_ROOT = Path("/var/lib/netmobility-lab")
 STATE_DIR = STATE_ROOT / PREFIX
 HOSTS = ["rt", "ha", "fa1", "fa2", "cn", "mn1", "mn2"]
+IOS_HOSTS = ["fa2"]
+LINUX_HOSTS = [h for h in HOSTS if h not in IOS_HOSTS]
 
 pytestmark = [
     pytest.mark.lab,
@@ -62,7 +65,8 @@ class Lab:
             "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
         })
         self.extra = ["-e", f"lab_prefix={PREFIX}", "-e", f"lab_mgmt_network={self.mgmt}",
-                      "-e", f"lab_inventory_path={self.inventory}", "-e", "lab_mobile_nodes=2"]
+                      "-e", f"lab_inventory_path={self.inventory}", "-e", "lab_mobile_nodes=2",
+                      "-e", '{"lab_ios_like_hosts": ["fa2"]}']
         self.runs: dict[str, tuple[subprocess.CompletedProcess[str], float]] = {}
         self.down = False
 
@@ -154,14 +158,16 @@ def test_lab_up_builds_every_host(lab):
 
 
 def test_second_lab_up_changes_nothing(lab):
-    """Running lab_up again on the up lab reports changed=0 (and does not restart sshd)."""
+    """Running lab_up again on the up lab reports changed=0 (and restarts neither sshd nor a router)."""
     pids = sorted(Path(p).read_text().strip() for p in STATE_DIR.glob("sshd-*.pid"))
+    routers = (STATE_DIR / "ios-fa2" / "ios_sim.pid").read_text()
     start = time.monotonic()
     proc, recap = lab.up()
     lab.runs["again"] = (proc, time.monotonic() - start)
     assert recap["changed"] == 0, proc.stdout[-4000:]
     assert sorted(Path(p).read_text().strip() for p in STATE_DIR.glob("sshd-*.pid")) == pids
-    assert len(pids) == len(HOSTS)
+    assert len(pids) == len(LINUX_HOSTS)
+    assert (STATE_DIR / "ios-fa2" / "ios_sim.pid").read_text() == routers
 
 
 def test_check_mode_on_an_up_lab_changes_nothing(lab):
@@ -174,10 +180,10 @@ def test_check_mode_on_an_up_lab_changes_nothing(lab):
 
 def test_every_host_answers_ansible_ping_over_ssh(lab):
     """ansible -i <generated inventory> all -m ping succeeds for every host, over SSH into its namespace."""
-    proc = lab.run(str(VENV_BIN / "ansible"), "-i", str(lab.inventory), "all", "-m", "ansible.builtin.ping",
+    proc = lab.run(str(VENV_BIN / "ansible"), "-i", str(lab.inventory), "all:!fa2", "-m", "ansible.builtin.ping",
                    "-f", "10")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(re.findall(r"^(\w+) \| SUCCESS", proc.stdout, re.M)) == sorted(HOSTS)
+    assert sorted(re.findall(r"^(\w+) \| SUCCESS", proc.stdout, re.M)) == sorted(LINUX_HOSTS)
     # it really ran inside the namespace: ha sees its home link, the controller's namespace has none
     proc = lab.run(str(VENV_BIN / "ansible"), "-i", str(lab.inventory), "ha", "-m", "ansible.builtin.command",
                    "-a", "ip -4 -o addr show dev home0")
@@ -206,7 +212,7 @@ def test_inventory_has_groups_connection_and_mobile_ip_facts(lab):
     hv = data["_meta"]["hostvars"]
     net = lab.mgmt.rsplit(".", 1)[0]
     assert hv["ha"]["ansible_host"] == f"{net}.3" and hv["mn2"]["ansible_host"] == f"{net}.102"
-    for host in HOSTS:
+    for host in LINUX_HOSTS:
         v = hv[host]
         assert v["ansible_user"] == "root"
         assert v["ansible_python_interpreter"] == "/usr/bin/python3"
@@ -215,10 +221,38 @@ def test_inventory_has_groups_connection_and_mobile_ip_facts(lab):
         assert v["mip_lab_namespace"] == f"{PREFIX}-{host}"
     assert hv["ha"]["mip_role"] == "home_agent" and hv["ha"]["mip_home_interface"] == "home0"
     assert hv["ha"]["mip_mobile_hosts"] == ["10.100.1.10", "10.100.1.11"]
-    assert hv["fa2"]["mip_care_of_address"] == "10.100.3.1" and hv["fa2"]["mip_visit_interface"] == "visit0"
+    assert hv["fa1"]["mip_care_of_address"] == "10.100.2.1" and hv["fa1"]["mip_visit_interface"] == "visit0"
+    # the IOS-like router: its platform, login, enable secret (read from 0600 files), IOS interface names
+    fa2 = hv["fa2"]
+    assert fa2["ansible_network_os"] == "cisco.ios.ios" and fa2["ansible_user"] == "admin"
+    assert fa2["ansible_become"] is True and fa2["ansible_become_method"] == "netmobility.mobileip.enable"
+    assert fa2["ansible_password"].startswith("{{ lookup('ansible.builtin.file', ")
+    assert fa2["mip_care_of_address"] == "10.100.3.1" and fa2["mip_visit_interface"] == "Ethernet0/1"
+    assert fa2["mip_core_interface"] == "Ethernet0/2" and fa2["mip_lab_namespace"] == f"{PREFIX}-fa2"
+    for name in ("login-password", "enable-secret", "users.yaml", "startup-config"):
+        assert (STATE_DIR / "ios-fa2" / name).stat().st_mode & 0o777 == 0o600, name
     assert hv["mn1"]["mip_home_address"] == "10.100.1.10" and hv["mn1"]["mip_home_agent_address"] == "10.100.1.1"
     assert hv["mn2"]["mip_roam_networks"] == ["home", "visit1", "visit2"]
     assert hv["cn"]["mip_address"] == "10.100.20.2"
+
+
+def test_the_ios_like_router_answers_netmiko_with_the_lab_addresses(lab):
+    """fa2's router listens on its management address only, takes the generated login and enable secret,
+    and its interfaces carry the addresses the lab gave the links they stand for."""
+    from netmiko import ConnectHandler
+
+    out = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-fa2", "ss", "-Hltn"], capture_output=True,
+                         text=True, check=False).stdout
+    net = lab.mgmt.rsplit(".", 1)[0]
+    assert sorted(line.split()[3] for line in out.splitlines()) == [f"{net}.12:22"]
+    secret = (STATE_DIR / "ios-fa2" / "enable-secret").read_text().strip()
+    with ConnectHandler(device_type="cisco_ios", host=f"{net}.12", username="admin", secret=secret,
+                        password=(STATE_DIR / "ios-fa2" / "login-password").read_text().strip()) as router:
+        assert router.find_prompt() == "fa2>"
+        router.enable()
+        brief = router.send_command("show ip interface brief")
+    assert re.search(r"^Ethernet0/1\s+10\.100\.3\.1\s", brief, re.M), brief
+    assert re.search(r"^Ethernet0/2\s+10\.100\.13\.2\s", brief, re.M), brief
 
 
 def test_roam_moves_the_mobile_node_with_a_link_change(lab):

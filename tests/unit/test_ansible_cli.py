@@ -1,7 +1,7 @@
 """The collection through Ansible's own command-line tools: ansible-doc for every module, and
 ansible-playbook on localhost (the action plugins, module_defaults groups, check and diff mode,
-no_log, idempotency) and against an IOS-like host (rendered offline; the other states: a clear
-"transport not implemented yet")."""
+no_log, idempotency) and against an IOS-like host (rendered offline; merged without a login user in
+the inventory: one clear line, nothing reached)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.ansible
 
-MODULES = ["foreign_agent", "home_agent", "mobile_node", "mobility_info", "registration_filters",
+MODULES = ["aaa", "foreign_agent", "home_agent", "mobile_node", "mobility_info", "registration_filters",
            "security_associations", "verify_registration"]
 KEY = "6d69706420746573742073656372657421"
 
@@ -100,8 +100,7 @@ PLAYBOOK = """
       ansible.builtin.assert:
         that:
           - ios is failed
-          - "ios.msg == 'home_agent: the IOS transport (netmiko or network_cli) is not implemented yet: on IOS-like '
-             ~ 'routers only state=rendered and state=parsed work for now'"
+          - "ios.msg == 'IOS-like router 127.0.0.1:22: no ansible_user in the inventory'"
           - "'ip mobile host 10.1.0.10 10.1.0.20 interface Ethernet0/0' in ios_rendered.rendered"
           - ios_rendered is not changed
 """

@@ -45,7 +45,10 @@ FILTERS = {"care_of": {"rules": [{"action": "deny", "prefix": "192.0.2.0/24"}]},
            "roaming": {"default": "deny", "rules": [{"action": "permit", "prefix": "10.1.0.10"},
                                                     {"action": "permit", "prefix": "10.99.0.0/16"}]},
            "home_agents": {"rules": [{"action": "deny", "prefix": "198.51.100.7"}]}}
-EXAMPLES = {"home_agent": HA, "foreign_agent": FA, "mobile_node": MN, "registration_filters": FILTERS}
+AAA = {"servers": [{"address": "192.0.2.50", "port": 1812, "secret": "radius-secret-of-16-bytes"},
+                   {"address": "192.0.2.51", "port": 1645, "secret": "another-radius-secret-2"}],
+       "timeout": 3, "retries": 3, "dead_time": 120}
+EXAMPLES = {"home_agent": HA, "foreign_agent": FA, "mobile_node": MN, "registration_filters": FILTERS, "aaa": AAA}
 
 
 def full(name: str, config: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The IOS-like router's CLI engine (tests/ios_sim), driven line by line without SSH.
+"""The IOS-like router's CLI engine (roles/lab/files/ios_sim), driven line by line without SSH.
 
 The SSH path (echo, prompts as netmiko sees them, restarts) is in test_ios_sim_ssh.py; here the
 grammar, the running configuration's IOS rendering, pipes, `no` forms, the session log's masking

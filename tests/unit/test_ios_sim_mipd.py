@@ -152,6 +152,7 @@ def register(ns: rh.Netns, spi: int = rh.SPI, key: bytes = rh.KEY, lifetime: int
         sock.close()
 
 
+HA_INTERFACES = ("--interface", f"Ethernet0/0={HOME_IF}", "--interface", f"Ethernet0/1={UP_IF}")
 HA_LINES = [
     "interface Ethernet0/0", "ip address 10.1.0.1 255.255.255.0",
     "interface Ethernet0/1", "ip address 192.0.2.1 255.255.255.0",
@@ -167,8 +168,7 @@ HA_LINES = [
 
 def test_home_agent_configured_over_ssh_registers_and_reloads_keeping_the_binding(home_agent_lab, tmp_path: Path):
     router_ns, client_ns = home_agent_lab
-    router = RouterProcess(tmp_path / "r1", "HA1", netns=router_ns.name,
-                           extra_args=("--interface", f"Ethernet0/0={HOME_IF}", "--interface", f"Ethernet0/1={UP_IF}"))
+    router = RouterProcess(tmp_path / "r1", "HA1", netns=router_ns.name, extra_args=HA_INTERFACES)
     router.start()
     try:
         assert "apply: no Mobile IP configuration: mipd stopped" in router.router_log()
@@ -236,8 +236,7 @@ def test_home_agent_configured_over_ssh_registers_and_reloads_keeping_the_bindin
 
 def test_wrong_configuration_is_refused_or_logged_and_mipd_keeps_the_last_good(home_agent_lab, tmp_path: Path):
     router_ns, client_ns = home_agent_lab
-    router = RouterProcess(tmp_path / "r1", "HA1", netns=router_ns.name,
-                           extra_args=("--interface", f"Ethernet0/0={HOME_IF}", "--interface", f"Ethernet0/1={UP_IF}"))
+    router = RouterProcess(tmp_path / "r1", "HA1", netns=router_ns.name, extra_args=HA_INTERFACES)
     router.start()
     try:
         in_router(router, router_ns, [], HA_LINES)
@@ -283,7 +282,20 @@ FA_SERVED, MN_IF, FA_UP, HA_UP = "fa-visit", "mn-eth", "fa-up", "ha-up"
 FA_ADDRESS, CARE_OF, LINUX_HA_UP = "10.2.0.1", "172.16.20.1", "172.16.20.2"
 
 
-def test_foreign_agent_advertises_and_relays_to_a_linux_home_agent(spaces, tmp_path: Path):
+FA_INTERFACES = ("--interface", f"Ethernet0/0={FA_UP}", "--interface", f"Ethernet0/1={FA_SERVED}")
+FA_LINES = [
+    "interface Ethernet0/0", f"ip address {CARE_OF} 255.255.255.0",
+    "interface Ethernet0/1", f"ip address {FA_ADDRESS} 255.255.255.0", "ip irdp",
+    "ip irdp maxadvertinterval 4", "ip mobile foreign-service registration-required",
+    "router mobile", "ip mobile foreign-agent care-of Ethernet0/0",
+    f"ip mobile secure home-agent {rh.HA_ADDRESS} spi 101 key hex {FA_KEY_HEX} algorithm hmac-md5",
+]
+
+
+@pytest.fixture
+def foreign_agent_lab(spaces, tmp_path: Path):
+    """The router's namespace (served link to the node's namespace, uplink to a Linux home agent's namespace)
+    and the Linux home agent's mipd: (router_ns, mn_ns, ha_ns, linux_ha)."""
     router_ns, mn_ns, ha_ns = spaces.add("iosfa"), spaces.add("iosmn"), spaces.add("ioslha")
     spaces.veth(router_ns, FA_SERVED, f"{FA_ADDRESS}/24", mn_ns, MN_IF, None)
     spaces.veth(router_ns, FA_UP, f"{CARE_OF}/24", ha_ns, HA_UP, f"{LINUX_HA_UP}/24")
@@ -294,18 +306,28 @@ def test_foreign_agent_advertises_and_relays_to_a_linux_home_agent(spaces, tmp_p
             {"peer": rh.HOME, "spi": rh.SPI, "key": rh.KEY_HEX},
             {"peer": CARE_OF, "spi": 0x101, "key": FA_KEY_HEX}]})
     linux_ha = rh.Mipd(ha_ns, ha_config_path).start()
-    interfaces = ("--interface", f"Ethernet0/0={FA_UP}", "--interface", f"Ethernet0/1={FA_SERVED}")
-    router = RouterProcess(tmp_path / "r1", "FA1", netns=router_ns.name, extra_args=interfaces)
+    try:
+        yield router_ns, mn_ns, ha_ns, linux_ha
+    finally:
+        linux_ha.stop()
+
+
+def request_via_fa(mn: PacketSocket, home: str = rh.HOME, home_agent: str = rh.HA_ADDRESS) -> None:
+    """A signed registration request from the node's link to the foreign agent (RFC 5944 §3.3, §3.7)."""
+    ident = ntp_timestamp(time.time())
+    data = sign(SecurityAssociation(home, rh.SPI, rh.KEY),
+                reg.RegistrationRequest(0, 600, home, home_agent, CARE_OF, ident).encode(), MHAE)
+    mn.send(frames.udp_frame(mn.mac, b"\xff" * 6, home, FA_ADDRESS, 434, 434, data, ttl=1))
+
+
+def test_foreign_agent_advertises_and_relays_to_a_linux_home_agent(foreign_agent_lab, tmp_path: Path):
+    router_ns, mn_ns, _ha_ns, linux_ha = foreign_agent_lab
+    router = RouterProcess(tmp_path / "r1", "FA1", netns=router_ns.name, extra_args=FA_INTERFACES)
     mn = None
     try:
         router.start()
         mn = rh.in_netns(mn_ns.name, lambda: PacketSocket(MN_IF, True, (icmp.ICMP_ROUTER_ADVERTISEMENT,)))
-        in_router(router, router_ns, [], [
-            "interface Ethernet0/0", f"ip address {CARE_OF} 255.255.255.0",
-            "interface Ethernet0/1", f"ip address {FA_ADDRESS} 255.255.255.0", "ip irdp",
-            "ip irdp maxadvertinterval 4", "ip mobile foreign-service registration-required",
-            "router mobile", "ip mobile foreign-agent care-of Ethernet0/0",
-            f"ip mobile secure home-agent {rh.HA_ADDRESS} spi 101 key hex {FA_KEY_HEX} algorithm hmac-md5"])
+        in_router(router, router_ns, [], FA_LINES)
         wait_for_log(router, "apply: mipd started")
         fa = yaml.safe_load((router.state_dir / "mipd" / "mipd.yaml").read_text())["foreign_agent"]
         assert fa["interfaces"] == [{"name": FA_SERVED, "address": FA_ADDRESS, "prefix_length": 24,
@@ -316,10 +338,7 @@ def test_foreign_agent_advertises_and_relays_to_a_linux_home_agent(spaces, tmp_p
         assert adv.flags & icmp.ADV_F and adv.flags & icmp.ADV_R and adv.care_of_addresses == [CARE_OF]
         assert rx.source == FA_ADDRESS
 
-        ident = ntp_timestamp(time.time())
-        data = sign(SecurityAssociation(rh.HOME, rh.SPI, rh.KEY),
-                    reg.RegistrationRequest(0, 600, rh.HOME, rh.HA_ADDRESS, CARE_OF, ident).encode(), MHAE)
-        mn.send(frames.udp_frame(mn.mac, b"\xff" * 6, rh.HOME, FA_ADDRESS, 434, 434, data, ttl=1))
+        request_via_fa(mn)
         _mac, rx = rh.receive(mn, lambda m, r: r.proto == 17 and r.payload[:1] == b"\x03", timeout=5.0)
         reply = reg.decode(rx.payload)
         assert reply.code == codes.ACCEPTED and rh.reply_verifies(reply) and rx.dest == rh.HOME
@@ -337,7 +356,6 @@ def test_foreign_agent_advertises_and_relays_to_a_linux_home_agent(spaces, tmp_p
             mn.close()
         if router.proc is not None:
             assert router.stop() == 0
-        linux_ha.stop()
 
 
 def _cisco_mac(mac: bytes) -> str:

@@ -1,4 +1,4 @@
-"""The IOS-like router (tests/ios_sim) as a process over real SSH on 127.0.0.1, with real clients.
+"""The IOS-like router (roles/lab/files/ios_sim) as a process over real SSH on 127.0.0.1, with real clients.
 
 netmiko's cisco_ios driver: login, enable, show, send_config_set, save_config, a rejected line,
 abbreviations, the startup-config across a restart, the session log (keys masked), wrong
@@ -245,7 +245,7 @@ def _network_collections() -> str | None:
 def test_network_cli_ios_command_and_config(router: RouterProcess, tmp_path: Path) -> None:
     collections = _network_collections()
     if collections is None:
-        pytest.skip("ansible.netcommon/cisco.ios not installed: python tests/ios_sim/network_collections.py")
+        pytest.skip("ansible.netcommon/cisco.ios not installed: python scripts/network_collections.py")
     pytest.importorskip("pylibsshext")
     ansible = Path(sys.executable).parent / "ansible"
     if not ansible.exists() and shutil.which("ansible") is None:

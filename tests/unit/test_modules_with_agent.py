@@ -132,7 +132,7 @@ def test_gather_register_verify_reload(agent):
     assert info["sas"][0]["peer"] == HOME and info["sas"][0]["key_fingerprint"].startswith("sha256:")
 
     failed = run("verify_registration", opts, expect_failure=True, bindings=[{"home_address": HOME}],
-                 wait=True, timeout=1.5, interval=0.5)
+                 wait=True, timeout=4, interval=0.2)
     assert failed["mismatches"] == [f"binding for {HOME}: none (the agent has: none)"] and failed["attempts"] >= 2
     assert failed["msg"] == f"mobility state not as expected (1 mismatch): {failed['mismatches'][0]}"
 

@@ -22,6 +22,8 @@ device side, in its own terms:
     commands(resource, before, after)  -> Commands  the change, as commands to send and as shown
     change(resource, found, have, after) -> Change  commands, the value the device will hold, diff header
     write(change)                      -> dict      apply it; what was done (merged into the result)
+    finish(changed, check_mode)        -> dict      at the end of every run that read the device: what
+                                                    else the run did (IOS: save_when=always), and close
 
 linux (platforms/linux/): the mipd configuration and keys files on the host the module runs on;
 commands are change lines ("home_agent.max_lifetime: 1800 -> 600"), write replaces the files
@@ -147,6 +149,9 @@ class Platform:
 
     def write(self, change: Change) -> dict[str, Any]:
         raise NotImplementedError
+
+    def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
+        return {}
 
 
 def refuse(errors: list[ModelError]) -> None:

@@ -23,7 +23,7 @@ from dataplane_helpers import (
     start_agents,
     wait_for,
 )
-from mipd.dataplane.encap import checksum
+from mipd.ipv4 import checksum
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import GRE
 

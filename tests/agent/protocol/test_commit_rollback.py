@@ -11,9 +11,9 @@ from mipd.protocol import actions as A
 from mipd.protocol import codes
 from mipd.protocol.foreign_agent import VISITOR_TIMER
 from mipd.protocol.home_agent import EXPIRY_TIMER
-from mipd.protocol.simnet import DataplaneState
 from mipd.security import verify
 from mipd.security.replay import ntp_timestamp
+from mipd.simnet import DataplaneState
 from mipd.wire import registration as reg
 from test_home_agent import FA, FA2, MN, MN2, NOW, make_ha, mn_sa, packet, request
 

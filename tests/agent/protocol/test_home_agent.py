@@ -11,9 +11,9 @@ from mipd.protocol import actions as A
 from mipd.protocol.config import HomeAgentConfig, NaiHost
 from mipd.protocol.filters import FilterRule, HostSet, RegistrationFilters, RuleList
 from mipd.protocol.home_agent import EXPIRY_TIMER, Binding, HomeAgent
-from mipd.protocol.simnet import DataplaneState
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import ntp_seconds, ntp_timestamp
+from mipd.simnet import DataplaneState
 from mipd.wire import registration as reg
 from mipd.wire.extensions import FHAE, MHAE, NAIExtension, UnknownExtension
 

@@ -34,24 +34,21 @@ from mipd.protocol.actions import (
     SetDefaultRoute,
 )
 from mipd.protocol.config import ForeignAgentConfig, HomeAgentConfig, ServedInterface
+from mipd.protocol.discovery import MAX_SOLICIT_INTERVAL, SOLICIT_JITTER, agent_timer, solicit_timer
 from mipd.protocol.filters import HostSet
 from mipd.protocol.foreign_agent import ForeignAgent
 from mipd.protocol.home_agent import HomeAgent
 from mipd.protocol.mobile_node import (
     EXPIRE_TIMER,
     HOLDDOWN,
-    MAX_SOLICIT_INTERVAL,
     RENEW_TIMER,
     SEND_TIMER,
-    SOLICIT_JITTER,
     MobileNode,
-    agent_timer,
     garp_timer,
-    solicit_timer,
 )
-from mipd.protocol.simnet import SimNet
 from mipd.security import SecurityAssociation, SecurityAssociations, verify
 from mipd.security.replay import ntp_seconds
+from mipd.simnet import SimNet
 from mipd.wire import (
     FLAG_D,
     FLAG_G,

@@ -1,4 +1,4 @@
-"""HA, FA and MN state machines against each other on the in-memory network (mipd.protocol.simnet).
+"""HA, FA and MN state machines against each other on the in-memory network (mipd.simnet).
 
 End-to-end protocol behaviour without sockets: agent discovery (RFC 5944 §2), registration via a
 foreign agent (§3), roaming FA1 -> FA2 -> home with the home agent's tunnel following the node
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 from mipd.protocol import actions as A
-from mipd.protocol.simnet import SimNet, standard_lab
 from mipd.security import SecurityAssociation
+from mipd.simnet import SimNet, standard_lab
 from mipd.wire import registration as reg
 
 NOW = 1_800_000_000.0

@@ -219,9 +219,9 @@ def test_unknown_key_in_keys_file_is_located_without_its_name_or_value(tmp_path)
     err = load_error(tmp_path, h.config(), {"security_associations": [entry]})
     assert str(err) == "security_associations[0]: unknown key (name hidden) (did you mean 'key'?)"
     err = load_error(tmp_path, h.config(), {"security_associations": [], "extra": SECRET})
-    assert str(err) == "unknown key (name hidden) (expected one of: security_associations)"
+    assert str(err) == "unknown key (name hidden) (expected one of: security_associations, radius_secrets)"
     err = load_error(tmp_path, h.config(), {"security_associations": [], SECRET: 1})  # a key as a mapping key
-    assert str(err) == "unknown key (name hidden) (expected one of: security_associations)"
+    assert str(err) == "unknown key (name hidden) (expected one of: security_associations, radius_secrets)"
 
 
 def test_unknown_key_in_main_file_is_named_unless_it_looks_like_key_material(tmp_path):

@@ -118,7 +118,7 @@ def test_no_key_material_in_any_output(ha, netns):
     assert h.KEY_HEX not in text and h.KEY_HEX.upper() not in text
     sas = ha.ctl_json("sas")
     assert sas == [{"peer": h.HOME, "spi": h.SPI, "algorithm": "hmac-md5", "replay": "timestamp", "replay_window": 7,
-                    "fallback": False, "roles": None, "key_fingerprint": sas[0]["key_fingerprint"]}]
+                    "fallback": False, "roles": None, "source": "file", "key_fingerprint": sas[0]["key_fingerprint"]}]
     assert sas[0]["key_fingerprint"].startswith("sha256:")
 
 

@@ -11,13 +11,13 @@ import os
 import socket
 
 import pytest
+from mipd.dataplane.null import NullDataplane
 from mipd.protocol.actions import AddReverseTunnel, AddTunnel, AddTunnelRoute, RemoveTunnel
 from mipd.protocol.home_agent import Binding
 from mipd.protocol.mobile_node import MobileNodeStatus
 from mipd.runtime import logs, views
 from mipd.runtime.control import ControlError, ControlServer, request
 from mipd.runtime.driver import Driver
-from mipd.runtime.nulldataplane import NullDataplane
 from mipd.runtime.timers import Timers
 from mipd.security import SecurityAssociation, SecurityAssociations
 

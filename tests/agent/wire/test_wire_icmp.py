@@ -32,21 +32,6 @@ def adv(**kw) -> AgentAdvertisement:
     return AgentAdvertisement(**fields)
 
 
-def test_independent_checksum_known_answer():
-    """RFC 1071 §3: the worked example 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2, checksum 0x220d."""
-    data = bytes.fromhex("0001f203f4f5f6f7")
-    assert inet_checksum(data) == 0x220D
-    assert icmp.checksum(data) == 0x220D
-    assert icmp.checksum(data + bytes.fromhex("220d")) == 0
-
-
-def test_checksum_odd_length_pads_with_zero_and_leaves_input_alone():
-    """RFC 1071 §4.1: an odd trailing byte is summed as if followed by a zero byte."""
-    data = bytearray(b"\x01\x02\x03")
-    assert icmp.checksum(data) == inet_checksum(b"\x01\x02\x03\x00")
-    assert data == bytearray(b"\x01\x02\x03")
-
-
 def test_advertisement_encodes_byte_exact():
     """RFC 5944 §2.1, §2.1.1, §2.1.2, RFC 3012 §2: router advertisement + extensions 16, 19, 24."""
     assert ADV.encode() == ADV_BYTES

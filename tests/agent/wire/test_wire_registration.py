@@ -249,3 +249,13 @@ def test_find_returns_first_extension_of_type():
     assert msg.find(33) is None
     assert rrp(extensions=[first]).find(MHAE) is first
     assert rrp().find(MHAE) is None
+
+
+def test_message_type_reads_the_type_field_alone():
+    """RFC 5944 §3.3, §3.4: the first octet says request (1) or reply (3); nothing else is read, so a
+    truncated or garbled message still has a type, and an empty datagram has none."""
+    assert registration.message_type(RRQ.encode()) == registration.REQUEST == 1
+    assert registration.message_type(RRP.encode()) == registration.REPLY == 3
+    assert registration.message_type(b"\x03") == registration.REPLY
+    assert registration.message_type(bytes.fromhex(RRQ_HEX)[:1] + b"garbage") == registration.REQUEST
+    assert registration.message_type(b"") is None

@@ -1,6 +1,7 @@
 """`mipctl`: ask a running mipd for its state, or tell it to reload.
 
     mipctl [--socket PATH] [--json] status|bindings|visitors|pending|registration|counters|sas|reload
+    mipctl drop-sas NODE|--all     forget SAs fetched from RADIUS (one node's, or every one)
 
 Human-readable aligned tables by default; --json prints the daemon's answer as JSON (for Ansible).
 `reload` waits for the outcome (the new configuration is parsed off the daemon's event loop, which
@@ -44,6 +45,9 @@ def _status(r: dict[str, Any]) -> str:
     pairs += [(k.replace("_", " "), v) for k, v in r.get("counts", {}).items()]
     if "reload" in r:
         pairs.append(("reload", _reload_state(r["reload"])))
+    for server in r.get("radius", []):
+        state = f"dead for {server['dead_for']:g} s" if server["dead_for"] else "in use"
+        pairs.append((f"radius {server['server']}", f"{state}, {server['in_flight']} in flight"))
     for name, err in r.get("missing_links", {}).items():
         pairs.append((f"link {name}", f"missing ({err})"))
     text = block(pairs)
@@ -111,7 +115,9 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "counters": _counters,
     "sas": lambda rows: table(rows, [
         ("peer", "PEER"), ("spi", "SPI"), ("algorithm", "ALGORITHM"), ("replay", "REPLAY"),
-        ("replay_window", "WINDOW"), ("roles", "ROLES"), ("key_fingerprint", "KEY FINGERPRINT")]),
+        ("replay_window", "WINDOW"), ("roles", "ROLES"), ("source", "SOURCE"), ("server", "SERVER"),
+        ("expires_in", "EXPIRES IN"), ("key_fingerprint", "KEY FINGERPRINT")]),
+    "drop-sas": lambda r: f"dropped the SAs fetched for {r['dropped']} node(s)",
     "reload": _reload,
 }
 
@@ -139,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"wait this long for the answer (default: {RELOAD_TIMEOUT:g} for reload, "
                         f"{TIMEOUT:g} otherwise)")
     p.add_argument("command", choices=COMMANDS)
+    p.add_argument("node", nargs="?", help="drop-sas: the home address or NAI whose fetched SAs to forget")
+    p.add_argument("--all", action="store_true", help="drop-sas: forget the fetched SAs of every node")
     return p
 
 
@@ -160,11 +168,17 @@ def _fail(args: argparse.Namespace, text: str, status: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "drop-sas" and (args.node is None) == (not args.all):
+        p.error("drop-sas needs a NODE or --all (one of them)")
+    if args.command != "drop-sas" and (args.node is not None or args.all):
+        p.error(f"{args.command} takes no NODE or --all")
     path = _socket_path(args)
     timeout = args.timeout or (RELOAD_TIMEOUT if args.command == "reload" else TIMEOUT)
     try:
-        response = request(path, args.command, timeout)
+        extra = {"node": args.node} if args.command == "drop-sas" else {}
+        response = request(path, args.command, timeout, **extra)
     except AnswerTimeout:
         still = "; the reload goes on: its outcome is in the mipd log and `mipctl status`" \
             if args.command == "reload" else ""

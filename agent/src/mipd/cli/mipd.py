@@ -32,7 +32,8 @@ def check_config(path: str) -> int:
     for text in config.warnings:
         print(f"warning: {text}", file=sys.stderr)
     n = len(config.sas)
-    print(f"config OK: roles {', '.join(config.roles)}; {n} security association{'s' if n != 1 else ''}")
+    radius = f"; RADIUS servers {', '.join(s.name for s in config.radius.servers)}" if config.radius else ""
+    print(f"config OK: roles {', '.join(config.roles)}; {n} security association{'s' if n != 1 else ''}{radius}")
     return 0
 
 

@@ -4,6 +4,8 @@
 where the kernel can create them, else the ``userspace`` backend (TUN device + raw sockets,
 also the only one with minimal encapsulation). The runtime calls its methods from its asyncio
 loop and, for the userspace backend, ``attach(loop)`` to have the packet paths run there.
+``backend: none`` (``mipd.dataplane.null``) is the same interface with nothing installed, for
+signalling-only agents, tests and benchmarks.
 """
 
 from mipd.dataplane.base import (

@@ -40,13 +40,13 @@ from typing import Any
 from mipd.dataplane.arp import gratuitous_arp_frame, send_frame
 from mipd.dataplane.base import ENCAP_PROTOCOLS, DataplaneError, Tunnel
 from mipd.dataplane.netlink import RTPROT_MIPD, Netlink, NetlinkError, mac_to_bytes
+from mipd.ipv4 import UNSPECIFIED
 
 log = logging.getLogger("mipd.dataplane")
 
 DEFAULT_TABLE = 434          # reverse-tunnel routing table (the Mobile IP UDP port, RFC 5944 §3.1)
 DEFAULT_RULE_PRIORITY = 434  # reverse-tunnel rule priority: ahead of "main" (32766)
 UNBOUND_TABLE = 433  # a co-located mobile node's unbound datagrams (below the reverse tables)
-ANY_SOURCE = "0.0.0.0"  # with /32: a rule for lookups whose source is not chosen yet
 
 
 def check_ipv4(address: str, what: str = "address") -> bytes:
@@ -312,9 +312,10 @@ class NetlinkDataplane:
         try:
             for address, length in want[2]:  # the exits first: the tunnel's own datagrams never loop
                 self._nl.replace_throw(address, length, table=table, proto=self.proto)
-            self._nl.replace_route("0.0.0.0", 0, oif=self._tunnel_oif(tunnel), table=table,
+            self._nl.replace_route(UNSPECIFIED, 0, oif=self._tunnel_oif(tunnel), table=table,
                                    proto=self.proto, prefsrc=source)
-            self._nl.add_rule(src=ANY_SOURCE, iifname="lo", table=table, priority=self.rule_priority,
+            # src 0.0.0.0/32: the rule matches lookups whose source is not chosen yet
+            self._nl.add_rule(src=UNSPECIFIED, iifname="lo", table=table, priority=self.rule_priority,
                               proto=self.proto)
         except NetlinkError as exc:
             self._unbound = want
@@ -331,8 +332,8 @@ class NetlinkDataplane:
         self._unbound = None
         table = UNBOUND_TABLE
         try:
-            self._nl.del_rule(src=ANY_SOURCE, iifname="lo", table=table, priority=self.rule_priority)
-            self._nl.del_route("0.0.0.0", 0, table=table)
+            self._nl.del_rule(src=UNSPECIFIED, iifname="lo", table=table, priority=self.rule_priority)
+            self._nl.del_route(UNSPECIFIED, 0, table=table)
             for address, length in nets:
                 self._nl.del_route(address, length, table=table)
         except NetlinkError as exc:

@@ -36,7 +36,9 @@ from __future__ import annotations
 import struct
 from socket import inet_aton
 
-IPPROTO_ICMP = 1
+from mipd import ipv4
+from mipd.ipv4 import IP_DF, IP_MF, IP_OFFSET, IPPROTO_ICMP, checksum, finish_header, ipv4_header
+
 IPPROTO_IPIP = 4
 IPPROTO_GRE = 47
 IPPROTO_MINIMAL = 55
@@ -44,9 +46,6 @@ GRE_PROTO_IPV4 = 0x0800
 GRE_C = 0x8000
 GRE_RESERVED0_MUST_BE_ZERO = 0x7C00  # bits 1-5 (RFC 2784 §2.3)
 GRE_VERSION = 0x0007
-IP_DF = 0x4000
-IP_MF = 0x2000
-IP_OFFSET = 0x1FFF
 MINIMAL_S = 0x80
 ICMP_DEST_UNREACH = 3
 ICMP_FRAG_NEEDED = 4
@@ -57,7 +56,6 @@ MIN_MTU = 68  # RFC 791: every host and router must forward 68-byte datagrams
 #: RFC 1191 §7 plateau table, used when a router reports a next-hop MTU of 0
 MTU_PLATEAUS = (65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _GRE_IPV4 = struct.pack("!HH", 0, GRE_PROTO_IPV4)
 _ICMP_UNREACH = struct.Struct("!BBHHH")
 _U16 = struct.Struct("!H")
@@ -71,38 +69,10 @@ class Drop(Exception):
         self.reason = reason
 
 
-def checksum(data: bytes | bytearray | memoryview) -> int:
-    """Internet checksum (RFC 1071) of `data`.
-
-    The one's complement sum of 16-bit words equals the big-endian integer of the data modulo
-    0xffff (2**16 ≡ 1), which CPython computes in C, so this is fast for long data too.
-    """
-    if len(data) & 1:
-        data = bytes(data) + b"\x00"
-    value = int.from_bytes(data, "big")
-    folded = value % 0xFFFF
-    if folded == 0 and value:
-        folded = 0xFFFF
-    return ~folded & 0xFFFF
-
-
-def ipv4_header(src: bytes, dst: bytes, proto: int, *, tos: int = 0, ttl: int = 64,
-                df: bool = False, ident: int = 0, total_length: int = 0,
-                with_checksum: bool = True) -> bytes:
-    """A 20-byte IPv4 header (no options)."""
-    hdr = bytearray(_IPV4.pack(0x45, tos, total_length, ident, IP_DF if df else 0, ttl, proto, 0,
-                               src, dst))
-    if with_checksum:
-        _U16.pack_into(hdr, 10, checksum(hdr))
-    return bytes(hdr)
-
-
 def header_length(packet: bytes | bytearray | memoryview) -> int:
     """IHL in bytes of a plausible IPv4 datagram, else Drop("malformed")."""
-    if len(packet) < 20 or packet[0] >> 4 != 4:
-        raise Drop("malformed")
-    ihl = (packet[0] & 0x0F) << 2
-    if ihl < 20 or ihl > len(packet):
+    ihl = ipv4.header_length(packet)
+    if ihl is None:
         raise Drop("malformed")
     return ihl
 
@@ -119,15 +89,6 @@ def validate(packet: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     if packet[8] == 0:
         raise Drop("ttl")
     return packet if total == len(packet) else packet[:total]
-
-
-def _finish(hdr: bytearray, total: int) -> bytearray:
-    """Set Total Length and the header checksum (over the IP header only, not a GRE header
-    that may follow it in `hdr`)."""
-    _U16.pack_into(hdr, 2, total)
-    hdr[10] = hdr[11] = 0
-    _U16.pack_into(hdr, 10, checksum(hdr[: (hdr[0] & 0x0F) << 2]))
-    return hdr
 
 
 class Encapsulator:
@@ -168,8 +129,8 @@ class Encapsulator:
         key = (tos << 1) | df
         hdr = self.templates.get(key)
         if hdr is None:
-            hdr = _IPV4.pack(0x45, tos, 0, 0, IP_DF if (df or self.pmtudisc) else 0, self.ttl,
-                             self.proto, 0, self.local, self.remote)
+            hdr = ipv4_header(self.local, self.remote, self.proto, tos=tos, ttl=self.ttl,
+                              df=bool(df or self.pmtudisc), with_checksum=False)
             if self.proto == IPPROTO_GRE:
                 hdr += _GRE_IPV4
             self.templates[key] = hdr
@@ -181,7 +142,7 @@ class Encapsulator:
         if self.proto == IPPROTO_MINIMAL:
             return encapsulate_minimal(packet, self.local, self.remote)
         hdr = bytearray(self.header(packet[1], (packet[6] >> 6) & 1))
-        return bytes(_finish(hdr, len(hdr) + len(packet))) + bytes(packet)
+        return bytes(finish_header(hdr, len(hdr) + len(packet))) + bytes(packet)
 
 
 def encapsulate(encap: str, packet: bytes | bytearray | memoryview, local: str | bytes,
@@ -218,7 +179,7 @@ def encapsulate_minimal(packet: bytes | bytearray | memoryview, local: bytes,
     hdr[12:16] = local
     hdr[16:20] = remote
     total = len(packet) + len(fwd)
-    return bytes(_finish(hdr, total)) + bytes(fwd) + bytes(packet[ihl:])
+    return bytes(finish_header(hdr, total)) + bytes(fwd) + bytes(packet[ihl:])
 
 
 # -- decapsulation -------------------------------------------------------------------------
@@ -264,7 +225,7 @@ def decapsulate_minimal(packet: bytes | bytearray | memoryview, ihl: int) -> byt
     total = ((packet[2] << 8) | packet[3]) - hlen
     if total < ihl:
         raise Drop("malformed")
-    out = bytes(_finish(hdr, total)) + bytes(packet[ihl + hlen : ihl + hlen + total - ihl])
+    out = bytes(finish_header(hdr, total)) + bytes(packet[ihl + hlen : ihl + hlen + total - ihl])
     return validate(out)  # type: ignore[return-value]
 
 
@@ -340,7 +301,7 @@ def fragment(packet: bytes | bytearray | memoryview, mtu: int) -> list[bytes]:
         chunk = payload[pos : pos + room]
         more = pos + len(chunk) < len(payload)
         _U16.pack_into(hdr, 6, (base_offset + (pos >> 3)) | (IP_MF if more else last_mf))
-        out.append(bytes(_finish(hdr, len(hdr) + len(chunk))) + bytes(chunk))
+        out.append(bytes(finish_header(hdr, len(hdr) + len(chunk))) + bytes(chunk))
         pos += len(chunk)
         first = False
     return out

@@ -38,6 +38,7 @@ from mipd.dataplane.netlink import (
     ipip_data,
     set_interface_conf,
 )
+from mipd.ipv4 import UNSPECIFIED
 
 MINIMAL_UNSUPPORTED = ("the Linux kernel has no minimal encapsulation (RFC 2004, IP protocol 55) "
                        "tunnel device; use the userspace data plane for minimal encapsulation")
@@ -124,10 +125,10 @@ class KernelDataplane(NetlinkDataplane):
     def _reverse_table_used(self, tunnel: Tunnel, used: bool) -> None:
         assert isinstance(tunnel, KernelTunnel)
         if used:
-            self._nl.replace_route("0.0.0.0", 0, oif=self._tunnel_oif(tunnel), table=tunnel.table,
+            self._nl.replace_route(UNSPECIFIED, 0, oif=self._tunnel_oif(tunnel), table=tunnel.table,
                                    proto=self.proto)
         else:
-            self._nl.del_route("0.0.0.0", 0, oif=self._tunnel_oif(tunnel), table=tunnel.table)
+            self._nl.del_route(UNSPECIFIED, 0, oif=self._tunnel_oif(tunnel), table=tunnel.table)
 
     # the kernel does the packet work: nothing to poll
     def readers(self) -> list[tuple[int, Callable[[], None]]]:

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mipd.ipv4 import UNSPECIFIED
+
 # netlink message types and flags (linux/netlink.h, linux/rtnetlink.h)
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
@@ -455,7 +457,7 @@ class Netlink:
         for fields, attrs in self._dump(RTM_GETROUTE, RTM_NEWROUTE, _RTMSG, body):
             _f, dst_len, _sl, _tos, table, proto, scope, _type, _fl = fields
             table = _table(table, attrs)
-            dst = socket.inet_ntoa(attrs[RTA_DST]) if RTA_DST in attrs else "0.0.0.0"
+            dst = socket.inet_ntoa(attrs[RTA_DST]) if RTA_DST in attrs else UNSPECIFIED
             oif = struct.unpack("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else None
             yield Route(dst, dst_len, table, proto, oif, scope)
 

@@ -22,6 +22,7 @@ from mipd.dataplane.base import ENCAP_PROTOCOLS, DataplaneError, UnsupportedEnca
 from mipd.dataplane.kernel import MINIMAL_UNSUPPORTED, KernelDataplane
 from mipd.dataplane.netlink import Netlink, NetlinkError, gre_data, ipip_data
 from mipd.dataplane.userspace import UserspaceDataplane
+from mipd.ipv4 import UNSPECIFIED
 
 log = logging.getLogger("mipd.dataplane")
 
@@ -54,7 +55,7 @@ def probe_kernel_tunnels(encaps: Iterable[str] = ("ipip",)) -> ProbeResult:
             name = f"mipprb{os.getpid() % 1000000}"
             # TEST-NET-1 remote (RFC 5737), never routed; the device is never brought up
             remote = f"192.0.2.{1 + os.getpid() % 254}"
-            data = (ipip_data if encap == "ipip" else gre_data)("0.0.0.0", remote)
+            data = (ipip_data if encap == "ipip" else gre_data)(UNSPECIFIED, remote)
             try:
                 nl.add_link(name, encap, data)
             except NetlinkError as exc:

@@ -65,7 +65,6 @@ from dataclasses import dataclass, field
 from mipd.dataplane.base import Tunnel
 from mipd.dataplane.common import DEFAULT_RULE_PRIORITY, DEFAULT_TABLE, NetlinkDataplane
 from mipd.dataplane.encap import (
-    IP_DF,
     IPPROTO_GRE,
     IPPROTO_IPIP,
     IPPROTO_MINIMAL,
@@ -88,6 +87,7 @@ from mipd.dataplane.netlink import (
     write_sysctl,
 )
 from mipd.dataplane.tun import open_tun
+from mipd.ipv4 import IP_DF, UNSPECIFIED
 
 log = logging.getLogger("mipd.dataplane")
 
@@ -287,11 +287,11 @@ class UserspaceDataplane(NetlinkDataplane):
         # tunnel by source address
         needed = used or bool(self._reverse)
         if needed and not self._table_route:
-            self._nl.replace_route("0.0.0.0", 0, oif=self.tun_index, table=self.table,
+            self._nl.replace_route(UNSPECIFIED, 0, oif=self.tun_index, table=self.table,
                                    proto=self.proto)
             self._table_route = True
         elif not needed and self._table_route:
-            self._nl.del_route("0.0.0.0", 0, oif=self.tun_index, table=self.table)
+            self._nl.del_route(UNSPECIFIED, 0, oif=self.tun_index, table=self.table)
             self._table_route = False
 
     def _forward_changed(self, dest: str, tunnels: tuple[Tunnel, ...]) -> None:
@@ -599,7 +599,7 @@ class UserspaceDataplane(NetlinkDataplane):
 
     def _close_backend(self) -> None:
         if self._table_route:  # normally gone with the last reverse tunnel
-            self._quietly(self._nl.del_route, "0.0.0.0", 0, oif=self.tun_index, table=self.table)
+            self._quietly(self._nl.del_route, UNSPECIFIED, 0, oif=self.tun_index, table=self.table)
             self._table_route = False
         self.detach()
         for sock in [self._tx, self._icmp, self._addr_monitor, *self._rx.values()]:

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mipd.ipv4 import LIMITED_BROADCAST
 from mipd.protocol.actions import Action, ArmTimer, CancelTimer, Packet, SendICMP
 from mipd.wire import icmp
 from mipd.wire.errors import WireError
 
-ALL_SYSTEMS = "224.0.0.1"  # §2.1: destination of multicast advertisements
-LIMITED_BROADCAST = "255.255.255.255"
 SOLICITED_INTERVAL = 1.0  # §2.3: at most one solicited advertisement per link per second
 ADVERT_JITTER = 0.25  # §2.1: each interval drawn from [0.75, 1.25] x the mean, capped at lifetime / 3
 FIRST_ADVERT_DELAY = 1.0  # RFC 1256 §4.2 style: the first advertisement after start, within this delay
@@ -189,7 +188,7 @@ class Advertiser:
             challenge=self._current_challenge(link.name, rotate) if s.challenge else None,
         )
         self._counters["tx.advertisement"] += 1
-        dest = LIMITED_BROADCAST if s.broadcast else ALL_SYSTEMS
+        dest = LIMITED_BROADCAST if s.broadcast else icmp.ALL_SYSTEMS
         return SendICMP(dest, adv.encode(), link.name, link.address, ttl=1)
 
     def challenges(self, name: str) -> list[bytes]:

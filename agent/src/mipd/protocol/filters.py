@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from socket import inet_aton
 
+from mipd.ipv4 import UNSPECIFIED
+
 ACTIONS = ("permit", "deny")
 
 
@@ -108,7 +110,7 @@ class HostSet:
         object.__setattr__(self, "_nais", tuple(nais))
 
     def contains(self, address: str | None, nai: str | None = None) -> bool:
-        if address and address != "0.0.0.0":
+        if address and address != UNSPECIFIED:
             a = addr_int(address)
             for lo, hi in self._ranges:
                 if lo <= a <= hi:

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from mipd.ipv4 import LIMITED_BROADCAST, UNSPECIFIED
 from mipd.protocol import codes
 from mipd.protocol.actions import (
     Action,
@@ -42,7 +43,7 @@ from mipd.protocol.actions import (
     SendUDP,
     StoreRecord,
 )
-from mipd.protocol.advertiser import LIMITED_BROADCAST, Advertiser, AdvertLink, AdvertSettings, check_timing
+from mipd.protocol.advertiser import Advertiser, AdvertLink, AdvertSettings, check_timing
 from mipd.protocol.config import (
     ENCAPSULATIONS,
     REVERSE_TUNNEL_MODES,
@@ -70,7 +71,6 @@ from mipd.wire.extensions import (
     PadExtension,
 )
 
-UNSPECIFIED = "0.0.0.0"
 INFINITE = float("inf")
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X  # §3.3 'r' and 'x'
 REVERSE_TUNNEL_TTL = 255  # RFC 3024 §4.2.1: requests asking for T must arrive with TTL 255
@@ -450,10 +450,10 @@ class ForeignAgent:
             if len(pkt.data) > self.config.limits.message_size:
                 self.counters["discard.oversize"] += 1
                 return []
-            kind = pkt.data[:1]
-            if kind == b"\x01":
+            kind = reg.message_type(pkt.data)
+            if kind == reg.REQUEST:
                 return self._on_request(pkt, now)
-            if kind == b"\x03":
+            if kind == reg.REPLY:
                 return self._on_reply(pkt, now)
             self.counters["discard.malformed"] += 1
             return []

@@ -9,6 +9,10 @@ An SA authenticates one identity: an address SA only its own home address, an NA
 addresses that NAI is configured to hold (RFC 2794; `HomeAgentConfig.holds`). A request whose
 authenticator verifies with an SA that does not hold the claimed home address is refused with 131
 before any state is touched, and the agent's own, network and broadcast addresses are never bound.
+
+SAs may also come from an AAA server (`aaa`, protocol/aaa.py): a request from a served node with no
+SA in the keys file is held while its SA is looked up (a `LookupSA` action), then processed like
+any other once `on_sa_lookup` brings it; other nodes are served meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mipd.protocol import codes
+from mipd.protocol.aaa import SWEEP_TIMER, UNREACHABLE, AaaCache, AaaSettings, LookupResult
 from mipd.protocol.actions import (
     Action,
     AddTunnel,
@@ -130,7 +135,7 @@ class HomeAgent:
     """
 
     def __init__(self, config: HomeAgentConfig, sas: SecurityAssociations, rng: random.Random,
-                 *, copies: bool = True) -> None:
+                 *, copies: bool = True, aaa: AaaSettings | None = None) -> None:
         self.config = config
         self.copies = copies
         self.sas = sas
@@ -146,6 +151,7 @@ class HomeAgent:
         self.advertiser = Advertiser(rng, self.counters, ADVERTISE_TIMER)
         self.advertiser.configure(*_advertising(config), 0.0)
         self.denials = DenialGate(config.limits, self.counters, DENIAL_TIMER)
+        self.aaa = AaaCache(aaa, self.counters) if aaa is not None else None  # SAs from an AAA server
 
     # ------------------------------------------------------------------ queries
 
@@ -187,11 +193,59 @@ class HomeAgent:
             self.counters[e.counter] += 1  # §1.9: an unknown extension 0-127 is silently discarded too
             return []
         self.counters["rx.request"] += 1
+        return self._guarded(req, pkt, now)
+
+    def _guarded(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
         try:
-            return self._process(req, pkt, now)
+            actions = self._process(req, pkt, now)
         except Exception as e:  # a bug must not take the agent down: count it and drop the packet
             self.counters["discard.internal_error"] += 1
-            return [Log("internal-error", {"error": repr(e), "home": req.home_address}, "error")]
+            actions = [Log("internal-error", {"error": repr(e), "home": req.home_address}, "error")]
+        if self.aaa is not None and self.aaa.outbox:
+            actions += self.aaa.drain()  # lookups asked for, and their log lines
+        return actions
+
+    def on_sa_lookup(self, result: LookupResult, now: float) -> list[Action]:
+        """The outcome of a LookupSA: cache the SAs and process the requests held for them (RFC 5944
+        §3.8.2.1 from the start, with `now`); on failure they are dropped, counted and logged once per
+        node and interval (§3.8.2.1 a: no SA with the node, silently discarded)."""
+        if self.aaa is None:
+            return []
+        held, accepted = self.aaa.on_result(result, now)
+        actions = self.aaa.drain()
+        for req, pkt in held:
+            if accepted:
+                actions += self._guarded(req, pkt, now)
+            elif result.outcome != UNREACHABLE:  # no answer is no refusal: the node retransmits
+                actions += self._refuse_unknown(req, pkt, now)
+        return actions
+
+    def _refuse_unknown(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
+        """A request AAA refused an SA for (Access-Reject, a malformed answer). With no SA the
+        node's request is silently discarded (§3.8.2.1 a); relayed by a foreign agent whose FHAE verifies, the
+        agent is answered 131 (§3.8.2.1: "If there is a valid Foreign-Home authentication extension, the home
+        agent MUST send a Registration Reply with Code 131"), carrying that FHAE only: no MHAE can be made."""
+        _auth, _nai, fhaes = self._scan(req)
+        try:
+            fa_sa = self._fa_sa(req, pkt, fhaes) if fhaes else None
+        except (_Discard, _Denied):
+            fa_sa = None
+        if fa_sa is None:
+            return []
+        self.counters[f"denied.{codes.HA_MN_AUTH}"] += 1
+        send, line, gate = self.denials.admit(pkt.source, now)
+        out: list[Action] = list(gate)
+        if line:
+            fields = {"node": req.home_address, "coa": req.care_of_address, "code": codes.HA_MN_AUTH,
+                      "reason": "no SA from AAA"}
+            out.append(Log("registration-denied", fields))
+        if send:
+            out.append(self._reply(req, pkt, codes.HA_MN_AUTH, req.lifetime, req.identification, None, fa_sa))
+        return out
+
+    def drop_sas(self, identity: str | None) -> int:
+        """Forget SAs fetched from AAA for `identity` (None: all), so the next registration fetches them."""
+        return self.aaa.drop(identity) if self.aaa is not None else 0
 
     def on_timer(self, key: Any, now: float) -> list[Action]:
         """Binding lifetime expiry (§3.8.2.2: "MUST delete its entry"); no message is sent (§3.8).
@@ -200,6 +254,8 @@ class HomeAgent:
             return self.advertiser.on_timer(key, now, self._advert_flags())
         if key == DENIAL_TIMER:
             return self.denials.flush(now)
+        if key == SWEEP_TIMER and self.aaa is not None:
+            return self.aaa.sweep(now)
         if key != EXPIRY_TIMER:
             return []
         self._armed = INFINITE
@@ -337,7 +393,10 @@ class HomeAgent:
             return []
         sa = self._mn_sa(req.home_address, nai, auth.spi)
         if sa is None:
-            if not (self.sas.for_peer(req.home_address) or (nai and self.sas.for_peer(nai))):
+            if not (self._peer_sas(req.home_address) or (nai and self._peer_sas(nai))):
+                if self.aaa is not None and self.config.serves(req.home_address, nai):
+                    self.aaa.hold(nai or req.home_address, (req, pkt), now)  # an NAI names the node first
+                    return []
                 self.counters["discard.no_sa"] += 1  # §3.8.2.1 a: no SA with this node at all
                 return []
             return self._deny(req, pkt, now, codes.HA_MN_AUTH, "unknown SPI", None, node)
@@ -402,7 +461,23 @@ class HomeAgent:
         sa = self.sas.get(home, spi)
         if sa is None and nai:
             sa = self.sas.get(nai, spi)
+        if sa is None and self.aaa is not None and not self._file_peer(home, nai):
+            sa = self.aaa.get(home, spi) or (self.aaa.get(nai, spi) if nai else None)
         return sa
+
+    def _file_peer(self, home: str, nai: str | None) -> bool:
+        """Does the keys file hold an SA for this node? Then no SA from AAA counts for it."""
+        return self.sas.has_peer(home) or bool(nai and self.sas.has_peer(nai))
+
+    def _peer_sas(self, peer: str) -> list[SecurityAssociation]:
+        """The SAs with `peer`: the keys file's, else those fetched from AAA."""
+        return self.sas.for_peer(peer) or (self.aaa.for_peer(peer) if self.aaa is not None else [])
+
+    def _aaa_used(self, sa: SecurityAssociation, home: str, now: float) -> None:
+        """An SA from AAA authenticated an accepted request: its cache entry follows the node's bindings."""
+        if self.aaa is not None and self.aaa.get(sa.peer, sa.spi) is sa:
+            left = [b.expires for b in self._bindings.get(home, ())]
+            self.aaa.used(sa.peer, now, max(left) if left else None)
 
     def _fa_sa(
         self, req: reg.RegistrationRequest, pkt: Packet, fhaes: list[AuthExtension]
@@ -516,6 +591,7 @@ class HomeAgent:
         if sa.replay != "timestamp":  # a timestamp is the binding's own identification: no second row
             actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.registration"] += 1
+        self._aaa_used(sa, home, now)
         actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
         actions.append(self._reply(req, pkt, code, lifetime, reply_id, sa, fa_sa))
         return actions
@@ -573,6 +649,7 @@ class HomeAgent:
         actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
         actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.deregistration"] += 1
+        self._aaa_used(sa, home, now)
         actions.append(Log("deregistration", {"node": node, "coa": coa, "code": 0, "removed": len(gone)}))
         actions.append(self._reply(req, pkt, codes.ACCEPTED, 0, reply_id, sa, fa_sa))
         return actions
@@ -635,7 +712,7 @@ class HomeAgent:
             if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest),
                 # filed under its home address or, for a node known by its NAI, under the NAI (RFC 2794 §2)
                 nai = self._scan(req)[1] or ""
-                sa = (self.sas.for_peer(req.home_address) or self.sas.for_peer(node) or self.sas.for_peer(nai))[0]
+                sa = (self._peer_sas(req.home_address) or self._peer_sas(node) or self._peer_sas(nai))[0]
             reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid,
                                                         record=False)
             out.append(self._reply(req, pkt, code, req.lifetime, reply_id, sa, fa_sa))
@@ -648,7 +725,7 @@ class HomeAgent:
         code: int,
         lifetime: int,
         identification: int,
-        sa: SecurityAssociation,
+        sa: SecurityAssociation | None,  # None: no MHAE (a 131 to a foreign agent, _refuse_unknown)
         fa_sa: SecurityAssociation | None,
     ) -> SendUDP:
         """Build, sign and address a Registration Reply (§3.8.3: extension order a-e)."""
@@ -669,7 +746,7 @@ class HomeAgent:
             elif t == MN_FA_CHALLENGE and not challenge:  # RFC 3012 §3.4: echoed after the MHAE
                 challenge = raw[e.offset : e.offset + 2 + raw[e.offset + 1]]
         data += nai
-        data = sign(sa, data, MHAE) + challenge
+        data = (sign(sa, data, MHAE) if sa is not None else data) + challenge
         if fa_sa is not None:
             data = sign(fa_sa, data, FHAE)
         to_home = req.lifetime == 0 and pkt.source == req.home_address == req.care_of_address

@@ -5,15 +5,14 @@ Sans-IO: events in (`on_packet` for agent advertisements and registration replie
 for link changes, `on_timer`, `on_config`), actions out, in the order they must be carried out.
 No sockets, no clock, no randomness but the injected `rng`.
 
-The node keeps every agent it hears (per interface), decides where it is attached (home, a
-foreign agent, or a co-located care-of address), registers there, and installs the data plane
-when the registration is accepted:
+The node hears agents and watches its links (`mipd.protocol.discovery` keeps both and says where
+it can be attached: home, a foreign agent, or a co-located care-of address), registers there, and
+installs the data plane when the registration is accepted:
 
-- Agent discovery and move detection (§2.4): advertisement lifetime expiry (Algorithm 1,
-  §2.4.2.1), network prefix change (Algorithm 2, §2.4.2.2), agent reboot by sequence number
-  (§2.4.4), link-layer indications (`LinkChange`), returning home (§2.4.3).
-- Solicitation (§2.4): up to three at one per second, then binary exponential backoff up to a
-  maximum of one minute, randomised above the nominal values so the limits always hold.
+- Agent discovery and move detection (§2.4), kept in `mipd.protocol.discovery`: heard agents
+  and their advertisement lifetime (Algorithm 1, §2.4.2.1), network prefix change (Algorithm 2,
+  §2.4.2.2), agent reboot by sequence number (§2.4.4), solicitation; here, what each means for
+  the registration: link-layer indications (`LinkChange`), returning home (§2.4.3), a move.
 - Registration (§3.6.1), retransmission (§3.6.3: timestamps get a new Identification, nonces
   are resent unchanged; at least one second apart, doubling up to the configured cap), reply
   validity (§3.6.2.1), acceptance (§3.6.2.2) and repair of denials (§3.6.2.3, RFC 3024 §4.1.2).
@@ -30,10 +29,10 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from mipd.ipv4 import LIMITED_BROADCAST, UNSPECIFIED
 from mipd.protocol import codes
 from mipd.protocol.actions import (
     Action,
@@ -51,13 +50,24 @@ from mipd.protocol.actions import (
     RemoveTunnel,
     RemoveUnboundRoute,
     SendGratuitousArp,
-    SendICMP,
     SendUDP,
     SetArpReplies,
     SetDefaultRoute,
 )
 from mipd.protocol.config import MobileNodeConfig, encap_for_flags
-from mipd.protocol.filters import addr_int
+from mipd.protocol.discovery import (
+    COLOCATED,
+    FOREIGN,
+    HOME,
+    Adaptation,
+    AgentKey,
+    Attachment,
+    Discovery,
+    HeardAgent,
+    Link,
+    agent_timer,
+    solicit_timer,
+)
 from mipd.security import SecurityAssociation, SecurityAssociations, next_request_id, sign, sign_mn_aaa, verify
 from mipd.security.replay import clock_offset_from_reply, low32
 from mipd.wire import icmp
@@ -65,14 +75,6 @@ from mipd.wire import registration as reg
 from mipd.wire.errors import WireError
 from mipd.wire.extensions import MFAE, MHAE, AuthExtension, ChallengeExtension, NAIExtension
 
-HOME = "home"
-FOREIGN = "foreign-agent"
-COLOCATED = "colocated"
-
-AGENTS_GROUP = "224.0.0.11"  # Mobile-Agents multicast group every agent listens to (§2.3)
-MAX_INITIAL_SOLICITATIONS = 3  # §2.4: "three initial solicitations at ... one per second"
-MAX_SOLICIT_INTERVAL = 60.0  # §2.4: the maximum interval "SHOULD be at least one minute"
-SOLICIT_JITTER = 0.2  # §2.4 / RFC 1256: randomised, here upwards only so the rate limits hold
 MIN_REQUEST_INTERVAL = 1.0  # §3.6, §3.6.3: never register more often than once per second
 FIRST_RETRANSMIT = 1.0  # §3.6.3: first retransmission timeout, doubling each time
 HOLDDOWN = 60.0  # after a denial that cannot be repaired, leave that agent (or HA) alone this long
@@ -80,7 +82,6 @@ MAX_RESYNC = 3  # consecutive 133 replies before giving up for a while (§3.6.2.
 MAX_CHALLENGE_RETRIES = 3  # consecutive RFC 3012 challenge errors before leaving the agent
 GARP_COUNT = 3  # §4.6: the gratuitous ARP "SHOULD be retransmitted a small number of times"
 GARP_INTERVAL = 1.0
-SEQUENCE_REBOOT_LIMIT = 256  # §2.4.4: a lower sequence number below 256 means a reboot
 
 SEND_TIMER = ("mn", "send")  # (re)transmission, deferred send, retry after a denial
 RENEW_TIMER = ("mn", "renew")  # re-registration before the lifetime runs out (§3.6.2.2)
@@ -88,7 +89,6 @@ EXPIRE_TIMER = ("mn", "expire")  # the granted lifetime ran out
 
 _ENCAP_FLAGS = {"ipip": 0, "gre": reg.FLAG_G, "minimal": reg.FLAG_M}
 _ENCAP_ADVERTISED = {"ipip": 0, "gre": icmp.ADV_G, "minimal": icmp.ADV_M}
-_M32 = 0xFFFFFFFF
 
 # §3.6.2.3: denials the node cannot repair itself. Codes the foreign agent (or its relationship
 # with the home agent, 132) is to blame for make the node try another care-of address or agent.
@@ -106,93 +106,12 @@ _FA_FAULT = frozenset({*range(64, 128), codes.FA_INVALID_HA_ADDRESS, codes.HA_FA
 _AUTH_FAILURES = frozenset({codes.FA_MN_AUTH, codes.HA_MN_AUTH, codes.FA_HA_AUTH, codes.HA_FA_AUTH})
 _CHALLENGE_ERRORS = frozenset({codes.FA_UNKNOWN_CHALLENGE, codes.FA_MISSING_CHALLENGE, codes.FA_STALE_CHALLENGE})
 
-AgentKey = tuple[str, str]  # (interface, agent address)
-
-
-def solicit_timer(interface: str) -> tuple[str, str, str]:
-    return ("mn", "solicit", interface)
-
-
-def agent_timer(key: AgentKey) -> tuple[str, str, str, str]:
-    return ("mn", "agent", *key)
-
 
 def garp_timer(interface: str) -> tuple[str, str, str]:
     return ("mn", "garp", interface)
 
 
 # ---------------------------------------------------------------------------------- records
-
-
-@dataclass(slots=True)
-class Adaptation:
-    """What denials taught the node (§3.6.2.3, RFC 3024 §4.1.2), for one agent or the home agent."""
-
-    lifetime_cap: int | None = None  # 69 / 130: ask for at most this
-    reverse: bool | None = None  # 74/137: T dropped (False); 75/138: T forced (True)
-    ipip_only: bool = False  # 72/139: no M/G
-
-
-@dataclass(slots=True)
-class HeardAgent:
-    """A mobility agent heard on one interface (§2.4): what its latest advertisement said."""
-
-    address: str  # IP source of the advertisement (§3.6.1.1: where requests go)
-    interface: str
-    lladdr: str | None  # link-layer source, for requests without broadcast ARP (§4.6)
-    flags: int
-    sequence: int
-    registration_lifetime: int
-    care_of_addresses: tuple[str, ...]
-    routers: tuple[str, ...]
-    networks: tuple[tuple[int, int], ...] | None  # (network, mask) per router; None: no prefixes
-    challenge: bytes | None
-    heard_at: float
-    expires_at: float
-    adapt: Adaptation = field(default_factory=Adaptation)
-    coa_index: int = 0  # §2.4: after an FA denial, "retry ... with each subsequent advertised address"
-    hold_until: float = 0.0
-    challenge_errors: int = 0
-    refused_challenge: bytes | None = None  # RFC 3012 §3.1: the FA refused it; wait for a new one
-
-    @property
-    def key(self) -> AgentKey:
-        return (self.interface, self.address)
-
-    def alive(self, now: float) -> bool:
-        """§2.4.2.1: valid until its advertised ICMP Lifetime runs out."""
-        return now < self.expires_at
-
-    def usable_fa(self, now: float) -> bool:
-        """A foreign agent that can take a registration now (F set, a care-of address, §2.1.1)."""
-        return (
-            bool(self.flags & icmp.ADV_F)
-            and self.coa_index < len(self.care_of_addresses)
-            and self.registration_lifetime > 0
-            and self.alive(now)
-            and now >= self.hold_until
-        )
-
-    @property
-    def care_of(self) -> str:
-        """§2.4: the first advertised care-of address, or the next one after an FA denial."""
-        if not self.care_of_addresses:
-            return ""
-        return self.care_of_addresses[min(self.coa_index, len(self.care_of_addresses) - 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    """Where the node is registering: at home, via a foreign agent, or with a co-located address.
-
-    `relay` is the foreign agent the request goes through (FA care-of address, or a co-located
-    address on a link whose agent sets R, §2.4.1); None when talking to the home agent directly.
-    """
-
-    kind: str
-    interface: str
-    care_of: str
-    relay: AgentKey | None = None
 
 
 @dataclass(slots=True)
@@ -240,21 +159,6 @@ class _Plan:
     fa_sa: SecurityAssociation | None
 
 
-@dataclass(slots=True)
-class _Link:
-    """One interface the node may roam on, and its solicitation state (§2.4)."""
-
-    name: str
-    up: bool = True
-    address: str | None = None
-    prefix_length: int | None = None
-    gateway: str | None = None
-    soliciting: bool = False
-    solicitations: int = 0  # sent in the current search
-    fast_restart: bool = True  # §2.4: the next search may start at the initial rate again
-    searched: bool = False  # the initial rapid phase ended without any advertisement
-
-
 @dataclass(frozen=True, slots=True)
 class _DataPlane:
     host_route: AddHostRoute | None = None
@@ -289,39 +193,6 @@ class MobileNodeStatus:
         return self.location == "home"
 
 
-def _network(address: str, prefix_length: int | None) -> tuple[int, int] | None:
-    if prefix_length is None or not 0 <= prefix_length <= 32:
-        return None
-    mask = (_M32 << (32 - prefix_length)) & _M32
-    return addr_int(address) & mask, mask
-
-
-def _overlap(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> bool:
-    """Do two sets of prefixes share any address?"""
-    bs = list(b)
-    return any((na & (ma & mb)) == (nb & (ma & mb)) for na, ma in a for nb, mb in bs)
-
-
-def _advertised_networks(adv: icmp.AgentAdvertisement) -> tuple[tuple[int, int], ...] | None:
-    """§2.1.2: one prefix length per router address; unusable unless they pair up and are valid."""
-    lengths = adv.prefix_lengths
-    if lengths is None or not adv.routers or len(lengths) != len(adv.routers):
-        return None
-    nets = [_network(addr, n) for (addr, _), n in zip(adv.routers, lengths, strict=True)]
-    if any(n is None for n in nets):
-        return None
-    return tuple(n for n in nets if n is not None)
-
-
-def _valid_address(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        return None
-
-
 # ---------------------------------------------------------------------------------- machine
 
 
@@ -333,8 +204,7 @@ class MobileNode:
         self.sas = sas
         self.rng = rng
         self.counters: Counter[str] = Counter()
-        self._links: dict[str, _Link] = {name: _Link(name) for name in config.interfaces}
-        self._agents: dict[AgentKey, HeardAgent] = {}
+        self._discovery = Discovery(config, rng, self.counters)
         self._target: Attachment | None = None
         self._pending: _Pending | None = None
         self._registration: Registration | None = None
@@ -383,15 +253,15 @@ class MobileNode:
 
     def agents(self) -> list[HeardAgent]:
         """Every agent heard whose advertisement has not been forgotten."""
-        return list(self._agents.values())
+        return list(self._discovery.agents.values())
 
     # ------------------------------------------------------------------ events
 
     def start(self, now: float) -> list[Action]:
         """Begin: look for agents on every interface not known to be down (§2.4)."""
         actions = self._reconsider(now, "start")
-        for link in self._links.values():
-            actions += self._start_search(link, now, fast=True)
+        for link in self._discovery.links.values():
+            actions += self._discovery.start_search(link, now, True, self._target)
         return actions
 
     def on_packet(self, pkt: Packet, now: float) -> list[Action]:
@@ -410,7 +280,7 @@ class MobileNode:
 
     def on_link(self, ev: LinkChange, now: float) -> list[Action]:
         """A link-layer indication (§2.4.2, §3.6): a link went down, or came up (maybe elsewhere)."""
-        link = self._links.get(ev.interface)
+        link = self._discovery.links.get(ev.interface)
         if link is None:
             self.counters["ignore.link_unknown_interface"] += 1
             return []
@@ -444,13 +314,15 @@ class MobileNode:
         fleet rotation does not wait for lifetimes to run out, and lifts any hold-down."""
         old_sa = self._home_sa()
         old, self.config, self.sas = self.config, config, sas
+        self._discovery.config = config
         new_sa = self._home_sa()
         changed = old != config or old_sa != new_sa
+        links = self._discovery.links
         actions: list[Action] = []
-        for name in [n for n in self._links if n not in config.interfaces]:
-            actions += self._link_down(self._links.pop(name), now, reconsider=False)
+        for name in [n for n in links if n not in config.interfaces]:
+            actions += self._link_down(links.pop(name), now, reconsider=False)
         for name in config.interfaces:
-            self._links.setdefault(name, _Link(name))
+            links.setdefault(name, Link(name))
         identity = ("home_address", "home_agent", "home_prefix_length", "nai")
         if any(getattr(old, f) != getattr(config, f) for f in identity):
             actions += self._apply_dataplane(_DataPlane())
@@ -463,8 +335,8 @@ class MobileNode:
             self._target = None  # re-register with the new settings wherever we are
             actions += [CancelTimer(SEND_TIMER), CancelTimer(RENEW_TIMER)]
         actions += self._reconsider(now, "configuration changed")
-        for link in self._links.values():
-            actions += self._start_search(link, now, fast=False)
+        for link in links.values():
+            actions += self._discovery.start_search(link, now, False, self._target)
         return actions
 
     def shutdown(self) -> list[Action]:
@@ -474,9 +346,9 @@ class MobileNode:
         is left as it is: away from home the node must still not answer for its home address (§4.6).
         """
         actions: list[Action] = [CancelTimer(SEND_TIMER), CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
-        for name in self._links:
+        for name in self._discovery.links:
             actions += [CancelTimer(solicit_timer(name)), CancelTimer(garp_timer(name))]
-        actions += [CancelTimer(agent_timer(k)) for k in self._agents]
+        actions += [CancelTimer(agent_timer(k)) for k in self._discovery.agents]
         actions += self._apply_dataplane(_DataPlane())
         self._pending = None
         self._registration = None
@@ -485,13 +357,9 @@ class MobileNode:
 
     # ------------------------------------------------------------------ links
 
-    def _link_down(self, link: _Link, now: float, reconsider: bool = True) -> list[Action]:
+    def _link_down(self, link: Link, now: float, reconsider: bool = True) -> list[Action]:
         """The link is gone: its agents, its address and anything installed on it go too."""
-        link.up, link.address, link.prefix_length, link.gateway = False, None, None, None
-        link.soliciting, link.searched = False, False
-        link.fast_restart = True
-        actions: list[Action] = [CancelTimer(solicit_timer(link.name))]
-        actions += self._forget_agents(link.name)
+        actions = self._discovery.link_down(link)
         actions += self._teardown_interface(link.name)
         if self._target is not None and self._target.interface == link.name:
             self._target = None
@@ -501,61 +369,28 @@ class MobileNode:
             actions += self._reconsider(now, f"link {link.name} down")
         return actions
 
-    def _link_up(self, link: _Link, ev: LinkChange, now: float) -> list[Action]:
+    def _link_up(self, link: Link, ev: LinkChange, now: float) -> list[Action]:
         """A link came up (a new link: what was heard before is forgotten), or its address changed
         (a co-located care-of address on it is no longer the same). Either is a positive
         indication of a move, so the search may restart at the initial rate (§2.4)."""
-        was_up, old_address = link.up, link.address
-        plen = ev.prefix_length
-        link.up, link.address, link.gateway = True, _valid_address(ev.address), _valid_address(ev.gateway)
-        link.prefix_length = plen if plen is not None and 0 <= plen <= 32 else None
-        new_link = not was_up or link.address != old_address
-        actions: list[Action] = []
-        if not was_up:
-            link.searched = False
-            actions += self._forget_agents(link.name)
-        if new_link:
-            link.fast_restart = True
+        new_link, actions = self._discovery.link_up(link, ev.address, ev.prefix_length, ev.gateway)
         actions += self._reconsider(now, f"link {link.name} up")
-        return actions + self._start_search(link, now, fast=new_link)
-
-    def _forget_agents(self, interface: str) -> list[Action]:
-        keys = [k for k in self._agents if k[0] == interface]
-        for k in keys:
-            del self._agents[k]
-        return [CancelTimer(agent_timer(k)) for k in keys]
+        return actions + self._discovery.start_search(link, now, new_link, self._target)
 
     # ------------------------------------------------------------------ agent discovery (§2.4)
 
     def _on_icmp(self, pkt: Packet, now: float) -> list[Action]:
-        msg = icmp.decode(pkt.data)
-        if not isinstance(msg, icmp.AgentAdvertisement):
-            self.counters["ignore.solicitation"] += 1
-            return []
-        if not msg.is_agent:
-            self.counters["ignore.router_advertisement"] += 1  # §2.4: no mobility extension
-            return []
-        if pkt.interface not in self._links or not self._links[pkt.interface].up:
-            self.counters["discard.advertisement_unknown_interface"] += 1
-            return []
-        if not msg.flags & (icmp.ADV_F | icmp.ADV_H):
-            self.counters["discard.advertisement_no_service"] += 1  # §2.1.1: F or H MUST be set
-            return []
-        self.counters["rx.advertisement"] += 1
-        return self._on_advertisement(pkt, msg, now)
+        adv = self._discovery.advertisement(pkt)
+        return [] if adv is None else self._on_advertisement(pkt, adv, now)
 
     def _on_advertisement(self, pkt: Packet, adv: icmp.AgentAdvertisement, now: float) -> list[Action]:
-        agent, rebooted = self._record_agent(pkt, adv, now)
-        link = self._links[agent.interface]
-        actions: list[Action] = []
-        if link.soliciting:
-            link.soliciting = False  # §2.4: solicit only in the absence of advertisements
-            actions.append(CancelTimer(solicit_timer(link.name)))
+        """What an advertisement means for where the node registers (§2.4.2-§2.4.4, §3.6)."""
+        discovery = self._discovery
+        agent, rebooted, actions = discovery.heard(pkt, adv, now)
         if adv.lifetime == 0:
             self.counters["agent.withdrawn"] += 1  # RFC 1256: lifetime 0, the router is going away
             return actions + self._agent_lost(agent, now, "advertisement lifetime 0")
-        actions.append(ArmTimer(agent_timer(agent.key), agent.expires_at))
-        if self._is_home_advertisement(agent):
+        if discovery.is_home_advertisement(agent, self._home_agent()):
             return actions + self._reconsider(now, "home agent advertisement")
         target = self._target
         if rebooted and target is not None and target.relay == agent.key:
@@ -563,9 +398,9 @@ class MobileNode:
             return actions + self._begin(now)
         if self._fresh_challenge(agent):
             return actions + self._transmit(now)
-        if target is not None and self._moved_by_prefix(agent, target):
+        if target is not None and discovery.moved_by_prefix(agent, target):
             self.counters["move.prefix"] += 1  # §2.4.2.2
-            actions += self._leave_network(target)
+            actions += discovery.leave_network(target, self._home_agent())
             return actions + self._reconsider(now, "network prefix changed", prefer=agent)
         return actions + self._reconsider(now, "agent advertisement")
 
@@ -578,156 +413,40 @@ class MobileNode:
         agent.refused_challenge = None
         return p is not None and not p.awaiting and p.attachment.relay == agent.key
 
-    def _record_agent(self, pkt: Packet, adv: icmp.AgentAdvertisement, now: float) -> tuple[HeardAgent, bool]:
-        """Remember what the advertisement says; True if the agent rebooted (§2.4.4)."""
-        key = (pkt.interface or "", pkt.source)
-        old = self._agents.get(key)
-        rebooted = old is not None and adv.sequence < old.sequence and adv.sequence < SEQUENCE_REBOOT_LIMIT
-        coas = tuple(adv.care_of_addresses)
-        agent = HeardAgent(
-            address=pkt.source,
-            interface=key[0],
-            lladdr=pkt.lladdr,
-            flags=adv.flags,
-            sequence=adv.sequence,
-            registration_lifetime=adv.registration_lifetime,
-            care_of_addresses=coas,
-            routers=tuple(a for a, _ in adv.routers),
-            networks=_advertised_networks(adv),
-            challenge=adv.challenge,
-            heard_at=now,
-            expires_at=now + adv.lifetime,
-        )
-        if old is not None:
-            agent.adapt, agent.hold_until, agent.challenge_errors = old.adapt, old.hold_until, old.challenge_errors
-            agent.refused_challenge = old.refused_challenge
-            agent.coa_index = old.coa_index if old.care_of_addresses == coas else 0
-        self._agents[key] = agent
-        return agent, rebooted
-
-    def _is_home_advertisement(self, agent: HeardAgent) -> bool:
-        """§2.3, §2.4.3: H set by our home agent, or by an agent on our home network."""
-        if not agent.flags & icmp.ADV_H:
-            return False
-        ha = {self.config.home_agent, self._home_agent()}
-        if agent.address in ha or ha.intersection(agent.routers):
-            return True
-        return self._in_home_network(agent.address)
-
-    def _in_home_network(self, address: str) -> bool:
-        home = _network(self.config.home_address, self.config.home_prefix_length)
-        return home is not None and _overlap([home], [(addr_int(address), _M32)])
-
-    def _moved_by_prefix(self, agent: HeardAgent, target: Attachment) -> bool:
-        """§2.4.2.2: a new agent on the same link whose prefixes do not include our current ones."""
-        if agent.interface != target.interface or agent.key == target.relay or agent.networks is None:
-            return False
-        current = self._current_networks(target)
-        return current is not None and not _overlap(agent.networks, current)
-
-    def _current_networks(self, target: Attachment) -> tuple[tuple[int, int], ...] | None:
-        """The network prefixes of where we are: the current agent's (§2.4.2.2: only when it sent
-        them), the home network's, or our co-located address's when its prefix is known."""
-        if target.kind == FOREIGN:
-            relay = self._relay(target)
-            return relay.networks if relay else None
-        if target.kind == HOME:
-            home = _network(self.config.home_address, self.config.home_prefix_length)
-            return (home,) if home else None
-        link = self._links[target.interface]
-        own = _network(target.care_of, link.prefix_length) if link.address == target.care_of else None
-        return (own,) if own else None
-
-    def _leave_network(self, target: Attachment) -> list[Action]:
-        """We moved off the current network (§2.4.2.2): forget what belonged to it."""
-        link = self._links[target.interface]
-        if target.kind == FOREIGN and target.relay in self._agents:
-            del self._agents[target.relay]
-            return [CancelTimer(agent_timer(target.relay))]
-        if target.kind == HOME:
-            gone = [k for k, a in self._agents.items() if a.interface == link.name and self._is_home_advertisement(a)]
-            for k in gone:
-                del self._agents[k]
-            return [CancelTimer(agent_timer(k)) for k in gone]
-        if link.address == target.care_of:
-            link.address = None  # the co-located address belongs to the network we left
-        return []
-
     def _on_agent_timer(self, key: AgentKey, now: float) -> list[Action]:
-        agent = self._agents.get(key)
-        if agent is None or agent.alive(now):
-            return []
-        self.counters["agent.expired"] += 1  # §2.4.2.1
-        return self._agent_lost(agent, now, "advertisement lifetime expired")
+        agent = self._discovery.expired(key, now)  # §2.4.2.1
+        return [] if agent is None else self._agent_lost(agent, now, "advertisement lifetime expired")
 
     def _agent_lost(self, agent: HeardAgent, now: float, reason: str) -> list[Action]:
         """§2.4.2.1: lost contact; register with another live agent or look for one."""
-        self._agents.pop(agent.key, None)
-        actions: list[Action] = [CancelTimer(agent_timer(agent.key))]
+        actions = self._discovery.forget(agent.key)
         target = self._target
-        if target is not None and (target.relay == agent.key or self._is_home_advertisement(agent)):
+        if target is not None and (
+            target.relay == agent.key or self._discovery.is_home_advertisement(agent, self._home_agent())
+        ):
             self.counters["move.agent_lost"] += 1
         actions += self._reconsider(now, reason)
-        link = self._links.get(agent.interface)
+        link = self._discovery.links.get(agent.interface)
         if link is not None:
-            actions += self._start_search(link, now, fast=False)
+            actions += self._discovery.start_search(link, now, False, self._target)
         return actions
 
-    # ------------------------------------------------------------------ solicitation (§2.4)
-
-    def _needs_search(self, link: _Link, now: float) -> bool:
-        """§2.4: solicit only when no agent is heard and no care-of address is known otherwise."""
-        if not link.up:
-            return False
-        if any(a.interface == link.name and a.alive(now) for a in self._agents.values()):
-            return False
-        t = self._target
-        colocated_here = t is not None and t.kind == COLOCATED and t.interface == link.name and t.relay is None
-        return not colocated_here
-
-    def _start_search(self, link: _Link, now: float, fast: bool) -> list[Action]:
-        if link.soliciting or not self._needs_search(link, now):
-            return []
-        link.soliciting = True
-        if fast or link.fast_restart:
-            link.solicitations, link.searched = 0, False  # §2.4: new link, or registered since
-        link.fast_restart = False
-        return self._solicit(link, now)
-
-    def _solicit(self, link: _Link, now: float) -> list[Action]:
-        """Send one Agent Solicitation (TTL 1, §2.2) and arm the next one."""
-        link.solicitations += 1
-        self.counters["tx.solicitation"] += 1
-        n = link.solicitations
-        if n < MAX_INITIAL_SOLICITATIONS:
-            nominal = self.config.solicit_interval
-        else:
-            nominal = min(MAX_SOLICIT_INTERVAL, self.config.solicit_interval * 2 ** (n - MAX_INITIAL_SOLICITATIONS + 1))
-        wait = nominal * (1.0 + self.rng.uniform(0.0, SOLICIT_JITTER))
-        source = link.address or self.config.home_address
-        return [
-            SendICMP(AGENTS_GROUP, icmp.AgentSolicitation().encode(), link.name, source=source, ttl=1),
-            ArmTimer(solicit_timer(link.name), now + wait),
-        ]
-
     def _on_solicit_timer(self, interface: str, now: float) -> list[Action]:
-        link = self._links.get(interface)
+        """§2.4: the next solicitation; when the initial ones went unanswered, a link without an
+        agent, which may make a co-located care-of address the place to register."""
+        link = self._discovery.links.get(interface)
         if link is None or not link.soliciting:
             return []
         actions: list[Action] = []
-        if link.solicitations >= MAX_INITIAL_SOLICITATIONS and not link.searched:
-            link.searched = True  # no agent answered the initial solicitations: an FA-less link
+        if self._discovery.end_initial_search(link):
             actions += self._reconsider(now, f"no agent on {interface}")
-        if not self._needs_search(link, now):
-            link.soliciting = False
-            return actions
-        return actions + self._solicit(link, now)
+        return actions + self._discovery.continue_search(link, now, self._target)
 
     # ------------------------------------------------------------------ where to register
 
     def _reconsider(self, now: float, reason: str, prefer: HeardAgent | None = None) -> list[Action]:
         """Pick where to be attached; start registering there if that is somewhere new."""
-        choice = self._choose(now, prefer)
+        choice = self._discovery.choose(now, self._target, prefer, self._home_agent())
         if choice == self._target:
             return []
         if choice is None:
@@ -737,72 +456,6 @@ class MobileNode:
             log = Log("detached", {"node": self.config.home_address, "reason": reason})
             return [CancelTimer(SEND_TIMER), log]
         return self._attach(choice, now, reason)
-
-    def _choose(self, now: float, prefer: HeardAgent | None) -> Attachment | None:
-        """Home first (§2.4.3); otherwise stay where we are while it still works (§3.6); else
-        the best other place."""
-        home = self._home_interface(now)
-        if home is not None:
-            return Attachment(HOME, home, self.config.home_address)
-        if self._target is not None and self._target.kind != HOME and self._still_valid(self._target, now):
-            return self._target
-        if prefer is not None and prefer.usable_fa(now):
-            return self._via_agent(prefer, now)
-        return self._best_away(now)
-
-    def _home_interface(self, now: float) -> str | None:
-        """§2.4.3: the interface a live advertisement from our home agent was heard on. (The
-        interface's own address says nothing: a roaming node keeps its home address configured.)"""
-        for a in self._agents.values():
-            if a.alive(now) and self._links[a.interface].up and self._is_home_advertisement(a):
-                return a.interface
-        return None
-
-    def _still_valid(self, target: Attachment, now: float) -> bool:
-        link = self._links.get(target.interface)
-        if link is None or not link.up:
-            return False
-        if target.kind == COLOCATED:
-            if link.address != target.care_of:
-                return False
-            return target == self._colocated_attachment(link, now)
-        relay = self._relay(target)
-        return relay is not None and relay.usable_fa(now) and relay.care_of == target.care_of
-
-    def _best_away(self, now: float) -> Attachment | None:
-        """A co-located address if configured (§3.6.1.2), else the most recently heard usable
-        foreign agent (§2.4.2.1), else a co-located address on a link no agent answered on."""
-        if self.config.colocated:
-            for link in self._links.values():
-                att = self._colocated_attachment(link, now)
-                if att is not None:
-                    return att
-        fas = [a for a in self._agents.values() if a.usable_fa(now) and self._links[a.interface].up]
-        fas = [a for a in fas if not a.flags & icmp.ADV_B]  # §2.1.1: busy, takes no new nodes
-        if fas:
-            return self._via_agent(max(fas, key=lambda a: a.heard_at), now)
-        for link in self._links.values():
-            if link.searched and not any(a.interface == link.name for a in self._agents.values()):
-                att = self._colocated_attachment(link, now)
-                if att is not None:
-                    return att
-        return None
-
-    def _via_agent(self, agent: HeardAgent, now: float) -> Attachment:
-        """Register through `agent` (or, configured co-located, with our address on its link)."""
-        colocated = self._colocated_attachment(self._links[agent.interface], now) if self.config.colocated else None
-        return colocated or Attachment(FOREIGN, agent.interface, agent.care_of, agent.key)
-
-    def _colocated_attachment(self, link: _Link, now: float) -> Attachment | None:
-        """A co-located care-of address on `link`, through the foreign agent there if it sets R
-        (§2.4.1: "SHOULD register through the foreign agent")."""
-        if not link.up or link.address is None or self._in_home_network(link.address):
-            return None
-        required = [
-            a for a in self._agents.values() if a.interface == link.name and a.flags & icmp.ADV_R and a.usable_fa(now)
-        ]
-        relay = max(required, key=lambda a: a.heard_at).key if required else None
-        return Attachment(COLOCATED, link.name, link.address, relay)
 
     def _attach(self, att: Attachment, now: float, reason: str) -> list[Action]:
         """Move to `att`: the §4.6 ARP steps in their required order, then the request."""
@@ -845,7 +498,7 @@ class MobileNode:
     def _arp_away(self) -> list[Action]:
         """§4.6: before registering away from home, stop answering ARP for the home address."""
         actions: list[Action] = []
-        for name in self._links:
+        for name in self._discovery.links:
             if self._arp.get(name) is not False:
                 self._arp[name] = False
                 actions.append(SetArpReplies(self.config.home_address, name, False))
@@ -1019,7 +672,7 @@ class MobileNode:
 
     def _relay(self, att: Attachment) -> HeardAgent | None:
         """The foreign agent `att` registers through, if any and still heard."""
-        return self._agents.get(att.relay) if att.relay is not None else None
+        return self._discovery.relay(att)
 
     def _mn_peers(self) -> list[str]:
         """Whom our SA with the home agent is filed under: home address, NAI, or the HA (§3.6)."""
@@ -1154,8 +807,7 @@ class MobileNode:
         self._pending = None
         self._failures = self._resyncs = 0
         self._last_accepted_id = p.identification
-        for link in self._links.values():
-            link.fast_restart = True  # §2.4: search at the initial rate next time
+        self._discovery.registered()  # §2.4: search at the initial rate next time
         relay = self._relay(p.attachment)
         if relay is not None:
             relay.challenge_errors, relay.refused_challenge = 0, None
@@ -1184,7 +836,7 @@ class MobileNode:
         if reg_ is None or self._target != reg_.attachment or (self._pending is not None):
             return []
         self.counters["renewal"] += 1
-        if self._target.kind != HOME and not self._still_valid(self._target, now):
+        if self._target.kind != HOME and not self._discovery.still_valid(self._target, now):
             return self._reconsider(now, "renewal: attachment no longer valid")
         return self._begin(now)
 
@@ -1280,7 +932,7 @@ class MobileNode:
     def _repair_home_agent(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
         """136: the reply's Home Agent field is the unicast address to use (§3.6.2.3)."""
         ha = reply.home_agent
-        if ha in ("0.0.0.0", "255.255.255.255", p.home_agent) or ha.startswith(("224.", "239.")):
+        if ha in (UNSPECIFIED, LIMITED_BROADCAST, p.home_agent) or ha.startswith(("224.", "239.")):
             return self._hold_down(p, reply.code, now, "no usable home agent address in the reply")
         self._ha_override = ha
         if self._home_sa_replay() != "nonce":
@@ -1355,7 +1007,7 @@ class MobileNode:
                 default_route=SetDefaultRoute(relay.address, iface, source=home),
             )
         encap = encap_for_flags(flags)
-        link = self._links[iface]
+        link = self._discovery.links[iface]
         gw = link.gateway
         reverse = bool(flags & reg.FLAG_T)
         return _DataPlane(
@@ -1366,7 +1018,7 @@ class MobileNode:
         )
 
     @staticmethod
-    def _visited_link(link: _Link) -> tuple[str, ...]:
+    def _visited_link(link: Link) -> tuple[str, ...]:
         """The prefixes a co-located node reaches on its visited link, not through the reverse tunnel
         (RFC 3024 §5.1 tunnels what goes beyond it): the link's prefix and an off-prefix gateway."""
         out: list[str] = []

@@ -16,7 +16,7 @@ from mipd.runtime.control import ControlError
 from mipd.runtime.roles import FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, Role
 
 
-def answer(daemon: Any, command: str, now: float) -> Any:
+def answer(daemon: Any, command: str, now: float, request: dict[str, Any] | None = None) -> Any:
     """The result for `command` (ControlError for a role this host does not have)."""
     if command == "status":
         return status(daemon, now)
@@ -25,7 +25,12 @@ def answer(daemon: Any, command: str, now: float) -> Any:
         return {"roles": {n: dict(r.machine.counters) for n, r in daemon.roles.items()},
                 "runtime": dict(daemon.counters), "dataplane": dict(dp)}
     if command == "sas":
-        return views.security_associations(daemon.config.sas, daemon.config.sa_roles)
+        ha = daemon.roles.get(HOME_AGENT)
+        fetched = ha.machine.aaa.entries() if ha is not None and ha.machine.aaa is not None else []
+        return (views.security_associations(daemon.config.sas, daemon.config.sa_roles)
+                + views.fetched_security_associations(fetched, now))
+    if command == "drop-sas":
+        return drop_sas(daemon, (request or {}).get("node"))
     if command == "bindings":
         return [views.binding(b, now) for b in _role(daemon, HOME_AGENT, command).machine.bindings()]
     if command == "visitors":
@@ -35,6 +40,17 @@ def answer(daemon: Any, command: str, now: float) -> Any:
     if command == "registration":
         return views.registration(_role(daemon, MOBILE_NODE, command).machine.status(now))
     raise ControlError(f"unknown command {command!r}")
+
+
+def drop_sas(daemon: Any, node: object) -> dict[str, Any]:
+    """Forget SAs fetched from RADIUS for `node` (None: every node): the next registration fetches them
+    again, so a key changed on the server takes effect at once. Keys-file SAs are not touched."""
+    if node is not None and (not isinstance(node, str) or not 0 < len(node) <= 255):
+        raise ControlError("drop-sas: node must be a home address or NAI")
+    ha = _role(daemon, HOME_AGENT, "drop-sas").machine
+    if ha.aaa is None:
+        raise ControlError("drop-sas: this home agent fetches no SAs (no radius section)")
+    return {"dropped": ha.drop_sas(node), "node": node}
 
 
 def _role(daemon: Any, name: str, command: str) -> Role:
@@ -70,6 +86,8 @@ def status(daemon: Any, now: float) -> dict[str, Any]:
         "counts": counts,
         "reload": dict(daemon.reload_state),  # in progress, or the last one's outcome
     }
+    if daemon.radius is not None:
+        out["radius"] = daemon.radius.status()
     if daemon.missing_links:
         out["missing_links"] = dict(daemon.missing_links)
     if MOBILE_NODE in roles:

@@ -33,6 +33,7 @@ from mipd.protocol.filters import ACTIONS, FilterRule, HostSet, RegistrationFilt
 from mipd.protocol.foreign_agent import validate_config as validate_foreign_agent
 from mipd.runtime import schema as s
 from mipd.runtime import yamlfile
+from mipd.runtime.radius_config import RadiusSettings, read_radius, read_secrets
 from mipd.runtime.schema import ConfigError, Section
 from mipd.security import ALGORITHMS, REPLAY_METHODS, SPI_MIN, SecurityAssociation, SecurityAssociations, parse_key
 from mipd.security.associations import SPI_MAX
@@ -48,7 +49,7 @@ STATE_SYNC = ("normal", "full")  # SQLite synchronous: normal survives a process
 LOG_LEVELS = ("debug", "info", "warning", "error")
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 
-TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", "limits", *ROLES)
+TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", "limits", "radius", *ROLES)
 LIMITS_KEYS = ("message_size", "extensions", "denial_replies", "denial_log_lines", "source_rate", "source_block_time")
 RATE_KEYS = ("per_source", "total")
 HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_hosts", "nai_hosts",
@@ -88,6 +89,7 @@ class Config:
     foreign_agent: ForeignAgentConfig | None = None
     mobile_node: MobileNodeConfig | None = None
     limits: Limits = Limits()
+    radius: RadiusSettings | None = None  # SAs fetched from RADIUS (home agent; radius_config.py)
     sas: SecurityAssociations = field(default_factory=SecurityAssociations, compare=False)
     sa_roles: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
@@ -151,15 +153,21 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     keys_file = None if no_keys else file_path(top, "keys_file", DEFAULT_KEYS_FILE)
     sas = SecurityAssociations()
     sa_roles: dict[tuple[str, int], tuple[str, ...]] = {}
+    radius_secrets: dict[str, bytes] = {}
     if keys_file is not None:
-        sas, sa_roles = read_keys(keys_file)
+        sas, sa_roles, radius_secrets = _read_keys_file(keys_file)
         mode = stat.S_IMODE(os.stat(keys_file).st_mode)
         if mode & 0o077:
             text = f"{keys_file} is readable by group or others (mode {mode:04o}); chmod 600 it"
             if check_key_permissions:
                 raise ConfigError("keys_file", text)
             warnings.append(f"keys_file: {text}")
-    _check_sas(ha, mn, sas, sa_roles, keys_file, warnings)
+    radius = None
+    if top.has("radius"):
+        if ha is None:
+            raise ConfigError("radius", "only a home agent fetches SAs from RADIUS: give home_agent or remove radius")
+        radius = top.get("radius", read_radius, None, radius_secrets)
+    _check_sas(ha, mn, sas, sa_roles, keys_file, warnings, radius is not None)
     return Config(
         path=path,
         keys_file=keys_file,
@@ -174,6 +182,7 @@ def _load(path: str, check_key_permissions: bool) -> Config:
         foreign_agent=fa,
         mobile_node=mn,
         limits=limits,
+        radius=radius,
         sas=sas,
         sa_roles=sa_roles,
         warnings=tuple(warnings),
@@ -467,6 +476,13 @@ def read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tu
     No error shows a value from this file: a key placed in the wrong field (`spi`, `peer`, a role,
     an unknown key's name...) would be echoed otherwise. Errors name the field and the value's kind.
     """
+    sas, limited, _secrets = _read_keys_file(path)
+    return sas, limited
+
+
+def _read_keys_file(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]],
+                                        dict[str, bytes]]:
+    """read_keys, and the RADIUS shared secrets of the file (`radius_secrets`, radius_config.read_secrets)."""
     try:
         return _read_keys(path)
     except ConfigError as e:
@@ -474,8 +490,9 @@ def read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tu
         raise e.hide_value() from None
 
 
-def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
-    top = Section(yamlfile.load(path, "keys_file", secret=True), "", ("security_associations",))
+def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]], dict[str, bytes]]:
+    top = Section(yamlfile.load(path, "keys_file", secret=True), "", ("security_associations", "radius_secrets"))
+    secrets = read_secrets(top.raw("radius_secrets"), "radius_secrets") if top.has("radius_secrets") else {}
     entries = top.raw("security_associations", [])
     if not isinstance(entries, list):
         raise ConfigError("security_associations", f"must be a list, got {s.VALUE}", value=entries)
@@ -491,7 +508,7 @@ def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], t
             limited[(sa.peer, sa.spi)] = s.items(entry["roles"], s.join(where, "roles"),
                                                  lambda v, p: s.choice(v, p, ROLES), min_items=1)
     yamlfile.release(entries)  # in chunks: a reload thread must not hold the GIL for long
-    return sas, limited
+    return sas, limited, secrets
 
 
 def _spi(value: object, path: str) -> int:
@@ -543,7 +560,7 @@ def _for_role(sas: SecurityAssociations, sa_roles: dict[tuple[str, int], tuple[s
 
 def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: SecurityAssociations,
                sa_roles: dict[tuple[str, int], tuple[str, ...]], keys_file: str | None,
-               warnings: list[str]) -> None:
+               warnings: list[str], radius: bool = False) -> None:
     """Cross-checks between the roles and the keys file."""
     if mn is not None and not _for_role(sas, sa_roles, "mobile_node").has_peer(mn.home_agent):
         raise ConfigError("security_associations", f"the mobile node needs an SA with its home agent {mn.home_agent} "
@@ -552,7 +569,7 @@ def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: Sec
     if ha is None:
         return
     ha_sas = _for_role(sas, sa_roles, "home_agent")
-    if not len(ha_sas):
+    if not len(ha_sas) and not radius:
         warnings.append("security_associations: none, the home agent will discard every request (§3.8.2.1)")
     held = {h.nai.lower() for h in ha.nai_hosts}
     for peer in sorted({sa.peer for sa in ha_sas if "@" in sa.peer and sa.peer.lower() not in held}):

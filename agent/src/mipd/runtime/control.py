@@ -18,7 +18,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas", "reload")
+COMMANDS = ("status", "bindings", "visitors", "pending", "registration", "counters", "sas", "drop-sas", "reload")
 MAX_REQUEST = 64 * 1024  # bytes of one request line; a real one is under 100
 MAX_DEPTH = 8  # nesting of a request's JSON; a real one is 1 or 2 deep
 _UCRED = struct.Struct("=iII")  # struct ucred: pid, uid, gid

@@ -28,6 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mipd import __version__
+from mipd.dataplane.null import NullDataplane
+from mipd.ipv4 import IPPROTO_ICMP, LIMITED_BROADCAST, UNSPECIFIED
+from mipd.protocol.aaa import LookupResult, LookupSA
 from mipd.protocol.actions import (
     Action,
     ArmTimer,
@@ -49,23 +52,23 @@ from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
 from mipd.runtime.linklayer import Filter, LinkLayer
 from mipd.runtime.linkmon import LinkMonitor
-from mipd.runtime.nulldataplane import NullDataplane
+from mipd.runtime.radius import RadiusClient
 from mipd.runtime.roles import CODECS, FOREIGN_AGENT, HOME_AGENT, MOBILE_NODE, Role, build
 from mipd.runtime.sockets import IcmpSender, PacketSocket, UdpSocket
 from mipd.runtime.store import Store, StoreError
 from mipd.runtime.timers import Timers
 from mipd.security import SecurityAssociations
-from mipd.wire.icmp import ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
+from mipd.wire.icmp import AGENTS_GROUP, ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
+from mipd.wire.registration import REPLY, REQUEST, message_type
 
 BATCH = 64  # datagrams per batch (one commit each): ~3 ms of work, which bounds the reply latency it adds
 TRUST_TIME = 300.0  # seconds a source whose datagram led to stored state (an accepted registration) is trusted
 MAX_TRUSTED = 65536  # trusted sources remembered
 MAX_BLOCKED = 256  # sources the kernel drops at once (a socket filter of two instructions each)
 LINK_RETRY = 2.0  # seconds between attempts to open a packet socket on a missing link
-AGENTS_GROUP = "224.0.0.11"  # §2.3: every mobility agent processes the Mobile-Agents group
-LIMITED_BROADCAST = "255.255.255.255"
 # Settings read once at start: a reload that changes them says a restart is needed.
-RESTART_FIELDS = ("control_socket", "state_db", "state_sync", "dataplane_backend", "tun", "log_file", "keys_file")
+RESTART_FIELDS = ("control_socket", "state_db", "state_sync", "dataplane_backend", "tun", "log_file", "keys_file",
+                  "radius")
 
 log = logging.getLogger("mipd.daemon")
 
@@ -127,6 +130,7 @@ class Daemon:
         self.links: LinkLayer | None = None
         self.linkmon: LinkMonitor | None = None
         self.control: ControlServer | None = None
+        self.radius: RadiusClient | None = None  # fetches SAs the home agent asks for (LookupSA)
         self.timers: Timers | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
@@ -221,6 +225,12 @@ class Daemon:
         self.timers = Timers(loop, self._on_timer, self.clock)
         self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
         self._journaled = [r for r in self.roles.values() if hasattr(r.machine, "track_commits")]
+        if cfg.radius is not None:
+            try:
+                self.radius = RadiusClient(loop, cfg.radius, self._on_sa_lookup, self.counters)
+            except OSError as e:
+                raise StartupError(f"RADIUS client sockets: {e.strerror or e}") from None
+            self._handlers[LookupSA] = lambda role, a: self.radius.lookup(a.identity)  # type: ignore[union-attr]
         for role in self._journaled:
             role.machine.track_commits()  # a failed commit is undone and answered (_commit_failed)
         loop.add_reader(self.udp.fileno(), self._on_udp)
@@ -247,7 +257,7 @@ class Daemon:
         kernel would let us bind and give us its unicast traffic (the newest socket wins), silently
         taking the port from a running agent. Checked before binding and again after (a race)."""
         cfg = self.config
-        ours = {owners.WILDCARD}
+        ours = {UNSPECIFIED}
         if cfg.home_agent is not None:
             ours.add(cfg.home_agent.address)
         if cfg.foreign_agent is not None:
@@ -342,6 +352,8 @@ class Daemon:
             self.timers.cancel_all()
         if self.control is not None:
             await self.control.close()
+        if self.radius is not None:
+            self.radius.close()
         if loop is not None:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -470,10 +482,10 @@ class Daemon:
         execute = self._execute
         self._stored = False
         for d in batch:
-            kind = d.data[:1]
+            kind = message_type(d.data)
             if mn is not None:
                 role = mn
-            elif kind == b"\x03" and fa is not None:
+            elif kind == REPLY and fa is not None:
                 role = fa  # a home agent's reply to a request we relayed (§3.7.3)
             elif fa is not None and d.ifindex in fa_ifs and d.dest != ha_addr:
                 self.counters["rx.udp_from_served_link"] += 1  # taken from the link with its lladdr
@@ -597,8 +609,8 @@ class Daemon:
                 self.counters["rx.frame_invalid"] += 1
                 continue
             mac, rx = parsed
-            is_icmp = rx.proto == frames.IPPROTO_ICMP
-            if not is_icmp and not (fa_link and rx.payload[:1] == b"\x01" and rx.dest in self._fa_dests):
+            is_icmp = rx.proto == IPPROTO_ICMP
+            if not is_icmp and not (fa_link and message_type(rx.payload) == REQUEST and rx.dest in self._fa_dests):
                 continue  # not a request to our foreign agent: the UDP socket has it if it is ours at all
             self.counters["rx.frame"] += 1
             pkt = Packet(rx.payload, rx.source, rx.dest, rx.source_port, name, mac, is_icmp, rx.ttl)
@@ -619,6 +631,13 @@ class Daemon:
             return
         self._execute(role, role.machine.on_timer(key, self.clock()))
         self._flush()
+
+    def _on_sa_lookup(self, result: LookupResult) -> None:
+        """A RADIUS lookup ended (mipd.runtime.radius): the home agent caches the SAs and answers the held requests."""
+        ha = self.roles.get(HOME_AGENT)
+        if ha is not None and not self._stop.is_set():
+            self._execute(ha, ha.machine.on_sa_lookup(result, self.clock()))
+            self._flush()
 
     def _on_link_change(self, ev: LinkChange) -> None:
         """A mobile node's link went up/down or changed address (§2.4.2): packet sockets first, then the node."""
@@ -861,7 +880,7 @@ class Daemon:
         if command == "reload":
             # shielded: a client that goes away does not cancel the reload it asked for
             return await asyncio.shield(self.request_reload())
-        return commands.answer(self, command, self.clock())
+        return commands.answer(self, command, self.clock(), request)
 
 
 def source_limiter(limits: Limits) -> SourceLimiter | None:

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 from collections.abc import Callable, Mapping
 
+from mipd.ipv4 import UNSPECIFIED
 from mipd.runtime import frames
 from mipd.runtime.sockets import PacketSocket, interface_address
 
@@ -75,7 +76,7 @@ class LinkLayer:
                  dest_port: int, payload: bytes, ttl: int | None) -> None:
         """A UDP datagram as a frame on `interface` to `lladdr` (broadcast/multicast mapping without)."""
         ps = self._sender(interface)
-        src = source or interface_address(interface) or "0.0.0.0"
+        src = source or interface_address(interface) or UNSPECIFIED
         frame = frames.udp_frame(ps.mac, frames.dest_mac(dest, lladdr), src, dest, source_port, dest_port, payload,
                                  64 if ttl is None else ttl, next(self._ident))
         ps.send(frame)

@@ -15,8 +15,9 @@ import os
 import socket
 import struct
 
+from mipd.ipv4 import UNSPECIFIED
+
 PROC_NET_UDP = "/proc/net/udp"
-WILDCARD = "0.0.0.0"
 COMMAND_MAX = 200  # characters of a command line shown
 
 
@@ -75,7 +76,7 @@ def udp_port_users(port: int, addresses: set[str], own_inode: int | None = None)
     one "ADDRESS by pid N (command)" line each."""
     found = []
     for address, inode in udp_sockets(port):
-        if inode == own_inode or (address not in addresses and address != WILDCARD):
+        if inode == own_inode or (address not in addresses and address != UNSPECIFIED):
             continue
         found.append(f"{address} by {describe(socket_owner(inode))}")
     return found

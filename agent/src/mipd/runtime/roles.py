@@ -44,7 +44,8 @@ def build(config: Config, rng: random.Random, *, copies: bool = True) -> dict[st
     """
     roles: dict[str, Role] = {}
     if config.home_agent is not None:
-        ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng, copies=copies)
+        aaa = config.radius.cache if config.radius is not None else None  # SAs from RADIUS (protocol/aaa.py)
+        ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng, copies=copies, aaa=aaa)
         roles[HOME_AGENT] = Role(HOME_AGENT, ha, DecisionLog(HOME_AGENT))
     if config.foreign_agent is not None:
         fa = ForeignAgent(config.foreign_agent, config.sas_for(FOREIGN_AGENT), rng)

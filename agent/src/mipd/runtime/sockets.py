@@ -25,6 +25,8 @@ import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from mipd.ipv4 import UNSPECIFIED
+
 SOL_IP = 0
 SOL_RAW = 255
 SOL_PACKET = 263
@@ -117,7 +119,7 @@ def _pktinfo(source: str | None, ifindex: int) -> tuple[int, int, bytes]:
 class UdpSocket:
     """UDP port 434 on every address (or `address`), non-blocking."""
 
-    def __init__(self, port: int = 434, address: str = "0.0.0.0") -> None:
+    def __init__(self, port: int = 434, address: str = UNSPECIFIED) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -166,7 +168,7 @@ class UdpSocket:
             if admit is not None and not admit(addr[0]):
                 self.refused += 1
                 continue
-            ifindex, dest, ttl = 0, "0.0.0.0", 64
+            ifindex, dest, ttl = 0, UNSPECIFIED, 64
             for level, kind, value in anc:
                 if level == SOL_IP:
                     if kind == IP_PKTINFO:

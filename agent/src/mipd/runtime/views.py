@@ -12,8 +12,9 @@ import math
 from typing import Any
 
 from mipd.protocol import codes
+from mipd.protocol.aaa import CachedSAs
 from mipd.protocol.home_agent import Binding
-from mipd.security import SecurityAssociations, fingerprint
+from mipd.security import SecurityAssociation, SecurityAssociations, fingerprint
 
 
 def _value(name: str, value: Any) -> Any:
@@ -50,9 +51,23 @@ def security_associations(sas: SecurityAssociations,
     """Peer, SPI, algorithm, replay settings, the roles using it (null: all) and a key fingerprint."""
     roles = roles or {}
     return [
-        {"peer": sa.peer, "spi": sa.spi, "algorithm": sa.algorithm, "replay": sa.replay,
-         "replay_window": sa.replay_window, "fallback": sa.fallback,
-         "roles": list(roles[(sa.peer, sa.spi)]) if (sa.peer, sa.spi) in roles else None,
-         "key_fingerprint": fingerprint(sa.key)}
+        {**_sa(sa), "roles": list(roles[(sa.peer, sa.spi)]) if (sa.peer, sa.spi) in roles else None,
+         "source": "file"}
         for sa in sas
     ]
+
+
+def fetched_security_associations(entries: list[CachedSAs], now: float) -> list[dict[str, Any]]:
+    """SAs fetched from RADIUS (protocol/aaa.py): the server, when, until when (null: refreshing or kept
+    while the server is unreachable past it), as fingerprints like the others."""
+    return [
+        {**_sa(sa), "roles": ["home_agent"], "source": "radius", "server": e.server,
+         "fetched_at": round(e.fetched_at, 3), "expires": _value("expires", e.expires),
+         "expires_in": round(e.expires - now, 1) if e.expires != math.inf else None}
+        for e in entries for sa in e.sas
+    ]
+
+
+def _sa(sa: SecurityAssociation) -> dict[str, Any]:
+    return {"peer": sa.peer, "spi": sa.spi, "algorithm": sa.algorithm, "replay": sa.replay,
+            "replay_window": sa.replay_window, "fallback": sa.fallback, "key_fingerprint": fingerprint(sa.key)}

@@ -4,8 +4,8 @@ Agent Advertisement = ICMP Router Advertisement (type 9, code 0 or 16) followed 
 Mobility Agent Advertisement Extension (type 16, §2.1.1), optionally Prefix-Lengths (19,
 §2.1.2), Challenge (24, RFC 3012 §2) and one-byte padding (0, §2.1.3).
 Agent Solicitation = ICMP Router Solicitation (type 10, §2.2).
-These functions handle the ICMP message itself (no IP header); checksums are computed on
-encode and verified on decode.
+These functions handle the ICMP message itself (no IP header); checksums (RFC 1071,
+`mipd.ipv4.checksum`) are computed on encode and verified on decode.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from socket import inet_aton, inet_ntoa
 
+from mipd.ipv4 import checksum
 from mipd.wire.errors import UnknownExtensionError, WireError
 
 ICMP_ROUTER_ADVERTISEMENT = 9
@@ -39,21 +40,13 @@ ADV_U = 0x0080  # UDP tunnelling (RFC 3519)
 ADV_X = 0x0040  # registration revocation (RFC 3543)
 ADV_I = 0x0020  # regional registration (RFC 4857)
 
+ALL_SYSTEMS = "224.0.0.1"  # §2.1 (RFC 1256 §3): where multicast advertisements go
+AGENTS_GROUP = "224.0.0.11"  # §2.3: the Mobile-Agents group every mobility agent listens to
+
 SEQUENCE_ROLLOVER = 256  # after 0xffff the sequence continues at 256 (§2.3.2)
 
 _RA = struct.Struct("!BBHBBH")
 _MOB = struct.Struct("!BBHHH")
-
-
-def checksum(data: bytes) -> int:
-    """Internet checksum (RFC 1071) of `data` (never modifies `data`)."""
-    data = bytes(data)
-    if len(data) & 1:
-        data = data + b"\x00"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def _with_checksum(msg: bytearray) -> bytes:

@@ -130,6 +130,12 @@ def encode_reply_fixed(code: int, lifetime: int, home_address: str, home_agent: 
     return _REP.pack(REPLY, code, lifetime, inet_aton(home_address), inet_aton(home_agent), identification)
 
 
+def message_type(data: bytes) -> int | None:
+    """The Type field, the first octet of a registration message (§3.3: REQUEST, §3.4: REPLY), read
+    without decoding anything else; None for an empty datagram."""
+    return data[0] if data else None
+
+
 def decode(data: bytes, max_extensions: int = NO_LIMIT) -> RegistrationRequest | RegistrationReply:
     """Decode a registration message (UDP payload). Raises WireError only.
 

@@ -13,7 +13,8 @@
     advertisement       ip irdp lines on the home interface (irdp.py)
 
 Hosts in a virtual network name it, the others the home interface. care-of-access and roam-access
-on the home-agent line belong to registration_filters and are kept as they are.
+on the home-agent line belong to registration_filters and are kept as they are; `aaa load-sa` on the host
+lines belongs to aaa (aaa.py): host lines carry it while the router has `aaa authorization ipmobile`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from ansible_collections.netmobility.mobileip.plugins.module_utils import model
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError, join
-from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios import irdp
+from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios import aaa, irdp
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios.lines import (
     GLOBAL,
     IP,
@@ -81,17 +82,24 @@ VIRTUAL_NETWORK = LineKind(
     lambda v: f"ip mobile virtual-network {v['net']} {v['mask']}",
     lambda v: f"no ip mobile virtual-network {v['net']} {v['mask']}", identity=("net", "mask"),
     model=("virtual_networks",))
+
+
+def _aaa_words(v: dict[str, Any]) -> tuple[str | None, ...]:
+    return flag(v.get("aaa"), "aaa"), flag(v.get("load_sa"), "load-sa")
+
+
 HOST = LineKind(
     "host", GLOBAL, rf"^ip mobile host (?P<lower>{IP})(?: (?P<upper>{IP}))? {_NETWORK}(?P<options>(?: .*)?)$",
-    lambda v: words("ip mobile host", v["lower"], v.get("upper"), _network(v)),
+    lambda v: words("ip mobile host", v["lower"], v.get("upper"), _network(v), *_aaa_words(v)),
     lambda v: words("no ip mobile host", v["lower"], v.get("upper")), identity=("lower", "upper"),
-    model=("mobile_hosts", "interface"))
+    options={"aaa": Option("aaa", then=("load-sa",))}, model=("mobile_hosts", "interface"))
 NAI_HOST = LineKind(
     "nai_host", GLOBAL,
     rf"^ip mobile host nai (?P<nai>\S+) static-address (?P<addresses>{IP}(?: {IP})*) {_NETWORK}(?P<options>(?: .*)?)$",
-    lambda v: f"ip mobile host nai {v['nai']} static-address {' '.join(v['addresses'])} {_network(v)}",
+    lambda v: words(f"ip mobile host nai {v['nai']} static-address {' '.join(v['addresses'])} {_network(v)}",
+                    *_aaa_words(v)),
     lambda v: f"no ip mobile host nai {v['nai']}", identity=("nai",), model=("nai_hosts",),
-    convert={"addresses": str.split})
+    options={"aaa": Option("aaa", then=("load-sa",))}, convert={"addresses": str.split})
 KINDS = [HOME_AGENT, VIRTUAL_NETWORK, HOST, NAI_HOST, *irdp.KINDS]
 OWN = ("home_agent", "virtual_network", "host", "nai_host")
 CLAIMS = re.compile(rf"^ip mobile (?:home-agent(?! (?:{'|'.join(_OTHER_COMMANDS)})\b)|virtual-network |host )")
@@ -152,9 +160,12 @@ def unheld(config: RunningConfig, facts: Facts) -> list[str]:
     if of_kind(facts, "home_agent"):
         interface = interface_of(config, facts, of_kind(facts, "home_agent")[0][1])
     for host in [*_hosts(facts), *_nai_hosts(facts)]:
-        line = HOST.lines(host, True)[0] if "lower" in host else NAI_HOST.lines(host, True)[0]
+        plain = {k: v for k, v in host.items() if k not in ("aaa", "load_sa")}
+        line = HOST.lines(plain, True)[0] if "lower" in host else NAI_HOST.lines(plain, True)[0]
         if UNKNOWN in host:
             notes.append(f"{line}: {' '.join(host[UNKNOWN])}")
+        if host.get("aaa") and not aaa.host_flags(facts):  # AAA SAs without `aaa authorization ipmobile`
+            notes.append(f"{line}: {' '.join(w for w in _aaa_words(host) if w)}")
         if host.get("interface") and host["interface"] != interface:
             notes.append(f"{line}: a second home interface ({interface} is the first)")
     for _key, vn in of_kind(facts, "virtual_network"):
@@ -183,10 +194,12 @@ def apply(value: dict[str, Any] | None, facts: Facts, config: RunningConfig) -> 
         put(out, VIRTUAL_NETWORK, {"net": address, "mask": mask})
     for entry in value["mobile_hosts"]:
         lower, _sep, upper = (part.strip() for part in entry.partition("-"))
-        put(out, HOST, {"lower": lower, "upper": upper or None, **_network_of(lower, virtual, value["interface"])})
+        put(out, HOST, {"lower": lower, "upper": upper or None, **_network_of(lower, virtual, value["interface"]),
+                        **aaa.host_flags(out)})
     for host in value["nai_hosts"]:
         network = _network_of(host["home_addresses"][0], virtual, value["interface"])
-        put(out, NAI_HOST, {"nai": host["nai"], "addresses": list(host["home_addresses"]), **network})
+        put(out, NAI_HOST, {"nai": host["nai"], "addresses": list(host["home_addresses"]), **network,
+                            **aaa.host_flags(out)})
     adv = value["advertisement"]
     irdp.write(out, f"interface {value['interface']}", adv, enabled=adv["enabled"])
     return out

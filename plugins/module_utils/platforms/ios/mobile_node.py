@@ -136,6 +136,10 @@ def apply(value: dict[str, Any] | None, facts: Facts, config: RunningConfig) -> 
     return out
 
 
+# `register retransmit initial MS maximum MS`: the range IOS accepts for both
+RETRANSMIT_MS = (10, 10000)
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -155,6 +159,10 @@ def unsupported(value: dict[str, Any] | None, path: str) -> list[ModelError]:
         if seconds is not None and abs(seconds * 1000 - _ms(seconds)) > 1e-6:
             errors.append(ModelError(join(path, name), f"{seconds:g} s: IOS-like mobile routers take whole "
                                      "milliseconds (register retransmit)"))
+        elif seconds is not None and not RETRANSMIT_MS[0] <= _ms(seconds) <= RETRANSMIT_MS[1]:
+            errors.append(ModelError(join(path, name), f"{seconds:g} s: IOS-like mobile routers take "
+                                     f"{RETRANSMIT_MS[0] / 1000:g}-{RETRANSMIT_MS[1] / 1000:g} s (register "
+                                     "retransmit initial/maximum, in ms); set it for IOS hosts"))
     return errors
 
 

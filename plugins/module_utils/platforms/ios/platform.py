@@ -11,9 +11,11 @@ shared: care-of-access on the home-agent line is a registration filter), the res
 replaced by those of the new value, the router itself is checked (interfaces, their addresses),
 and the commands are the difference. `router mobile` is sent only when the router lacks it.
 
-read and write go through an `IosConnection` (the action plugin provides one: netmiko, or the
-host's network_cli connection); without one, read fails with one clear line and only `rendered`
-and `parsed` work.
+read and write go through an `IosConnection` (transport.py: netmiko from the inventory the action plugin
+passes, or the host's network_cli connection); without one, read fails with one clear line and only
+`rendered` and `parsed` work. After the lines are sent the configuration is read back: if applying the
+same value again would still send a line, the router did not take what was meant and the task fails.
+Then the running configuration is saved per `save_when` (after a change, by default).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.bas
     PlatformError,
 )
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios import (
+    aaa,
     foreign_agent,
     home_agent,
     irdp,
@@ -39,6 +42,7 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios
     mobile_node,
     registration_filters,
     security_associations,
+    transport,
 )
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios.lines import (
     GLOBAL,
@@ -56,22 +60,22 @@ RESOURCES: dict[str, Any] = {
     "mobile_node": mobile_node,
     "security_associations": security_associations,
     "registration_filters": registration_filters,
+    "aaa": aaa,
 }
 # every line kind, in the order lines are written (access lists before the lines naming them)
 KINDS: dict[str, LineKind] = {
     kind.name: kind
-    for kind in [*registration_filters.KINDS, ROUTER_MOBILE, *home_agent.KINDS, *security_associations.KINDS,
-                 *foreign_agent.KINDS, *mobile_node.KINDS]
+    for kind in [*aaa.KINDS, *registration_filters.KINDS, ROUTER_MOBILE, *home_agent.KINDS,
+                 *security_associations.KINDS, *foreign_agent.KINDS, *mobile_node.KINDS]
     if kind.name not in irdp.NAMES
 }
 KINDS.update((kind.name, kind) for kind in irdp.KINDS)  # last in an interface: after the service lines
 # What the module reads: the global Mobile IP lines and access lists, the interfaces with the lines
 # that matter on them, and the mobile router section (12.2 has no `| section`).
-READ_GLOBALS = "show running-config | include ^router mobile|^ip mobile|^access-list"
+READ_GLOBALS = "show running-config | include ^router mobile|^ip mobile|^access-list|^aaa |^radius-server "
 READ_INTERFACES = "show running-config | include ^interface|^ ip address|^ ip mobile|^ ip irdp"
 READ_MOBILE_ROUTER = "show running-config | begin ^ip mobile router"
-NO_TRANSPORT = ("the IOS transport (netmiko or network_cli) is not implemented yet: on IOS-like routers only "
-                "state=rendered and state=parsed work for now")
+NO_TRANSPORT = transport.NO_TRANSPORT
 
 
 class IosConnection:
@@ -81,16 +85,25 @@ class IosConnection:
         """The output of an exec command (without echo and prompt)."""
         raise NotImplementedError
 
-    def configure(self, commands: list[str]) -> None:
-        """Send configuration commands (PlatformError with the device's message when one is refused)."""
+    def configure(self, lines: list[str], shown: list[str]) -> None:
+        """Send configuration lines (`shown`: the same, keys masked, for messages); PlatformError with the
+        device's message and the lines applied before when one is refused."""
         raise NotImplementedError
+
+    def save(self) -> None:
+        """Copy the running configuration to the startup configuration."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """End the session (if the transport owns it)."""
 
 
 def read_running_config(connection: IosConnection) -> str:
     """The parts of the running configuration the resources read, as one text."""
-    found = [line for line in connection.show(READ_GLOBALS).splitlines() if line.strip() != lines.MOBILE_ROUTER]
+    global_lines = connection.show(READ_GLOBALS).splitlines()
+    found = [line for line in global_lines if line.strip() != lines.MOBILE_ROUTER]
     text = "\n".join(found) + "\n" + connection.show(READ_INTERFACES)
-    if any(line.strip() == lines.MOBILE_ROUTER for line in connection.show(READ_GLOBALS).splitlines()):
+    if any(line.strip() == lines.MOBILE_ROUTER for line in global_lines):
         section = []
         for line in connection.show(READ_MOBILE_ROUTER).splitlines():
             if section and line[:1].strip():
@@ -105,10 +118,12 @@ class IosPlatform(Platform):
     """Model <-> IOS Mobile IP configuration; commands are IOS configuration commands."""
 
     name = IOS
+    options = {"save_when": {"type": "str", "default": "changed", "choices": ["never", "changed", "always"]},
+               "transport": transport.TRANSPORT_OPTION}
 
     def __init__(self, module: Any = None, connection: IosConnection | None = None) -> None:
         self.module = module
-        self.connection = connection
+        self.connection = connection if connection is not None or module is None else transport.connect(module)
 
     # ------------------------------------------------------------------ reading
 
@@ -128,8 +143,10 @@ class IosPlatform(Platform):
         return RESOURCES[resource.name].unheld(config, config.facts)
 
     def secrets(self, text: str) -> list[str]:
-        """The key of every `ip mobile secure` line (and any other `key hex|ascii KEY`) in `text`."""
-        return re.findall(r"\bkey (?:hex|ascii) (\S+)", text or "")
+        """The key of every `ip mobile secure` line (and any other `key hex|ascii KEY`) and every RADIUS shared
+        secret (`radius-server [host A ...] key [0|7] KEY`) in `text`."""
+        return (re.findall(r"\bkey (?:hex|ascii) (\S+)", text or "") +
+                re.findall(r"(?m)^\s*radius-server .*?\bkey (?:[07] )?(\S+)", text or ""))
 
     @staticmethod
     def _config(found: Any) -> RunningConfig:
@@ -167,13 +184,41 @@ class IosPlatform(Platform):
         facts = _keep_equivalent(resource, found, self._apply(resource, after, found.facts, found))
         commands = lines.diff(found.facts, facts, KINDS)
         value = _checked(resource, RESOURCES[resource.name].to_model(found, facts))
-        return Change(value, commands, "running-config", plan=commands)
+        return Change(value, commands, "running-config", plan=(resource, commands, after))
 
     def write(self, change: Change) -> dict[str, Any]:
+        """Send the lines, read the configuration back (the router must hold what was meant: applying the same
+        value again sends nothing), then save per save_when."""
         if self.connection is None:
             raise PlatformError(NO_TRANSPORT)
-        self.connection.configure(change.plan.sent())
-        return {}
+        resource, commands, meant = change.plan
+        self.connection.configure(commands.sent(), list(commands.shown))
+        found = self.read(resource)
+        again = self.change(resource, found, self.parse(resource, found), meant)
+        if again.commands:
+            raise PlatformError(f"{resource.name}: the router's configuration is not what was sent: applying it "
+                                f"again would still send {_quoted(again.commands.shown)} (the lines were applied; "
+                                "the configuration was not saved)")
+        return {"saved": self._save(changed=True)}
+
+    def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
+        """save_when=always on a run without a change: save anyway (reported as a change, as cisco.ios does)."""
+        result: dict[str, Any] = {}
+        if not changed and not check_mode and self._save_when() == "always" and self.connection is not None:
+            result = {"saved": self._save(changed=False), "changed": True}
+        if self.connection is not None:
+            self.connection.close()
+        return result
+
+    def _save_when(self) -> str:
+        return (self.module.params.get("save_when") if self.module is not None else None) or "changed"
+
+    def _save(self, changed: bool) -> bool:
+        when = self._save_when()
+        if when == "never" or (when == "changed" and not changed):
+            return False
+        self.connection.save()  # type: ignore[union-attr]
+        return True
 
 
 def _keep_equivalent(resource: Resource, config: RunningConfig, facts: Facts) -> Facts:
@@ -203,12 +248,16 @@ def _fragment(resource: Resource, value: Any) -> Facts:
     return facts
 
 
+def _quoted(lines: list[str]) -> str:
+    return "; ".join(f"'{line}'" for line in lines)
+
+
 def _default() -> dict[str, Any]:
     return {"default": "permit", "rules": []}
 
 
 def _mobile_ip(facts: Facts) -> bool:
-    return any(key[1] not in ("access_list", "router_mobile") for key in facts)
+    return any(key[1] not in ("access_list", "router_mobile", *(kind.name for kind in aaa.KINDS)) for key in facts)
 
 
 def _checked(resource: Resource, raw: Any) -> Any:

@@ -49,19 +49,31 @@ def _source(prefix: str) -> str:
     return f"{net.network_address} {net.hostmask}"
 
 
-def _entry(values: dict[str, Any]) -> tuple[str, str]:
-    """(action, prefix) of one access-list line (ValueError: a non-contiguous wildcard)."""
+def _entry(values: dict[str, Any]) -> tuple[str, str | None]:
+    """(action, prefix) of one access-list line; prefix None for a wildcard that is no prefix (unheld)."""
     source = values["source"].split()
     if source == ["any"]:
         prefix = ANY
     elif source[0] == "host" and len(source) == 2:
         prefix = f"{source[1]}/32"
-    elif len(source) in (1, 2):
-        wildcard = source[1] if len(source) == 2 else "0.0.0.0"
-        prefix = str(ipaddress.IPv4Network(f"{source[0]}/{wildcard}", strict=False))
+    elif len(source) in (1, 2):  # IOS shows a host entry as `permit A` (no `host`, no wildcard)
+        try:
+            prefix = _wildcard_prefix(source[0], source[1] if len(source) == 2 else "0.0.0.0")
+        except ValueError:
+            return values["action"], None
     else:
         raise ValueError(values["source"])
     return values["action"], prefix
+
+
+def _wildcard_prefix(address: str, wildcard: str) -> str:
+    """A standard access list's `A WILDCARD` as a prefix (ValueError: a non-contiguous wildcard). Not through
+    IPv4Network("A/W"): it reads 0.0.0.0 and 255.255.255.255 as netmasks, the opposite of a wildcard."""
+    mask = int(ipaddress.IPv4Address(wildcard)) ^ 0xFFFFFFFF
+    length = bin(mask).count("1")
+    if mask != (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF:
+        raise ValueError(wildcard)
+    return str(ipaddress.IPv4Network(f"{address}/{length}", strict=False))
 
 
 def _access_list_lines(v: dict[str, Any]) -> list[str]:
@@ -98,6 +110,8 @@ def _rules(facts: Facts, number: str | None) -> dict[str, Any] | None:
     if found is None:
         return None
     entries = list(found["entries"])
+    if any(prefix is None for _action, prefix in entries):
+        return None  # unheld() names the line
     default = "deny"
     if entries and entries[-1][1] == ANY:
         default = entries.pop()[0]
@@ -118,13 +132,18 @@ def unheld(config: RunningConfig, facts: Facts) -> list[str]:
             notes.append(f"{name}: the foreign agent's interfaces name different access lists (home-access)")
             continue
         for number in numbers[:1]:
-            if number is not None and _rules(facts, number) is None:
+            if number is not None and (GLOBAL, "access_list", (number,)) not in facts:
                 notes.append(f"{name}: access list {number} is named but not a numbered standard list the router has")
     claimed = {line for line in config.globals if line.startswith("access-list ")}
     for line in claimed:
         number = line.split()[1]
-        if any(number in numbers for numbers in references(facts).values()) and not ACCESS_LIST.read(line):
+        if not any(number in numbers for numbers in references(facts).values()):
+            continue
+        values = ACCESS_LIST.read(line)
+        if not values:
             notes.append(f"{line}: not understood")
+        elif _entry(values)[1] is None:
+            notes.append(f"{line}: a wildcard that is not a prefix (the model's rules are prefixes)")
     return notes
 
 

@@ -5,8 +5,11 @@
 The main file (mode 0644) holds daemon settings and one section per role (home_agent,
 foreign_agent, mobile_node); registration filters live inside the role sections they apply to
 (home_agent.filters.care_of/roaming, foreign_agent.filters.home_agents). Security associations
-live in the keys file (mode 0600). Daemon settings are not modelled: they are kept as found.
-The format is the agent's (agent/src/mipd/runtime/config.py).
+live in the keys file (mode 0600). The `aaa` resource is the main file's `radius:` section plus
+the shared secrets the keys file holds beside the SAs (`radius_secrets`, by "address" or
+"address:port"); each module keeps the other's part of the keys file. Daemon settings are not
+modelled: they are kept as found. The format is the agent's (agent/src/mipd/runtime/config.py,
+agent/src/mipd/runtime/radius_config.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.values import
 ROLES = ("home_agent", "foreign_agent", "mobile_node")
 SETTINGS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log")  # the file's order
 SA_LIST = "security_associations"
+AAA = "aaa"
+RADIUS = "radius"  # the aaa resource's section in the main file
+RADIUS_SECRETS = "radius_secrets"  # its shared secrets in the keys file
+KEYS_FILE_KEYS = (SA_LIST, RADIUS_SECRETS)
+UNTIL_UNBOUND = "binding"  # mipd's cache_lifetime for the model's 0
 MAIN_HEADER = ("# mipd configuration (validate: mipd check-config FILE).\n"
                "# Managed by the netmobility.mobileip Ansible collection: settings edited here are kept,\n"
                "# comments are not.\n")
@@ -38,6 +46,8 @@ class LinuxDocument:
         self.roles: dict[str, dict[str, Any] | None] = dict.fromkeys(ROLES)
         self.filters: dict[str, Any] = model.REGISTRATION_FILTERS.defaults()
         self.sas: list[dict[str, Any]] = []
+        self.radius: dict[str, Any] | None = None  # the aaa resource without its secrets
+        self.radius_secrets: dict[str, str] = {}  # as the keys file names them
 
     def copy(self) -> LinuxDocument:
         return copy.deepcopy(self)
@@ -45,17 +55,27 @@ class LinuxDocument:
     # ------------------------------------------------------------------ reading
 
     def read_main(self, text: str, source: str, load: Loader = yaml_text.load) -> None:
-        """Take the role sections and settings from main-file `text` (ModelError names the field)."""
-        try:
-            data = load(text)
-        except ImportError:
-            raise
-        except Exception as e:  # the YAML library's errors: position and problem, no file excerpt
-            raise ModelError(source, f"not valid YAML ({_yaml_problem(e)})") from None
+        """Take the role sections, the radius section and settings from main-file `text` (ModelError names
+        the field)."""
+        data = _loaded(text, source, load)
         try:
             self._read_main(data)
         except ModelError as e:
             raise ModelError(e.path, f"{e.message} (in {source})") from None
+
+    def read_either(self, text: str, source: str) -> None:
+        """A main file, a keys file or both one after the other (`parsed`): each key goes where it belongs.
+        Masked secrets (as `rendered` shows them) are left out."""
+        data = _loaded(text, source, yaml_text.load)
+        if not isinstance(data, dict):
+            return self.read_main(text, source)
+        try:
+            self._read_main({k: v for k, v in data.items() if k not in KEYS_FILE_KEYS})
+            self._read_keys({k: v for k, v in data.items() if k in KEYS_FILE_KEYS})
+        except ModelError as e:
+            raise ModelError(e.path, f"{e.message} (in {source})") from None
+        self.radius_secrets = {k: v for k, v in self.radius_secrets.items() if v != keys.MASK}
+        return None
 
     def _read_main(self, data: Any) -> None:
         if data is None:
@@ -75,7 +95,9 @@ class LinuxDocument:
                 raise error
             if role in model.FILTER_OWNER.values():
                 self._read_filters(role, found)
-        self.settings = {k: v for k, v in data.items() if k not in ROLES}
+        if data.get(RADIUS) is not None:
+            self.radius = _radius_model(data[RADIUS])
+        self.settings = {k: v for k, v in data.items() if k not in (*ROLES, RADIUS)}
 
     def _read_filters(self, role: str, found: Any) -> None:
         names = tuple(n for n, owner in model.FILTER_OWNER.items() if owner == role)
@@ -87,26 +109,26 @@ class LinuxDocument:
             self.filters[name] = model.RULE_LIST.normalize(value, join(path, name))
 
     def read_keys(self, text: str, source: str, load: Loader = yaml_text.load) -> None:
-        """Take the security associations from keys-file `text` (errors never show a key)."""
+        """Take the security associations and RADIUS shared secrets from keys-file `text` (errors never
+        show a key or secret)."""
+        data = _loaded(text, source, load)
         try:
-            data = load(text)
-        except ImportError:
-            raise
-        except Exception as e:
-            raise ModelError(source, f"not valid YAML ({_yaml_problem(e)})") from None
-        try:
-            if data is None:
-                data = {}
-            if not isinstance(data, dict) or any(k != SA_LIST for k in data):
-                raise ModelError("", f"the file must hold a mapping with only {SA_LIST}")
-            entries = data.get(SA_LIST)
-            for i, entry in enumerate(entries if isinstance(entries, list) else []):
-                if isinstance(entry, dict) and "kind" in entry:
-                    raise ModelError(join(join(SA_LIST, i), "kind"), "is not a mipd keys file option")
-            sas = normalize_field(model.RESOURCES[SA_LIST].field, entries, SA_LIST)
+            self._read_keys(data)
         except ModelError as e:
             raise ModelError(e.path, f"{e.message} (in {source})") from None
+
+    def _read_keys(self, data: Any) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict) or any(k not in KEYS_FILE_KEYS for k in data):
+            raise ModelError("", f"the file must hold a mapping with only {' and '.join(KEYS_FILE_KEYS)}")
+        entries = data.get(SA_LIST)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict) and "kind" in entry:
+                raise ModelError(join(join(SA_LIST, i), "kind"), "is not a mipd keys file option")
+        sas = normalize_field(model.RESOURCES[SA_LIST].field, entries, SA_LIST)
         self.sas = [_without_kind(sa) for sa in sas]
+        self.radius_secrets = _radius_secrets(data.get(RADIUS_SECRETS))
 
     # ------------------------------------------------------------------ resources
 
@@ -115,7 +137,19 @@ class LinuxDocument:
             return copy.deepcopy(self.roles[resource])
         if resource == SA_LIST:
             return copy.deepcopy(self.sas)
+        if resource == AAA:
+            return self._aaa()
         return copy.deepcopy(self.filters)
+
+    def _aaa(self) -> dict[str, Any] | None:
+        """The radius section with each server's secret from the keys file (RFC 2865 §3; mipd looks a
+        server's secret up by "address:port", then by "address")."""
+        if self.radius is None:
+            return None
+        value = copy.deepcopy(self.radius)
+        for server in value["servers"]:
+            server["secret"] = _secret_of(self.radius_secrets, server)[1]
+        return value
 
     def set(self, resource: str, value: Any) -> None:
         """Put a resource's value; ModelError when the files could not hold it."""
@@ -127,6 +161,8 @@ class LinuxDocument:
                         self.filters[name] = model.RULE_LIST.defaults()
         elif resource == SA_LIST:
             self.sas = [_without_kind(sa) for sa in value]
+        elif resource == AAA:
+            self._set_aaa(value)
         else:
             defaults = model.RULE_LIST.defaults()
             for name, rules in value.items():
@@ -136,8 +172,25 @@ class LinuxDocument:
                                      f"configure it first (netmobility.mobileip.{owner})")
             self.filters = copy.deepcopy(value)
 
+    def _set_aaa(self, value: dict[str, Any] | None) -> None:
+        """The radius section and the secrets of its servers; a secret keeps the name the keys file gives it
+        (no change to the file when it is the same), the secrets of servers no longer listed go."""
+        secrets: dict[str, str] = {}
+        for server in (value or {}).get("servers") or []:
+            if server.get("secret") is None:
+                continue
+            name, found = _secret_of(self.radius_secrets, server)
+            if found != server["secret"]:
+                default_port = server["port"] == model.RADIUS_PORT
+                name = server["address"] if default_port else f"{server['address']}:{server['port']}"
+            secrets[name] = server["secret"]  # type: ignore[index]
+        self.radius_secrets = secrets
+        self.radius = None if value is None else {
+            **value, "servers": [{k: v for k, v in s.items() if k != "secret"} for s in value["servers"]]}
+
     def check(self) -> None:
         """Rules across resources and files (the agent's loader refuses the same)."""
+        self._check_aaa()
         mn = self.roles["mobile_node"]
         if mn is None:
             return
@@ -149,17 +202,36 @@ class LinuxDocument:
                              f"{mn['home_agent']} (RFC 5944 §3.5.2); add it first "
                              "(netmobility.mobileip.security_associations)")
 
+    def _check_aaa(self) -> None:
+        aaa = self._aaa()
+        if aaa is None:
+            return
+        if self.roles["home_agent"] is None:
+            raise ModelError("config", "only a home agent fetches SAs from RADIUS (RFC 5944 §3.8.2.1; mipd): configure "
+                             "the home agent first (netmobility.mobileip.home_agent), or delete aaa")
+        for i, server in enumerate(aaa["servers"]):
+            if server["secret"] is None:
+                raise ModelError(join(join(join("config", "servers"), i), "secret"),
+                                 f"is required: the keys file has no shared secret for {server['address']} "
+                                 "(RFC 2865 §3)")
+
     @property
     def has_role(self) -> bool:
         return any(section is not None for section in self.roles.values())
 
     def main_equal(self, other: LinuxDocument) -> bool:
-        return (self.settings, self.roles, self.filters) == (other.settings, other.roles, other.filters)
+        return (self.settings, self.roles, self.filters, self.radius) == (
+            other.settings, other.roles, other.filters, other.radius)
+
+    def keys_equal(self, other: LinuxDocument) -> bool:
+        return (self.sas, self.radius_secrets) == (other.sas, other.radius_secrets)
 
     # ------------------------------------------------------------------ writing
 
     def render_main(self) -> str:
         data = {k: self.settings[k] for k in SETTINGS if k in self.settings}
+        if self.radius is not None:
+            data[RADIUS] = self.radius_section()
         for role in ROLES:
             if self.roles[role] is not None:
                 data[role] = self.role_section(role)
@@ -176,9 +248,19 @@ class LinuxDocument:
             section["filters"] = filters
         return without_nulls(section)
 
+    def radius_section(self) -> dict[str, Any]:
+        """The aaa resource as mipd's `radius:` section (cache_lifetime 0 is "binding")."""
+        section = without_nulls(dict(self.radius))  # type: ignore[arg-type]
+        if section["cache_lifetime"] == model.CACHE_UNTIL_UNBOUND:
+            section["cache_lifetime"] = UNTIL_UNBOUND
+        return section
+
     def render_keys(self, mask: bool = False) -> str:
         sas = [{k: (keys.MASK if mask and k == "key" else v) for k, v in sa.items()} for sa in self.sas]
-        return KEYS_HEADER + "\n" + yaml_text.dump({SA_LIST: without_nulls(sas)}, quoted=("key",))
+        data: dict[str, Any] = {SA_LIST: without_nulls(sas)}
+        if self.radius_secrets:
+            data[RADIUS_SECRETS] = {k: keys.MASK if mask else v for k, v in self.radius_secrets.items()}
+        return KEYS_HEADER + "\n" + yaml_text.dump(data, quoted=("key", *self.radius_secrets))
 
 
 def linux_names(resource: str, value: Any, path: str) -> list[ModelError]:
@@ -210,6 +292,46 @@ def without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nulls(v) for v in value]
     return value
+
+
+def _radius_model(section: Any) -> dict[str, Any]:
+    """mipd's `radius:` section as the aaa model value (without secrets: they are in the keys file)."""
+    if not isinstance(section, dict):
+        raise ModelError(RADIUS, f"must be a mapping, got {describe(section)}")
+    value = dict(section)
+    if value.get("cache_lifetime") == UNTIL_UNBOUND:
+        value["cache_lifetime"] = model.CACHE_UNTIL_UNBOUND
+    return model.AAA.normalize(value, RADIUS)
+
+
+def _radius_secrets(value: Any) -> dict[str, str]:
+    """The keys file's radius_secrets: {"address" or "address:port": secret}. Errors never show a secret."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(RADIUS_SECRETS, "must be a mapping of server address to shared secret")
+    for name, secret in value.items():
+        if not isinstance(name, str) or not isinstance(secret, str) or not secret:
+            raise ModelError(RADIUS_SECRETS, "each entry must be \"address\" or \"address:port\": a quoted secret "
+                             "(value hidden)")
+    return dict(value)
+
+
+def _secret_of(secrets: dict[str, str], server: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The name and secret the keys file holds for `server` (as mipd looks it up: address:port, then address)."""
+    for name in (f"{server['address']}:{server['port']}", server["address"]):
+        if name in secrets:
+            return name, secrets[name]
+    return None, None
+
+
+def _loaded(text: str, source: str, load: Loader) -> Any:
+    try:
+        return load(text)
+    except ImportError:
+        raise
+    except Exception as e:  # the YAML library's errors: position and problem, no file excerpt
+        raise ModelError(source, f"not valid YAML ({_yaml_problem(e)})") from None
 
 
 def _without_kind(sa: dict[str, Any]) -> dict[str, Any]:

@@ -131,7 +131,7 @@ class LinuxHost:
         """Write what changed (validated first), then reload a running agent. Returns what was done."""
         done: dict[str, Any] = {"written": [], "validated": False, "reloaded": False, "restart_needed": []}
         main_changed = not after.main_equal(before)
-        keys_changed = after.sas != before.sas or self.keys_mode_wrong() or self.keys_missing(after)
+        keys_changed = not after.keys_equal(before) or self.keys_mode_wrong() or self.keys_missing(after)
         if keys_changed and self.keys_path is None:
             raise HostError(f"{self.config_path} sets keys_file: null (no keys file); set it to a path first")
         main_exists = os.path.exists(self.config_path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, model, yaml_text
+from ansible_collections.netmobility.mobileip.plugins.module_utils import changes, keys, model, yaml_text
 from ansible_collections.netmobility.mobileip.plugins.module_utils.errors import ModelError
 from ansible_collections.netmobility.mobileip.plugins.module_utils.model import Resource
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import (
@@ -26,6 +26,9 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.bas
     PlatformError,
 )
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.linux.document import (
+    AAA,
+    RADIUS,
+    RADIUS_SECRETS,
     ROLES,
     SA_LIST,
     LinuxDocument,
@@ -41,6 +44,7 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.lin
 )
 
 CONFIG = "config"
+KEY_BEARING = (SA_LIST, AAA)  # resources with key material in the keys file (mode 0600)
 
 
 class LinuxPlatform(Platform):
@@ -72,15 +76,32 @@ class LinuxPlatform(Platform):
 
     def parse(self, resource: Resource, found: Any) -> Any:
         """`found`: the document read() returned, or a file's text (the main file, or the keys file
-        for security associations)."""
+        for security associations; for aaa either or both, one after the other)."""
         if isinstance(found, LinuxDocument):
             return found.get(resource.name)
         doc = LinuxDocument()
-        if resource.secret_file:
+        if resource.name == AAA:
+            doc.read_either(found, "running_config")
+        elif resource.secret_file:
             doc.read_keys(found, "running_config")
         else:
             doc.read_main(found, "running_config")
         return doc.get(resource.name)
+
+    def secrets(self, text: str) -> list[str]:
+        """Every SA key and RADIUS shared secret in a file's text, as written (a keys file given as running_config
+        to parse another resource is echoed too)."""
+        try:
+            data = yaml_text.load(text)
+        except Exception:  # not YAML (parse fails and says so), or no PyYAML on the controller's Python
+            return []
+        if not isinstance(data, dict):
+            return []
+        found = [str(sa["key"]) for sa in data.get(SA_LIST) or [] if isinstance(sa, dict) and sa.get("key")]
+        radius_secrets = data.get(RADIUS_SECRETS)
+        if isinstance(radius_secrets, dict):
+            found += [str(secret) for secret in radius_secrets.values() if secret and secret != keys.MASK]
+        return found
 
     # ------------------------------------------------------------------ writing text
 
@@ -94,6 +115,11 @@ class LinuxPlatform(Platform):
         if resource.name in ROLES:
             doc.roles[resource.name] = value
             return yaml_text.dump({resource.name: doc.role_section(resource.name)})
+        if resource.name == AAA:
+            doc.set(AAA, value)
+            masked = {name: keys.MASK for name in doc.radius_secrets}
+            return (yaml_text.dump({RADIUS: doc.radius_section()}) + f"\n# in the keys file (mode {KEYS_MODE:04o})\n" +
+                    yaml_text.dump({RADIUS_SECRETS: masked}))
         data: dict[str, Any] = {}
         for name, owner in model.FILTER_OWNER.items():
             data.setdefault(owner, {"filters": {}})["filters"][name] = value[name]
@@ -132,7 +158,7 @@ class LinuxPlatform(Platform):
         for key, value in new_doc.settings.items():
             if found.settings.get(key) != value:
                 commands.add(f"{key}: {changes.text(found.settings.get(key))} -> {changes.text(value)}")
-        if resource.secret_file and host.keys_mode_wrong():
+        if resource.name in KEY_BEARING and host.keys_mode_wrong():
             commands.add(f"{host.keys_path}: mode {host.keys_mode:04o} -> {KEYS_MODE:04o}")
         if commands and not new_doc.sas and host.keys_missing(new_doc):
             commands.add(f"{host.keys_path}: created (no security associations yet)")
