@@ -87,10 +87,23 @@ class _Denied(Exception):
         self.reason = reason
 
 
+@dataclass(slots=True)
+class _Request:
+    """One registration request on its way through RFC 5944 §3.8.2 and what the checks found so far:
+    the context _deny, _register, _deregister and _reply share (as ForeignAgent keeps its _Pending)."""
+
+    req: reg.RegistrationRequest
+    pkt: Packet
+    now: float
+    node: str  # who replay state and log lines are kept under: the home address, else the NAI
+    nai: str | None = None  # the NAI the node's authenticator covers (RFC 2794 §2)
+    sa: SecurityAssociation | None = None  # the MN-HA SA that authenticated it (§3.8.2.1 a)
+    fa_sa: SecurityAssociation | None = None  # the FA-HA SA whose FHAE verified (§3.8.2.1 c)
+
+
 # One uncommitted registration (track_commits): home address, its bindings and the node's last accepted
-# Identification before it, and what a 130 reply needs (request, packet, SA, FA SA, node).
-_Uncommitted = tuple[str, tuple[Binding, ...], int | None, reg.RegistrationRequest, Packet, SecurityAssociation,
-                     SecurityAssociation | None, str]
+# Identification before it, and the request (what a 130 reply needs).
+_Uncommitted = tuple[str, tuple[Binding, ...], int | None, _Request]
 
 
 class _LaterFHAEs:
@@ -240,7 +253,8 @@ class HomeAgent:
                       "reason": "no SA from AAA"}
             out.append(Log("registration-denied", fields))
         if send:
-            out.append(self._reply(req, pkt, codes.HA_MN_AUTH, req.lifetime, req.identification, None, fa_sa))
+            request = _Request(req, pkt, now, req.home_address, fa_sa=fa_sa)
+            out.append(self._reply(request, codes.HA_MN_AUTH, req.lifetime, req.identification, None))
         return out
 
     def drop_sas(self, identity: str | None) -> int:
@@ -348,20 +362,23 @@ class HomeAgent:
         if not journal:
             return []
         earliest: dict[str, tuple[Binding, ...]] = {}
-        for home, before, last, *_reply, node in reversed(journal):  # the first change of each wins
+        for home, before, last, request in reversed(journal):  # the first change of each wins
             earliest[home] = before
-            self.replay.restore_last(node, last)
+            self.replay.restore_last(request.node, last)
         actions: list[Action] = []
         for home, before in earliest.items():
             actions += self._revert(home, list(before))
-        for _home, _before, _last, req, pkt, sa, fa_sa, node in journal:
+        for _home, _before, _last, request in journal:
+            req, sa = request.req, request.sa
+            assert sa is not None  # journalled only once authenticated
             self.counters["rolled_back.registration"] += 1
             self.counters[f"denied.{codes.HA_RESOURCES}"] += 1
-            reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True, record=False)
-            fields = {"node": node, "coa": req.care_of_address, "code": codes.HA_RESOURCES,
+            reply_id = self.replay.reply_identification(request.node, sa.replay, req.identification, now, True,
+                                                        record=False)
+            fields = {"node": request.node, "coa": req.care_of_address, "code": codes.HA_RESOURCES,
                       "reason": "not stored (state database write failed), undone"}
             actions.append(Log("registration-denied", fields))
-            actions.append(self._reply(req, pkt, codes.HA_RESOURCES, req.lifetime, reply_id, sa, fa_sa))
+            actions.append(self._reply(request, codes.HA_RESOURCES, req.lifetime, reply_id, sa))
         journal.clear()
         self._arm(actions)
         return actions
@@ -387,7 +404,7 @@ class HomeAgent:
 
     def _process(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
         auth, nai, fhaes = self._scan(req)
-        node = req.home_address if req.home_address != "0.0.0.0" else (nai or "")
+        request = _Request(req, pkt, now, req.home_address if req.home_address != "0.0.0.0" else (nai or ""), nai)
         if auth is None:
             self.counters["discard.no_auth_extension"] += 1  # §3.8.2.1 a
             return []
@@ -399,35 +416,36 @@ class HomeAgent:
                     return []
                 self.counters["discard.no_sa"] += 1  # §3.8.2.1 a: no SA with this node at all
                 return []
-            return self._deny(req, pkt, now, codes.HA_MN_AUTH, "unknown SPI", None, node)
+            return self._deny(request, codes.HA_MN_AUTH, "unknown SPI")
         used = verify(sa, req.raw, auth)
         if used is None:
             self.counters["security.mn_auth_failed"] += 1
-            return self._deny(req, pkt, now, codes.HA_MN_AUTH, "bad authenticator", None, node)
+            return self._deny(request, codes.HA_MN_AUTH, "bad authenticator")
+        request.sa = sa
         if used != sa.algorithm:
             self.counters["security.auth_fallback"] += 1
         if req.home_address != "0.0.0.0" and not self.config.holds(sa.peer, req.home_address):
             # the key is valid, but not for this address: another node's, unconfigured, or ours
             self.counters["security.sa_not_for_home_address"] += 1
             reason = f"SA of {sa.peer} (SPI {sa.spi}) does not authenticate home address {req.home_address}"
-            return self._deny(req, pkt, now, codes.HA_MN_AUTH, reason, sa, node)
+            return self._deny(request, codes.HA_MN_AUTH, reason)
         # §3.8.2.1 b: identification, in the context of the SA that authenticated the request
-        if not self.replay.check(node, sa.replay, req.identification, now, sa.replay_window):
+        if not self.replay.check(request.node, sa.replay, req.identification, now, sa.replay_window):
             self.counters["security.replay"] += 1
-            return self._deny(req, pkt, now, codes.HA_ID_MISMATCH, "identification mismatch", sa, node)
+            return self._deny(request, codes.HA_ID_MISMATCH, "identification mismatch")
         try:
-            fa_sa = self._fa_sa(req, pkt, fhaes)
+            request.fa_sa = self._fa_sa(req, pkt, fhaes)
         except _Discard:
             return []  # §3.8.2.1 d: FHAE without an SA with its sender
         except _Denied as d:
-            return self._deny(req, pkt, now, d.code, d.reason, sa, node)
+            return self._deny(request, d.code, d.reason)
         try:
             self._admit(req, pkt, nai)
         except _Denied as d:
-            return self._deny(req, pkt, now, d.code, d.reason, sa, node, fa_sa)
+            return self._deny(request, d.code, d.reason)
         if req.lifetime == reg.LIFETIME_DEREGISTER:
-            return self._deregister(req, pkt, now, sa, node, fa_sa)
-        return self._register(req, pkt, now, sa, node, nai, fa_sa)
+            return self._deregister(request, sa)
+        return self._register(request, sa)
 
     def _scan(self, req: reg.RegistrationRequest) -> tuple[AuthExtension | GenAuthExtension | None, str | None, Any]:
         """One pass over the extensions: the authorization-enabling one (the first MHAE, or an
@@ -533,34 +551,26 @@ class HomeAgent:
         elif cfg.reverse_tunnel_mandatory:
             raise _Denied(codes.HA_REVERSE_TUNNEL_MANDATORY, "reverse tunnelling is mandatory")
 
-    def _register(
-        self,
-        req: reg.RegistrationRequest,
-        pkt: Packet,
-        now: float,
-        sa: SecurityAssociation,
-        node: str,
-        nai: str | None,
-        fa_sa: SecurityAssociation | None,
-    ) -> list[Action]:
-        """§3.8.2.2 with a nonzero lifetime: add (S) or replace the node's bindings."""
+    def _register(self, request: _Request, sa: SecurityAssociation) -> list[Action]:
+        """§3.8.2.2 with a nonzero lifetime: add (S) or replace the node's bindings (`sa`: request.sa)."""
         cfg = self.config
+        req, pkt, now, node = request.req, request.pkt, request.now, request.node
         home, coa = req.home_address, req.care_of_address
         current = self._bindings.get(home, [])
         simultaneous = bool(req.flags & reg.FLAG_S) and cfg.simultaneous_bindings > 0 and self.copies
         others = [b for b in current if b.care_of_address != coa] if simultaneous else []
         if simultaneous and len(others) + 1 > cfg.simultaneous_bindings:
             reason = "simultaneous binding limit"
-            return self._deny(req, pkt, now, codes.HA_TOO_MANY_BINDINGS, reason, sa, node, fa_sa)
+            return self._deny(request, codes.HA_TOO_MANY_BINDINGS, reason)
         if not current and cfg.binding_limit and len(self._bindings) >= cfg.binding_limit:
-            return self._deny(req, pkt, now, codes.HA_RESOURCES, "binding limit reached", sa, node, fa_sa)
+            return self._deny(request, codes.HA_RESOURCES, "binding limit reached")
         lifetime = req.lifetime if req.lifetime <= cfg.max_lifetime else cfg.max_lifetime
         for b in current:  # §3.8.2.2: a duplicate must not extend the lifetime originally granted
             if b.care_of_address == coa and b.identification == req.identification:
                 lifetime = min(lifetime, b.remaining(now))
         code = codes.ACCEPTED_NO_SIMULTANEOUS if req.flags & reg.FLAG_S and not simultaneous else codes.ACCEPTED
         if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
-            self._journal.append((home, tuple(current), self.replay.last_accepted(node), req, pkt, sa, fa_sa, node))
+            self._journal.append((home, tuple(current), self.replay.last_accepted(node), request))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         binding = Binding(
             home,
@@ -571,7 +581,7 @@ class HomeAgent:
             encap_for_flags(req.flags),
             bool(req.flags & reg.FLAG_T),
             pkt.source,
-            nai,
+            request.nai,
             simultaneous,
         )
         queued = INFINITE  # the expiry the heap already holds an entry for, at this care-of address
@@ -593,7 +603,7 @@ class HomeAgent:
         self.counters["accepted.registration"] += 1
         self._aaa_used(sa, home, now)
         actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
-        actions.append(self._reply(req, pkt, code, lifetime, reply_id, sa, fa_sa))
+        actions.append(self._reply(request, code, lifetime, reply_id, sa))
         return actions
 
     def _install(self, binding: Binding, current: list[Binding], keep_others: bool) -> list[Action]:
@@ -630,28 +640,21 @@ class HomeAgent:
         self._bindings[home] = [*kept, binding]
         return actions
 
-    def _deregister(
-        self,
-        req: reg.RegistrationRequest,
-        pkt: Packet,
-        now: float,
-        sa: SecurityAssociation,
-        node: str,
-        fa_sa: SecurityAssociation | None,
-    ) -> list[Action]:
+    def _deregister(self, request: _Request, sa: SecurityAssociation) -> list[Action]:
         """§3.8.2.2 with lifetime 0: CoA = home address drops all bindings, else only that CoA."""
+        req, pkt, now, node = request.req, request.pkt, request.now, request.node
         home, coa = req.home_address, req.care_of_address
         current = self._bindings.get(home, [])
         gone = list(current) if coa == home else [b for b in current if b.care_of_address == coa]
         if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
-            self._journal.append((home, tuple(current), self.replay.last_accepted(node), req, pkt, sa, fa_sa, node))
+            self._journal.append((home, tuple(current), self.replay.last_accepted(node), request))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
         actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.deregistration"] += 1
         self._aaa_used(sa, home, now)
         actions.append(Log("deregistration", {"node": node, "coa": coa, "code": 0, "removed": len(gone)}))
-        actions.append(self._reply(req, pkt, codes.ACCEPTED, 0, reply_id, sa, fa_sa))
+        actions.append(self._reply(request, codes.ACCEPTED, 0, reply_id, sa))
         return actions
 
     def _remove_bindings(
@@ -684,20 +687,12 @@ class HomeAgent:
             self._bindings[home] = left
         return actions
 
-    def _deny(
-        self,
-        req: reg.RegistrationRequest,
-        pkt: Packet,
-        now: float,
-        code: int,
-        reason: str,
-        sa: SecurityAssociation | None,
-        node: str,
-        fa_sa: SecurityAssociation | None = None,
-    ) -> list[Action]:
-        """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a). A request whose
-        extensions do not all decode is discarded instead (§1.9); replies and log lines are
+    def _deny(self, request: _Request, code: int, reason: str) -> list[Action]:
+        """Reply with `code` (§3.8.2.3); the reply carries a valid MHAE (§3.8.2.1 a): signed with the SA
+        that authenticated the request or, when authentication failed, one the node likely still has. A
+        request whose extensions do not all decode is discarded instead (§1.9); replies and log lines are
         rate-limited per source and in all (ratelimit.DenialGate)."""
+        req, pkt, now, node, sa = request.req, request.pkt, request.now, request.node, request.sa
         if req.pending and not self._decode_rest(req):
             return []
         self.counters[f"denied.{code}"] += 1
@@ -711,25 +706,25 @@ class HomeAgent:
             id_valid = sa is not None and code != codes.HA_ID_MISMATCH
             if sa is None:  # authentication failed: sign with an SA the node likely still has (oldest),
                 # filed under its home address or, for a node known by its NAI, under the NAI (RFC 2794 §2)
-                nai = self._scan(req)[1] or ""
-                sa = (self._peer_sas(req.home_address) or self._peer_sas(node) or self._peer_sas(nai))[0]
+                sa = (self._peer_sas(req.home_address) or self._peer_sas(node)
+                      or self._peer_sas(request.nai or ""))[0]
             reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, id_valid,
                                                         record=False)
-            out.append(self._reply(req, pkt, code, req.lifetime, reply_id, sa, fa_sa))
+            out.append(self._reply(request, code, req.lifetime, reply_id, sa))
         return out
 
     def _reply(
         self,
-        req: reg.RegistrationRequest,
-        pkt: Packet,
+        request: _Request,
         code: int,
         lifetime: int,
         identification: int,
         sa: SecurityAssociation | None,  # None: no MHAE (a 131 to a foreign agent, _refuse_unknown)
-        fa_sa: SecurityAssociation | None,
     ) -> SendUDP:
-        """Build, sign and address a Registration Reply (§3.8.3: extension order a-e)."""
+        """Build, sign and address a Registration Reply (§3.8.3: extension order a-e): the MHAE with `sa`,
+        the FHAE with the request's FA-HA SA."""
         cfg = self.config
+        req, pkt, fa_sa = request.req, request.pkt, request.fa_sa
         ha_field = req.home_agent if req.home_agent == cfg.address else cfg.address
         data = reg.encode_reply_fixed(code, lifetime, req.home_address, ha_field, identification)
         nai = challenge = b""
