@@ -278,16 +278,16 @@ class MobileNode:
             self.counters["discard.internal_error"] += 1
             return [Log("internal-error", {"error": repr(e), "node": self.config.home_address}, "error")]
 
-    def on_link(self, ev: LinkChange, now: float) -> list[Action]:
+    def on_link(self, change: LinkChange, now: float) -> list[Action]:
         """A link-layer indication (§2.4.2, §3.6): a link went down, or came up (maybe elsewhere)."""
-        link = self._discovery.links.get(ev.interface)
+        link = self._discovery.links.get(change.interface)
         if link is None:
             self.counters["ignore.link_unknown_interface"] += 1
             return []
-        self.counters["link.up" if ev.up else "link.down"] += 1
-        if not ev.up:
+        self.counters["link.up" if change.up else "link.down"] += 1
+        if not change.up:
             return self._link_down(link, now)
-        return self._link_up(link, ev, now)
+        return self._link_up(link, change, now)
 
     def on_timer(self, key: Any, now: float) -> list[Action]:
         """A timer this machine armed has fired."""
@@ -369,11 +369,11 @@ class MobileNode:
             actions += self._reconsider(now, f"link {link.name} down")
         return actions
 
-    def _link_up(self, link: Link, ev: LinkChange, now: float) -> list[Action]:
+    def _link_up(self, link: Link, change: LinkChange, now: float) -> list[Action]:
         """A link came up (a new link: what was heard before is forgotten), or its address changed
         (a co-located care-of address on it is no longer the same). Either is a positive
         indication of a move, so the search may restart at the initial rate (§2.4)."""
-        new_link, actions = self._discovery.link_up(link, ev.address, ev.prefix_length, ev.gateway)
+        new_link, actions = self._discovery.link_up(link, change.address, change.prefix_length, change.gateway)
         actions += self._reconsider(now, f"link {link.name} up")
         return actions + self._discovery.start_search(link, now, new_link, self._target)
 
@@ -406,12 +406,12 @@ class MobileNode:
 
     def _fresh_challenge(self, agent: HeardAgent) -> bool:
         """RFC 3012 §3.1: the agent refused our challenge and now advertises a new one."""
-        p = self._pending
+        pending = self._pending
         refused = agent.refused_challenge
         if refused is None or agent.challenge is None or agent.challenge == refused:
             return False
         agent.refused_challenge = None
-        return p is not None and not p.awaiting and p.attachment.relay == agent.key
+        return pending is not None and not pending.awaiting and pending.attachment.relay == agent.key
 
     def _on_agent_timer(self, key: AgentKey, now: float) -> list[Action]:
         agent = self._discovery.expired(key, now)  # §2.4.2.1
@@ -486,8 +486,8 @@ class MobileNode:
 
     def _on_garp_timer(self, interface: str, now: float) -> list[Action]:
         left = self._garp_left.get(interface, 0)
-        t = self._target
-        if left <= 0 or t is None or t.kind != HOME or t.interface != interface:
+        target = self._target
+        if left <= 0 or target is None or target.kind != HOME or target.interface != interface:
             return []
         self._garp_left[interface] = left - 1
         actions: list[Action] = [SendGratuitousArp(self.config.home_address, interface)]
@@ -516,30 +516,30 @@ class MobileNode:
 
     def _transmit(self, now: float) -> list[Action]:
         """Send the pending request, or arm the timer for when it may be sent (§3.6, §3.6.3)."""
-        p = self._pending
-        if p is None:
+        pending = self._pending
+        if pending is None:
             return []
         not_before = max(self._ha_hold_until, (self._last_sent or -1e18) + MIN_REQUEST_INTERVAL)
         if now < not_before:
             return [ArmTimer(SEND_TIMER, not_before)]
-        plan = self._plan(p.attachment, p.deregister)
+        plan = self._plan(pending.attachment, pending.deregister)
         sa = self._home_sa()
         if plan is None or sa is None:
-            return self._cannot_send(p, plan is None)
-        relay = self._relay(p.attachment)
+            return self._cannot_send(pending, plan is None)
+        relay = self._relay(pending.attachment)
         if relay is not None and plan.challenge is not None and plan.challenge == relay.refused_challenge:
             return []  # RFC 3012 §3.1: needs a new challenge; the next advertisement brings one
         actions: list[Action] = []
-        if not self._resend_unchanged(p, plan, sa):
+        if not self._resend_unchanged(pending, plan, sa):
             ident = self._next_identification(sa, now)
-            p.payload = self._encode(plan, ident, sa)
-            p.identification, p.first_sent, p.challenge = ident, now, plan.challenge
-            p.lifetime, p.flags, p.home_agent = plan.lifetime, plan.flags, plan.home_agent
-        self.counters["tx.retransmission" if p.awaiting else "tx.request"] += 1
+            pending.payload = self._encode(plan, ident, sa)
+            pending.identification, pending.first_sent, pending.challenge = ident, now, plan.challenge
+            pending.lifetime, pending.flags, pending.home_agent = plan.lifetime, plan.flags, plan.home_agent
+        self.counters["tx.retransmission" if pending.awaiting else "tx.request"] += 1
         actions.append(
             SendUDP(
                 plan.dest,
-                p.payload,
+                pending.payload,
                 source=plan.source,
                 interface=plan.interface,
                 lladdr=plan.lladdr,
@@ -547,33 +547,33 @@ class MobileNode:
             )
         )
         self._last_sent = now
-        p.awaiting = True
-        actions.append(ArmTimer(SEND_TIMER, now + p.interval))
-        p.interval = min(p.interval * 2, self._max_retransmit(p))
+        pending.awaiting = True
+        actions.append(ArmTimer(SEND_TIMER, now + pending.interval))
+        pending.interval = min(pending.interval * 2, self._max_retransmit(pending))
         return actions
 
     @staticmethod
-    def _resend_unchanged(p: _Pending, plan: _Plan, sa: SecurityAssociation) -> bool:
+    def _resend_unchanged(pending: _Pending, plan: _Plan, sa: SecurityAssociation) -> bool:
         """§3.6.3: with timestamps every transmission is a new request; with nonces a
         retransmission is the same request, unchanged. RFC 3012 §3.2: an FA takes a challenge
         again only with the same Identification, so a request answering a challenge is also
         resent unchanged (until a new challenge is known)."""
-        if p.payload is None or p.home_agent != plan.home_agent or plan.challenge != p.challenge:
+        if pending.payload is None or pending.home_agent != plan.home_agent or plan.challenge != pending.challenge:
             return False
-        return sa.replay == "nonce" or p.challenge is not None
+        return sa.replay == "nonce" or pending.challenge is not None
 
-    def _max_retransmit(self, p: _Pending) -> float:
+    def _max_retransmit(self, pending: _Pending) -> float:
         """§3.6.3: no longer than the requested lifetime, never under one second."""
         cap = self.config.max_retransmit_interval
-        if not p.deregister and p.lifetime:
-            cap = min(cap, float(p.lifetime))
+        if not pending.deregister and pending.lifetime:
+            cap = min(cap, float(pending.lifetime))
         return max(MIN_REQUEST_INTERVAL, cap)
 
-    def _cannot_send(self, p: _Pending, no_route: bool) -> list[Action]:
+    def _cannot_send(self, pending: _Pending, no_route: bool) -> list[Action]:
         reason = "relay agent gone" if no_route else "no security association with the home agent"
         self.counters["error.no_route" if no_route else "error.no_security_association"] += 1
         self._pending = None
-        fields = {"node": self.config.home_address, "care_of": p.attachment.care_of, "reason": reason}
+        fields = {"node": self.config.home_address, "care_of": pending.attachment.care_of, "reason": reason}
         return [Log("registration-not-sent", fields, "error")]
 
     def _plan(self, att: Attachment, deregister: bool) -> _Plan | None:
@@ -647,10 +647,10 @@ class MobileNode:
         otherwise by an MN-AAA extension (MUST); the MN-AAA key is the node's SA with its home
         domain, the same one the home agent checks (it accepts MN-AAA as authorization-enabling).
         """
-        c = self.config
-        exts: list[Any] = [NAIExtension(c.nai)] if c.nai else []
+        config = self.config
+        exts: list[Any] = [NAIExtension(config.nai)] if config.nai else []
         req = reg.RegistrationRequest(
-            plan.flags, plan.lifetime, c.home_address, plan.home_agent, plan.care_of, ident, exts
+            plan.flags, plan.lifetime, config.home_address, plan.home_agent, plan.care_of, ident, exts
         )
         data = sign(sa, req.encode(), MHAE)
         if plan.challenge is not None:
@@ -676,8 +676,8 @@ class MobileNode:
 
     def _mn_peers(self) -> list[str]:
         """Whom our SA with the home agent is filed under: home address, NAI, or the HA (§3.6)."""
-        c = self.config
-        return [p for p in (c.home_address, c.nai, self._home_agent(), c.home_agent) if p]
+        config = self.config
+        return [peer for peer in (config.home_address, config.nai, self._home_agent(), config.home_agent) if peer]
 
     def _home_sa(self) -> SecurityAssociation | None:
         """The newest SA with the home agent (key rotation adds newer ones last)."""
@@ -712,35 +712,35 @@ class MobileNode:
         return self._on_reply(msg, now)
 
     def _on_reply(self, reply: reg.RegistrationReply, now: float) -> list[Action]:
-        p = self._pending
-        if p is None or not p.awaiting or p.identification is None:
+        pending = self._pending
+        if pending is None or not pending.awaiting or pending.identification is None:
             self.counters["discard.no_pending_request"] += 1
             return []
-        if low32(reply.identification) != low32(p.identification):
+        if low32(reply.identification) != low32(pending.identification):
             self.counters["discard.identification_mismatch"] += 1  # §3.6.2.1
             return []
         if reply.home_address != self.config.home_address:
             self.counters["discard.not_our_home_address"] += 1
             return []
-        problem = self._authentication_problem(reply, p)
+        problem = self._authentication_problem(reply, pending)
         if problem is not None:
             self.counters[f"discard.{problem.replace(' ', '_')}"] += 1
             fields = {
                 "node": self.config.home_address,
-                "care_of": p.attachment.care_of,
+                "care_of": pending.attachment.care_of,
                 "code": reply.code,
                 "reason": problem,
             }
             return [Log("security-exception", fields, "warning")]  # §3.6.2.1: SHOULD log
         if self._from_home_agent(reply.code) and self._home_sa_replay() == "nonce":
             self._nonce = reply.identification >> 32  # §5.7.2: every authenticated HA reply
-        self._take_challenge(reply, p)
+        self._take_challenge(reply, pending)
         self._last_code = reply.code
-        p.awaiting = False
+        pending.awaiting = False
         if codes.accepted(reply.code):
-            return self._accepted(reply, p, now)
+            return self._accepted(reply, pending, now)
         self.counters[f"denied.{reply.code}"] += 1
-        return [CancelTimer(SEND_TIMER), *self._denied(reply, p, now)]
+        return [CancelTimer(SEND_TIMER), *self._denied(reply, pending, now)]
 
     @staticmethod
     def _from_home_agent(code: int) -> bool:
@@ -751,10 +751,10 @@ class MobileNode:
         sa = self._home_sa()
         return sa.replay if sa else "timestamp"
 
-    def _authentication_problem(self, reply: reg.RegistrationReply, p: _Pending) -> str | None:
+    def _authentication_problem(self, reply: reg.RegistrationReply, pending: _Pending) -> str | None:
         """§3.6.2.1 a/b: exactly one valid MFAE when we share an SA with the FA; exactly one
         valid MHAE when the code comes from the home agent."""
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         if relay is not None and self._fa_sa(relay) is not None:
             peers = [relay.address, *relay.care_of_addresses]
             problem = self._check_auth(reply, MFAE, peers, "mfae")
@@ -779,56 +779,57 @@ class MobileNode:
             self.counters["security.auth_fallback"] += 1
         return None
 
-    def _take_challenge(self, reply: reg.RegistrationReply, p: _Pending) -> None:
+    def _take_challenge(self, reply: reg.RegistrationReply, pending: _Pending) -> None:
         """RFC 3012 §3.1/§3.3: a reply from the FA MAY carry the next challenge to use, appended
         after the home agent's echo of the one we answered (§3.4); the echo is not new."""
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         new = [
-            e.challenge for e in reply.extensions if isinstance(e, ChallengeExtension) and e.challenge != p.challenge
+            e.challenge for e in reply.extensions
+            if isinstance(e, ChallengeExtension) and e.challenge != pending.challenge
         ]
         if relay is not None and new:
             relay.challenge = new[-1]
 
-    def _decision(self, p: _Pending, code: int, reason: str, level: str = "info") -> Log:
+    def _decision(self, pending: _Pending, code: int, reason: str, level: str = "info") -> Log:
         """The one log line of a registration decision (never any key material)."""
         fields = {
             "node": self.config.home_address,
-            "care_of": p.attachment.care_of,
-            "home_agent": p.home_agent,
+            "care_of": pending.attachment.care_of,
+            "home_agent": pending.home_agent,
             "code": code,
             "code_name": codes.name(code),
             "reason": reason,
         }
-        return Log("deregistration" if p.deregister else "registration", fields, level)
+        return Log("deregistration" if pending.deregister else "registration", fields, level)
 
     # ------------------------------------------------------------------ accepted (§3.6.2.2)
 
-    def _accepted(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+    def _accepted(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         self._pending = None
         self._failures = self._resyncs = 0
-        self._last_accepted_id = p.identification
+        self._last_accepted_id = pending.identification
         self._discovery.registered()  # §2.4: search at the initial rate next time
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         if relay is not None:
             relay.challenge_errors, relay.refused_challenge = 0, None
         actions: list[Action] = [CancelTimer(SEND_TIMER)]
-        if p.deregister:
+        if pending.deregister:
             self.counters["deregistered"] += 1
             self._registration = None
             actions += [CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
-            return actions + [self._decision(p, reply.code, "deregistered at home")]
+            return actions + [self._decision(pending, reply.code, "deregistered at home")]
         self.counters["registered"] += 1
-        granted = min(reply.lifetime, p.lifetime)  # never longer than asked for (§3.4)
+        granted = min(reply.lifetime, pending.lifetime)  # never longer than asked for (§3.4)
         infinite = granted == reg.LIFETIME_INFINITE
-        expires = None if infinite else p.first_sent + granted  # counted from when it was sent
-        self._registration = Registration(p.attachment, p.home_agent, p.flags, granted, expires)
-        actions += self._apply_dataplane(self._desired_dataplane(p.attachment, p.flags, p.home_agent))
+        expires = None if infinite else pending.first_sent + granted  # counted from when it was sent
+        self._registration = Registration(pending.attachment, pending.home_agent, pending.flags, granted, expires)
+        actions += self._apply_dataplane(self._desired_dataplane(pending.attachment, pending.flags, pending.home_agent))
         if expires is None:
             actions += [CancelTimer(RENEW_TIMER), CancelTimer(EXPIRE_TIMER)]
         else:
             renew = expires - min(float(self.config.reregister_margin), granted / 2)
             actions += [ArmTimer(RENEW_TIMER, max(renew, now + MIN_REQUEST_INTERVAL)), ArmTimer(EXPIRE_TIMER, expires)]
-        return actions + [self._decision(p, reply.code, f"registered for {granted} s")]
+        return actions + [self._decision(pending, reply.code, f"registered for {granted} s")]
 
     def _renew(self, now: float) -> list[Action]:
         """§3.6.2.2: re-register before the lifetime runs out, where we are if that still works."""
@@ -854,140 +855,140 @@ class MobileNode:
 
     # ------------------------------------------------------------------ denied (§3.6.2.3)
 
-    def _denied(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+    def _denied(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         code = reply.code
-        t_set = bool(p.flags & reg.FLAG_T)
+        t_set = bool(pending.flags & reg.FLAG_T)
         if code in (codes.FA_LIFETIME_TOO_LONG, codes.HA_RESOURCES):
-            return self._repair_lifetime(reply, p, now)
+            return self._repair_lifetime(reply, pending, now)
         if code == codes.HA_ID_MISMATCH:
-            return self._resynchronise(reply, p, now)
+            return self._resynchronise(reply, pending, now)
         if code in (codes.FA_REVERSE_TUNNEL_UNAVAILABLE, codes.HA_REVERSE_TUNNEL_UNAVAILABLE) or (
             t_set and code in (codes.FA_POORLY_FORMED_REQUEST, codes.HA_POORLY_FORMED)
         ):
-            return self._repair_reverse(p, code, now, False)
+            return self._repair_reverse(pending, code, now, False)
         if code in (codes.FA_REVERSE_TUNNEL_MANDATORY, codes.HA_REVERSE_TUNNEL_MANDATORY):
-            return self._repair_reverse(p, code, now, True)
+            return self._repair_reverse(pending, code, now, True)
         if code in (codes.FA_ENCAP_UNAVAILABLE, codes.HA_ENCAP_UNAVAILABLE):
-            return self._repair_encapsulation(p, code, now)
+            return self._repair_encapsulation(pending, code, now)
         if code == codes.HA_UNKNOWN_HA:
-            return self._repair_home_agent(reply, p, now)
+            return self._repair_home_agent(reply, pending, now)
         if code in _CHALLENGE_ERRORS:
-            return self._repair_challenge(p, code, now)
+            return self._repair_challenge(pending, code, now)
         if code in _TRANSIENT:
-            return self._retry_later(p, code, now, "transient: retry later")
-        return self._hold_down(p, code, now, "cannot be repaired")
+            return self._retry_later(pending, code, now, "transient: retry later")
+        return self._hold_down(pending, code, now, "cannot be repaired")
 
-    def _adapt_for(self, p: _Pending, code: int) -> Adaptation:
+    def _adapt_for(self, pending: _Pending, code: int) -> Adaptation:
         """The FA's adaptation for FA codes when registering through one, else the HA's."""
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         return relay.adapt if relay is not None and not self._from_home_agent(code) else self._ha_adapt
 
-    def _retry_now(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+    def _retry_now(self, pending: _Pending, code: int, now: float, reason: str) -> list[Action]:
         """Send a new, repaired request as soon as the once-per-second limit allows (§3.6.3)."""
-        log = self._decision(p, code, reason)
-        self._pending = _Pending(p.attachment, p.deregister)
+        log = self._decision(pending, code, reason)
+        self._pending = _Pending(pending.attachment, pending.deregister)
         return [log, *self._transmit(now)]
 
-    def _repair_lifetime(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+    def _repair_lifetime(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         """69: the reply's Lifetime is the most the FA accepts; 130: ask the HA for less."""
         if reply.code == codes.FA_LIFETIME_TOO_LONG:
-            allowed = reply.lifetime if 0 < reply.lifetime < p.lifetime else 0
+            allowed = reply.lifetime if 0 < reply.lifetime < pending.lifetime else 0
         else:
-            allowed = p.lifetime // 2
+            allowed = pending.lifetime // 2
         if allowed <= 0:
-            return self._hold_down(p, reply.code, now, "no acceptable lifetime")
-        self._adapt_for(p, reply.code).lifetime_cap = allowed
+            return self._hold_down(pending, reply.code, now, "no acceptable lifetime")
+        self._adapt_for(pending, reply.code).lifetime_cap = allowed
         if reply.code == codes.HA_RESOURCES:
-            return self._retry_later(p, reply.code, now, f"retry later with lifetime {allowed}")
-        return self._retry_now(p, reply.code, now, f"retry with lifetime {allowed}")
+            return self._retry_later(pending, reply.code, now, f"retry later with lifetime {allowed}")
+        return self._retry_now(pending, reply.code, now, f"retry with lifetime {allowed}")
 
-    def _resynchronise(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+    def _resynchronise(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         """133 (§3.6.2.3, §5.7): timestamps take the HA's clock from the reply's high 32 bits (the
         low 32 bits were checked already); nonces took the new nonce with the reply."""
         self._resyncs += 1
         if self._resyncs > MAX_RESYNC:
             self._resyncs = 0
-            return self._hold_down(p, reply.code, now, "identification keeps mismatching")
+            return self._hold_down(pending, reply.code, now, "identification keeps mismatching")
         if self._home_sa_replay() != "nonce":
             self._clock_offset = clock_offset_from_reply(reply.identification, now)
             self._prev_id = self._last_accepted_id  # the HA's last accepted value is the floor
         self.counters["resync"] += 1
-        return self._retry_now(p, reply.code, now, f"resynchronised, clock offset {self._clock_offset} s")
+        return self._retry_now(pending, reply.code, now, f"resynchronised, clock offset {self._clock_offset} s")
 
-    def _repair_reverse(self, p: _Pending, code: int, now: float, want: bool) -> list[Action]:
+    def _repair_reverse(self, pending: _Pending, code: int, now: float, want: bool) -> list[Action]:
         """RFC 3024 §4.1.2 / §3.4: drop T after 74/137 (or 70/134 with T); set it after 75/138."""
-        adapt = self._adapt_for(p, code)
-        if adapt.reverse is (not want) or bool(p.flags & reg.FLAG_T) == want:
-            return self._hold_down(p, code, now, "reverse tunnelling cannot be agreed")
+        adapt = self._adapt_for(pending, code)
+        if adapt.reverse is (not want) or bool(pending.flags & reg.FLAG_T) == want:
+            return self._hold_down(pending, code, now, "reverse tunnelling cannot be agreed")
         adapt.reverse = want
-        return self._retry_now(p, code, now, "retry with T set" if want else "retry without T")
+        return self._retry_now(pending, code, now, "retry with T set" if want else "retry without T")
 
-    def _repair_encapsulation(self, p: _Pending, code: int, now: float) -> list[Action]:
+    def _repair_encapsulation(self, pending: _Pending, code: int, now: float) -> list[Action]:
         """72/139: fall back to IP-in-IP, which every agent supports (RFC 2003)."""
-        if encap_for_flags(p.flags) == "ipip":
-            return self._hold_down(p, code, now, "encapsulation refused even as IP-in-IP")
-        self._adapt_for(p, code).ipip_only = True
-        return self._retry_now(p, code, now, "retry with IP-in-IP")
+        if encap_for_flags(pending.flags) == "ipip":
+            return self._hold_down(pending, code, now, "encapsulation refused even as IP-in-IP")
+        self._adapt_for(pending, code).ipip_only = True
+        return self._retry_now(pending, code, now, "retry with IP-in-IP")
 
-    def _repair_home_agent(self, reply: reg.RegistrationReply, p: _Pending, now: float) -> list[Action]:
+    def _repair_home_agent(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         """136: the reply's Home Agent field is the unicast address to use (§3.6.2.3)."""
         ha = reply.home_agent
-        if ha in (UNSPECIFIED, LIMITED_BROADCAST, p.home_agent) or ha.startswith(("224.", "239.")):
-            return self._hold_down(p, reply.code, now, "no usable home agent address in the reply")
+        if ha in (UNSPECIFIED, LIMITED_BROADCAST, pending.home_agent) or ha.startswith(("224.", "239.")):
+            return self._hold_down(pending, reply.code, now, "no usable home agent address in the reply")
         self._ha_override = ha
         if self._home_sa_replay() != "nonce":
             self._clock_offset = clock_offset_from_reply(reply.identification, now)
-        return self._retry_now(p, reply.code, now, f"retry with home agent {ha}")
+        return self._retry_now(pending, reply.code, now, f"retry with home agent {ha}")
 
-    def _repair_challenge(self, p: _Pending, code: int, now: float) -> list[Action]:
+    def _repair_challenge(self, pending: _Pending, code: int, now: float) -> list[Action]:
         """RFC 3012 §3.1: use a new challenge (from the reply, or the next advertisement)."""
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         if relay is None:
-            return self._hold_down(p, code, now, "challenge error without a foreign agent")
+            return self._hold_down(pending, code, now, "challenge error without a foreign agent")
         relay.challenge_errors += 1
         if relay.challenge_errors > MAX_CHALLENGE_RETRIES:
             relay.challenge_errors = 0
-            return self._hold_down(p, code, now, "challenge keeps failing")
-        if p.challenge is None:
-            return self._retry_later(p, code, now, "challenge demanded but none advertised: retry")
-        if relay.challenge is not None and relay.challenge != p.challenge:
-            return self._retry_now(p, code, now, "retry with the challenge from the reply")
-        relay.refused_challenge = p.challenge
-        self._pending = _Pending(p.attachment, p.deregister)
-        return [self._decision(p, code, "waiting for a fresh challenge")]
+            return self._hold_down(pending, code, now, "challenge keeps failing")
+        if pending.challenge is None:
+            return self._retry_later(pending, code, now, "challenge demanded but none advertised: retry")
+        if relay.challenge is not None and relay.challenge != pending.challenge:
+            return self._retry_now(pending, code, now, "retry with the challenge from the reply")
+        relay.refused_challenge = pending.challenge
+        self._pending = _Pending(pending.attachment, pending.deregister)
+        return [self._decision(pending, code, "waiting for a fresh challenge")]
 
-    def _retry_later(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+    def _retry_later(self, pending: _Pending, code: int, now: float, reason: str) -> list[Action]:
         """Back off: 1, 2, 4 ... s up to the retransmission cap, then try the same place again."""
         self._failures += 1
         delay = min(self.config.max_retransmit_interval, 2.0 ** (self._failures - 1))
-        self._pending = _Pending(p.attachment, p.deregister)
-        return [self._decision(p, code, f"{reason} in {delay:g} s"), ArmTimer(SEND_TIMER, now + delay)]
+        self._pending = _Pending(pending.attachment, pending.deregister)
+        return [self._decision(pending, code, f"{reason} in {delay:g} s"), ArmTimer(SEND_TIMER, now + delay)]
 
-    def _hold_down(self, p: _Pending, code: int, now: float, reason: str) -> list[Action]:
+    def _hold_down(self, pending: _Pending, code: int, now: float, reason: str) -> list[Action]:
         """A denial we cannot repair: leave the FA's care-of address / the FA / the HA alone for a
         while (§2.4: try the FA's next care-of address first), and go elsewhere if we can."""
         level = "warning" if code in _AUTH_FAILURES else "info"  # §3.6.2.1: security exception
-        relay = self._relay(p.attachment)
+        relay = self._relay(pending.attachment)
         if relay is not None and code in _FA_FAULT:
-            return self._leave_agent(relay, p, code, now, reason, level)
+            return self._leave_agent(relay, pending, code, now, reason, level)
         self._ha_hold_until = now + HOLDDOWN
-        self._pending = _Pending(p.attachment, p.deregister)
-        log = self._decision(p, code, f"{reason}: home agent held down for {HOLDDOWN:g} s", level)
+        self._pending = _Pending(pending.attachment, pending.deregister)
+        log = self._decision(pending, code, f"{reason}: home agent held down for {HOLDDOWN:g} s", level)
         return [log, ArmTimer(SEND_TIMER, self._ha_hold_until)]
 
     def _leave_agent(
-        self, relay: HeardAgent, p: _Pending, code: int, now: float, reason: str, level: str
+        self, relay: HeardAgent, pending: _Pending, code: int, now: float, reason: str, level: str
     ) -> list[Action]:
         relay.coa_index += 1
-        if relay.coa_index < len(relay.care_of_addresses) and p.attachment.kind == FOREIGN:
-            log = self._decision(p, code, f"{reason}: next care-of address {relay.care_of}", level)
+        if relay.coa_index < len(relay.care_of_addresses) and pending.attachment.kind == FOREIGN:
+            log = self._decision(pending, code, f"{reason}: next care-of address {relay.care_of}", level)
             self._target = None
             return [log, *self._reconsider(now, "next care-of address", prefer=relay)]
         relay.coa_index = 0
         relay.hold_until = now + HOLDDOWN
         self._target = None
         self._pending = None
-        log = self._decision(p, code, f"{reason}: agent {relay.address} held down for {HOLDDOWN:g} s", level)
+        log = self._decision(pending, code, f"{reason}: agent {relay.address} held down for {HOLDDOWN:g} s", level)
         return [log, *self._reconsider(now, f"denied by {relay.address}")]
 
     # ------------------------------------------------------------------ data plane (§4.2.1)
@@ -995,8 +996,8 @@ class MobileNode:
     def _desired_dataplane(self, att: Attachment, flags: int, ha: str) -> _DataPlane:
         home, iface = self.config.home_address, att.interface
         if att.kind == HOME:
-            gw = self.config.home_gateway
-            return _DataPlane(default_route=SetDefaultRoute(gw, iface) if gw else None)
+            gateway = self.config.home_gateway
+            return _DataPlane(default_route=SetDefaultRoute(gateway, iface) if gateway else None)
         if att.kind == FOREIGN:
             relay = self._relay(att)
             if relay is None:
@@ -1008,10 +1009,10 @@ class MobileNode:
             )
         encap = encap_for_flags(flags)
         link = self._discovery.links[iface]
-        gw = link.gateway
+        gateway = link.gateway
         reverse = bool(flags & reg.FLAG_T)
         return _DataPlane(
-            default_route=SetDefaultRoute(gw, iface, source=home) if gw else None,
+            default_route=SetDefaultRoute(gateway, iface, source=home) if gateway else None,
             tunnel=AddTunnel(att.care_of, ha, encap),  # we decapsulate the HA's tunnel (D bit)
             reverse=AddReverseTunnel(home, att.care_of, ha, encap) if reverse else None,
             unbound=AddUnboundRoute(home, att.care_of, ha, encap, self._visited_link(link)) if reverse else None,
@@ -1038,8 +1039,8 @@ class MobileNode:
         if have.reverse is not None and have.reverse != want.reverse:
             actions.append(RemoveReverseTunnel(have.reverse.source))
         if have.tunnel is not None and have.tunnel != want.tunnel:
-            t = have.tunnel
-            actions.append(RemoveTunnel(t.local, t.remote, t.encap))
+            gone = have.tunnel
+            actions.append(RemoveTunnel(gone.local, gone.remote, gone.encap))
         if have.host_route is not None and have.host_route != want.host_route:
             actions.append(RemoveHostRoute(have.host_route.dest, have.host_route.interface))
         if want.host_route is not None and want.host_route != have.host_route:
@@ -1059,7 +1060,7 @@ class MobileNode:
         """Remove what was installed for an attachment on `interface` (the link went away)."""
         reg_ = self._registration
         on_it = reg_ is not None and reg_.attachment.interface == interface
-        dr = self._installed.default_route
-        if not on_it and not (dr is not None and dr.interface == interface):
+        default_route = self._installed.default_route
+        if not on_it and not (default_route is not None and default_route.interface == interface):
             return []
         return self._apply_dataplane(_DataPlane())

@@ -37,8 +37,8 @@ log = logging.getLogger("mipd.dataplane")
 class Driver:
     """Executes data-plane actions on `dp` (and `host`, for a mobile node)."""
 
-    def __init__(self, dp: Any, host: Any = None) -> None:
-        self.dp = dp
+    def __init__(self, dataplane: Any, host: Any = None) -> None:
+        self.dp = dataplane
         self.host = host
         self._tunnels: dict[tuple[str, str, str], Tunnel] = {}
         self.handlers = {
@@ -47,16 +47,16 @@ class Driver:
             AddTunnelRoute: self.add_tunnel_route,
             RemoveTunnelRoute: self.remove_tunnel_route,
             AddReverseTunnel: self.add_reverse_tunnel,
-            RemoveReverseTunnel: lambda a: dp.unreverse_tunnel(a.source),
-            AddUnboundRoute: lambda a: dp.route_unbound_via_tunnel(
-                a.source, self._tunnel(a.local, a.remote, a.encap), a.bypass),
-            RemoveUnboundRoute: lambda a: dp.unroute_unbound(a.source),
-            AddHostRoute: lambda a: dp.add_host_route(a.dest, a.interface, a.lladdr),
-            RemoveHostRoute: lambda a: dp.del_host_route(a.dest, a.interface),
-            SetProxyArp: lambda a: dp.proxy_arp(a.address, a.interface, a.enable),
-            SendGratuitousArp: lambda a: dp.gratuitous_arp(a.address, a.interface, a.lladdr),
-            SetDefaultRoute: lambda a: self._host().set_default_route(a.gateway, a.interface, a.source),
-            SetArpReplies: lambda a: self._host().arp_replies(a.address, a.interface, a.enable),
+            RemoveReverseTunnel: lambda act: dataplane.unreverse_tunnel(act.source),
+            AddUnboundRoute: lambda act: dataplane.route_unbound_via_tunnel(
+                act.source, self._tunnel(act.local, act.remote, act.encap), act.bypass),
+            RemoveUnboundRoute: lambda act: dataplane.unroute_unbound(act.source),
+            AddHostRoute: lambda act: dataplane.add_host_route(act.dest, act.interface, act.lladdr),
+            RemoveHostRoute: lambda act: dataplane.del_host_route(act.dest, act.interface),
+            SetProxyArp: lambda act: dataplane.proxy_arp(act.address, act.interface, act.enable),
+            SendGratuitousArp: lambda act: dataplane.gratuitous_arp(act.address, act.interface, act.lladdr),
+            SetDefaultRoute: lambda act: self._host().set_default_route(act.gateway, act.interface, act.source),
+            SetArpReplies: lambda act: self._host().arp_replies(act.address, act.interface, act.enable),
         }
 
     def _host(self) -> Any:
@@ -65,19 +65,20 @@ class Driver:
         return self.host
 
     def _tunnel(self, local: str, remote: str, encap: str) -> Tunnel:
-        t = self._tunnels.get((local, remote, encap))
-        if t is None:
+        tunnel = self._tunnels.get((local, remote, encap))
+        if tunnel is None:
             raise DataplaneError(f"no tunnel {local} -> {remote} ({encap}) was added")
-        return t
+        return tunnel
 
-    def add_tunnel(self, a: AddTunnel) -> None:
-        self._tunnels[(a.local, a.remote, a.encap)] = self.dp.add_tunnel(a.local, a.remote, a.encap)
+    def add_tunnel(self, action: AddTunnel) -> None:
+        key = (action.local, action.remote, action.encap)
+        self._tunnels[key] = self.dp.add_tunnel(*key)
 
-    def remove_tunnel(self, a: RemoveTunnel) -> None:
-        key = (a.local, a.remote, a.encap)
-        t = self._tunnel(*key)
-        self.dp.remove_tunnel(t)
-        if t.refs <= 0:
+    def remove_tunnel(self, action: RemoveTunnel) -> None:
+        key = (action.local, action.remote, action.encap)
+        tunnel = self._tunnel(*key)
+        self.dp.remove_tunnel(tunnel)
+        if tunnel.refs <= 0:
             del self._tunnels[key]
 
     @property
@@ -87,23 +88,24 @@ class Driver:
         grants simultaneous bindings only where they are carried out."""
         return bool(getattr(self.dp, "copies", False))
 
-    def add_tunnel_route(self, a: AddTunnelRoute) -> None:
-        self.dp.route_via_tunnel(a.dest, self._tunnel(a.local, a.remote, a.encap), add=not a.exclusive)
+    def add_tunnel_route(self, action: AddTunnelRoute) -> None:
+        tunnel = self._tunnel(action.local, action.remote, action.encap)
+        self.dp.route_via_tunnel(action.dest, tunnel, add=not action.exclusive)
 
-    def remove_tunnel_route(self, a: RemoveTunnelRoute) -> None:
+    def remove_tunnel_route(self, action: RemoveTunnelRoute) -> None:
         """All of `dest`'s tunnels, or only the one named (one simultaneous binding gone, §4.2.3)."""
-        if a.remote is None or a.local is None or a.encap is None:
-            self.dp.unroute_via_tunnel(a.dest)
+        if action.remote is None or action.local is None or action.encap is None:
+            self.dp.unroute_via_tunnel(action.dest)
             return
-        tunnel = self._tunnels.get((a.local, a.remote, a.encap))
+        tunnel = self._tunnels.get((action.local, action.remote, action.encap))
         if tunnel is not None:  # else the route went with the tunnel
-            self.dp.unroute_via_tunnel(a.dest, tunnel)
+            self.dp.unroute_via_tunnel(action.dest, tunnel)
 
-    def add_reverse_tunnel(self, a: AddReverseTunnel) -> None:
-        if a.delivery != "direct":
+    def add_reverse_tunnel(self, action: AddReverseTunnel) -> None:
+        if action.delivery != "direct":
             log.warning("reverse tunnel for %s: %s delivery style is handled as direct delivery (RFC 3024 §5.1)",
-                        a.source, a.delivery)
-        self.dp.reverse_tunnel(a.source, self._tunnel(a.local, a.remote, a.encap), a.interface)
+                        action.source, action.delivery)
+        self.dp.reverse_tunnel(action.source, self._tunnel(action.local, action.remote, action.encap), action.interface)
 
     def tunnels(self) -> int:
         return len(self._tunnels)
