@@ -43,27 +43,28 @@ DEFAULTS = {"timeout": 5, "retransmit": 3, "deadtime": 0}
 METHOD = "default group radius"
 HOST_KINDS = ("host", "nai_host")  # home_agent.py's ip mobile host lines, which carry `aaa load-sa`
 
-NEW_MODEL = LineKind("aaa_new_model", GLOBAL, r"^aaa new-model$", lambda v: "aaa new-model")
+NEW_MODEL = LineKind("aaa_new_model", GLOBAL, r"^aaa new-model$", lambda values: "aaa new-model")
 AUTHORIZATION = LineKind(
     "aaa_ipmobile", GLOBAL,
     r"^aaa authorization ipmobile (?P<method>default|radius|tacacs\+)(?: group (?P<group>\S+))?$",
-    lambda v: words("aaa authorization ipmobile", v["method"], option(v.get("group"), "group")),
+    lambda values: words("aaa authorization ipmobile", values["method"], option(values.get("group"), "group")),
     model=("servers",))
 RADIUS_HOST = LineKind(
     "radius_host", GLOBAL,
     rf"^radius-server host (?P<address>{IP})(?: auth-port (?P<port>\d+))?(?: acct-port (?P<acct_port>\d+))?"
     r"(?: key (?:(?P<encryption>[07]) )?(?P<key>\S+))?(?P<options>(?: .*)?)$",
-    lambda v: words("radius-server host", v["address"], f"auth-port {v['port']}",
-                    option(v.get("acct_port"), "acct-port"), option(v.get("key"), "key")),
-    lambda v: f"no radius-server host {v['address']}", identity=("address",), secret=("key",),
+    lambda values: words("radius-server host", values["address"], f"auth-port {values['port']}",
+                    option(values.get("acct_port"), "acct-port"), option(values.get("key"), "key")),
+    lambda values: f"no radius-server host {values['address']}", identity=("address",), secret=("key",),
     model=("servers",), convert={"port": number, "acct_port": number})
 RADIUS_KEY = LineKind("radius_key", GLOBAL, r"^radius-server key (?:(?P<encryption>[07]) )?(?P<key>\S+)$",
-                      lambda v: f"radius-server key {v['key']}", lambda v: "no radius-server key", secret=("key",))
+                      lambda values: f"radius-server key {values['key']}", lambda _values: "no radius-server key",
+                      secret=("key",))
 
 
 def _setting(name: str, field: str) -> LineKind:
     return LineKind(f"radius_{name}", GLOBAL, rf"^radius-server {name} (?P<value>\d+)$",
-                    lambda v: f"radius-server {name} {v['value']}", lambda v: f"no radius-server {name}",
+                    lambda values: f"radius-server {name} {values['value']}", lambda values: f"no radius-server {name}",
                     model=(field,), convert={"value": number})
 
 
@@ -139,7 +140,7 @@ def apply(value: dict[str, Any] | None, facts: Facts, config: RunningConfig) -> 
     flags = host_flags(out)
     for key, host in list(out.items()):
         if key[1] in HOST_KINDS:
-            out[key] = {**{k: v for k, v in host.items() if k not in ("aaa", "load_sa")}, **flags}
+            out[key] = {**{k: values for k, values in host.items() if k not in ("aaa", "load_sa")}, **flags}
     return out
 
 

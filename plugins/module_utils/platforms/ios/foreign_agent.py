@@ -49,33 +49,34 @@ REG_WAIT_DEFAULT = 120
 REG_WAIT_RANGE = (5, 600)
 
 
-def _service_line(v: dict[str, Any]) -> str:
-    return words("ip mobile foreign-service", flag(v.get("challenge"), "challenge"),
-                 option(v.get("home_access"), "home-access"), option(v.get("limit"), "limit"),
-                 flag(v.get("registration_required"), "registration-required"),
-                 flag(v.get("reverse_tunnel"), "reverse-tunnel"), flag(v.get("mandatory"), "mandatory"))
+def _service_line(values: dict[str, Any]) -> str:
+    return words("ip mobile foreign-service", flag(values.get("challenge"), "challenge"),
+                 option(values.get("home_access"), "home-access"), option(values.get("limit"), "limit"),
+                 flag(values.get("registration_required"), "registration-required"),
+                 flag(values.get("reverse_tunnel"), "reverse-tunnel"), flag(values.get("mandatory"), "mandatory"))
 
 
 CARE_OF = LineKind("care_of", GLOBAL, r"^ip mobile foreign-agent care-of (?P<interface>\S+)$",
-                   lambda v: f"ip mobile foreign-agent care-of {v['interface']}", identity=("interface",),
+                   lambda values: f"ip mobile foreign-agent care-of {values['interface']}", identity=("interface",),
                    model=("interfaces[].care_of_addresses",))
 REG_WAIT = LineKind("reg_wait", GLOBAL, r"^ip mobile foreign-agent reg-wait (?P<seconds>\d+)$",
-                    lambda v: f"ip mobile foreign-agent reg-wait {v['seconds']}",
-                    lambda v: "no ip mobile foreign-agent reg-wait", model=("pending_timeout",),
+                    lambda values: f"ip mobile foreign-agent reg-wait {values['seconds']}",
+                    lambda values: "no ip mobile foreign-agent reg-wait", model=("pending_timeout",),
                     convert={"seconds": number}, explicit_default=True)
 SERVICE = LineKind(
     "foreign_service", INTERFACE, r"^ip mobile foreign-service(?P<options>(?: .*)?)$", _service_line,
-    lambda v: "no ip mobile foreign-service",
+    lambda values: "no ip mobile foreign-service",
     options={"challenge": Option("challenge"), "home-access": Option("home_access", str),
              "limit": Option("limit", number), "registration-required": Option("registration_required"),
              "reverse-tunnel": Option("reverse_tunnel", then=("mandatory",))},
     model=("interfaces[].name", "registration_required", "reverse_tunnel", "visitor_limit", "advertisement.challenge"))
 REGISTRATION_LIFETIME = LineKind(
     "registration_lifetime", INTERFACE, r"^ip mobile registration-lifetime (?P<seconds>\d+)$",
-    lambda v: f"ip mobile registration-lifetime {v['seconds']}", lambda v: "no ip mobile registration-lifetime",
+    lambda values: f"ip mobile registration-lifetime {values['seconds']}",
+    lambda _values: "no ip mobile registration-lifetime",
     model=("registration_lifetime",), convert={"seconds": number}, explicit_default=True)
-PREFIX_LENGTH = LineKind("prefix_length", INTERFACE, r"^ip mobile prefix-length$", lambda v: "ip mobile prefix-length",
-                         model=("advertisement.prefix_lengths",))
+PREFIX_LENGTH = LineKind("prefix_length", INTERFACE, r"^ip mobile prefix-length$",
+                         lambda _values: "ip mobile prefix-length", model=("advertisement.prefix_lengths",))
 KINDS = [CARE_OF, REG_WAIT, SERVICE, REGISTRATION_LIFETIME, PREFIX_LENGTH, *irdp.KINDS]
 PER_INTERFACE = ("foreign_service", "registration_lifetime", "prefix_length", *irdp.NAMES)
 CLAIMS = re.compile(r"^ip mobile foreign-agent (?:care-of|reg-wait)\b")
@@ -88,8 +89,8 @@ def served(facts: Facts) -> list[str]:
 
 def _settings(facts: Facts, header: str) -> dict[str, Any]:
     """What the model holds once, as interface `header` says it."""
-    service = next((v for k, v in of_kind(facts, "foreign_service", header)), {})
-    lifetime = next((v["seconds"] for k, v in of_kind(facts, "registration_lifetime", header)), LIFETIME_DEFAULT)
+    service = next((values for k, values in of_kind(facts, "foreign_service", header)), {})
+    lifetime = next((v["seconds"] for _key, v in of_kind(facts, "registration_lifetime", header)), LIFETIME_DEFAULT)
     reverse = "off" if not service.get("reverse_tunnel") else "mandatory" if service.get("mandatory") else "offered"
     adv = irdp.read(facts, header)
     return {
@@ -107,7 +108,7 @@ def to_model(config: RunningConfig, facts: Facts) -> dict[str, Any] | None:
     headers = served(facts)
     if not headers:
         return None
-    care_of = [config.address_of(v["interface"]) for _k, v in of_kind(facts, "care_of")]
+    care_of = [config.address_of(values["interface"]) for _k, values in of_kind(facts, "care_of")]
     interfaces = []
     for header in headers:
         name = header.split(" ", 1)[1]
@@ -117,7 +118,7 @@ def to_model(config: RunningConfig, facts: Facts) -> dict[str, Any] | None:
         interfaces.append({"name": name, "address": address, "prefix_length": length,
                            "care_of_addresses": [a for a in care_of if a] or None})
     value = {"interfaces": interfaces, **_settings(facts, headers[0])}
-    wait = next((v["seconds"] for _k, v in of_kind(facts, "reg_wait")), REG_WAIT_DEFAULT)
+    wait = next((values["seconds"] for _k, values in of_kind(facts, "reg_wait")), REG_WAIT_DEFAULT)
     value["pending_timeout"] = float(wait)
     return value
 

@@ -54,24 +54,24 @@ _OTHER_COMMANDS = ("standby", "redundancy", "resync-sa", "template", "aaa", "acc
 _NETWORK = rf"(?:interface (?P<interface>\S+)|virtual-network (?P<vnet>{IP}) (?P<vmask>{IP}))"
 
 
-def _home_agent_line(v: dict[str, Any]) -> str:
-    return words("ip mobile home-agent", option(v.get("address"), "address"),
-                 flag(v.get("broadcast"), "broadcast"),
-                 option(v.get("care_of_access"), "care-of-access"), option(v.get("lifetime"), "lifetime"),
-                 option(v.get("replay"), "replay"), flag(v.get("reverse_tunnel_off"), "reverse-tunnel-off"),
-                 option(v.get("roam_access"), "roam-access"),
-                 flag(v.get("suppress_unreachable"), "suppress-unreachable"))
+def _home_agent_line(values: dict[str, Any]) -> str:
+    return words("ip mobile home-agent", option(values.get("address"), "address"),
+                 flag(values.get("broadcast"), "broadcast"),
+                 option(values.get("care_of_access"), "care-of-access"), option(values.get("lifetime"), "lifetime"),
+                 option(values.get("replay"), "replay"), flag(values.get("reverse_tunnel_off"), "reverse-tunnel-off"),
+                 option(values.get("roam_access"), "roam-access"),
+                 flag(values.get("suppress_unreachable"), "suppress-unreachable"))
 
 
-def _network(v: dict[str, Any]) -> str:
-    if v.get("vnet"):
-        return f"virtual-network {v['vnet']} {v['vmask']}"
-    return f"interface {v['interface']}"
+def _network(values: dict[str, Any]) -> str:
+    if values.get("vnet"):
+        return f"virtual-network {values['vnet']} {values['vmask']}"
+    return f"interface {values['interface']}"
 
 
 HOME_AGENT = LineKind(
     "home_agent", GLOBAL, rf"^ip mobile home-agent(?! (?:{'|'.join(_OTHER_COMMANDS)})\b)(?P<options>(?: .*)?)$",
-    _home_agent_line, lambda v: "no ip mobile home-agent",
+    _home_agent_line, lambda values: "no ip mobile home-agent",
     options={"address": Option("address", ipv4), "broadcast": Option("broadcast"),
              "care-of-access": Option("care_of_access", str), "lifetime": Option("lifetime", number),
              "replay": Option("replay", number), "reverse-tunnel-off": Option("reverse_tunnel_off"),
@@ -79,26 +79,27 @@ HOME_AGENT = LineKind(
     model=("address", "max_lifetime", "reverse_tunnel"))
 VIRTUAL_NETWORK = LineKind(
     "virtual_network", GLOBAL, rf"^ip mobile virtual-network (?P<net>{IP}) (?P<mask>{IP})(?P<options>(?: .*)?)$",
-    lambda v: f"ip mobile virtual-network {v['net']} {v['mask']}",
-    lambda v: f"no ip mobile virtual-network {v['net']} {v['mask']}", identity=("net", "mask"),
+    lambda values: f"ip mobile virtual-network {values['net']} {values['mask']}",
+    lambda values: f"no ip mobile virtual-network {values['net']} {values['mask']}", identity=("net", "mask"),
     model=("virtual_networks",))
 
 
-def _aaa_words(v: dict[str, Any]) -> tuple[str | None, ...]:
-    return flag(v.get("aaa"), "aaa"), flag(v.get("load_sa"), "load-sa")
+def _aaa_words(values: dict[str, Any]) -> tuple[str | None, ...]:
+    return flag(values.get("aaa"), "aaa"), flag(values.get("load_sa"), "load-sa")
 
 
 HOST = LineKind(
     "host", GLOBAL, rf"^ip mobile host (?P<lower>{IP})(?: (?P<upper>{IP}))? {_NETWORK}(?P<options>(?: .*)?)$",
-    lambda v: words("ip mobile host", v["lower"], v.get("upper"), _network(v), *_aaa_words(v)),
-    lambda v: words("no ip mobile host", v["lower"], v.get("upper")), identity=("lower", "upper"),
+    lambda values: words("ip mobile host", values["lower"], values.get("upper"), _network(values), *_aaa_words(values)),
+    lambda values: words("no ip mobile host", values["lower"], values.get("upper")), identity=("lower", "upper"),
     options={"aaa": Option("aaa", then=("load-sa",))}, model=("mobile_hosts", "interface"))
 NAI_HOST = LineKind(
     "nai_host", GLOBAL,
     rf"^ip mobile host nai (?P<nai>\S+) static-address (?P<addresses>{IP}(?: {IP})*) {_NETWORK}(?P<options>(?: .*)?)$",
-    lambda v: words(f"ip mobile host nai {v['nai']} static-address {' '.join(v['addresses'])} {_network(v)}",
-                    *_aaa_words(v)),
-    lambda v: f"no ip mobile host nai {v['nai']}", identity=("nai",), model=("nai_hosts",),
+    lambda values: words(f"ip mobile host nai {values['nai']} static-address {' '.join(values['addresses'])} "
+                         f"{_network(values)}",
+                    *_aaa_words(values)),
+    lambda values: f"no ip mobile host nai {values['nai']}", identity=("nai",), model=("nai_hosts",),
     options={"aaa": Option("aaa", then=("load-sa",))}, convert={"addresses": str.split})
 KINDS = [HOME_AGENT, VIRTUAL_NETWORK, HOST, NAI_HOST, *irdp.KINDS]
 OWN = ("home_agent", "virtual_network", "host", "nai_host")
@@ -160,7 +161,7 @@ def unheld(config: RunningConfig, facts: Facts) -> list[str]:
     if of_kind(facts, "home_agent"):
         interface = interface_of(config, facts, of_kind(facts, "home_agent")[0][1])
     for host in [*_hosts(facts), *_nai_hosts(facts)]:
-        plain = {k: v for k, v in host.items() if k not in ("aaa", "load_sa")}
+        plain = {k: values for k, values in host.items() if k not in ("aaa", "load_sa")}
         line = HOST.lines(plain, True)[0] if "lower" in host else NAI_HOST.lines(plain, True)[0]
         if UNKNOWN in host:
             notes.append(f"{line}: {' '.join(host[UNKNOWN])}")

@@ -27,14 +27,15 @@ INTERVAL_RANGE = (4, 1800)  # ip irdp maxadvertinterval
 HOLDTIME_MAX = 9000
 CODE = 16  # IOS advertises as a mobility agent only
 
-IRDP = LineKind("irdp", INTERFACE, r"^ip irdp$", lambda v: "ip irdp", model=("advertisement.enabled",))
+IRDP = LineKind("irdp", INTERFACE, r"^ip irdp$", lambda values: "ip irdp", model=("advertisement.enabled",))
 IRDP_MAX = LineKind("irdp_max", INTERFACE, r"^ip irdp maxadvertinterval (?P<seconds>\d+)$",
-                    lambda v: f"ip irdp maxadvertinterval {v['seconds']}", lambda v: "no ip irdp maxadvertinterval",
+                    lambda values: f"ip irdp maxadvertinterval {values['seconds']}",
+                    lambda _values: "no ip irdp maxadvertinterval",
                     model=("advertisement.interval",), convert={"seconds": number}, explicit_default=True)
 IRDP_HOLDTIME = LineKind("irdp_holdtime", INTERFACE, r"^ip irdp holdtime (?P<seconds>\d+)$",
-                         lambda v: f"ip irdp holdtime {v['seconds']}", lambda v: "no ip irdp holdtime",
+                         lambda values: f"ip irdp holdtime {values['seconds']}", lambda values: "no ip irdp holdtime",
                          model=("advertisement.lifetime",), convert={"seconds": number}, explicit_default=True)
-IRDP_MULTICAST = LineKind("irdp_multicast", INTERFACE, r"^ip irdp multicast$", lambda v: "ip irdp multicast",
+IRDP_MULTICAST = LineKind("irdp_multicast", INTERFACE, r"^ip irdp multicast$", lambda values: "ip irdp multicast",
                           model=("advertisement.broadcast",))
 KINDS = [IRDP, IRDP_MAX, IRDP_HOLDTIME, IRDP_MULTICAST]
 NAMES = tuple(kind.name for kind in KINDS)

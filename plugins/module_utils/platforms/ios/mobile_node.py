@@ -40,29 +40,31 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.ios
 RETRY = 3
 
 ADDRESS = LineKind("mr_address", MOBILE_ROUTER, rf"^address (?P<address>{IP}) (?P<mask>{IP})$",
-                   lambda v: f"address {v['address']} {v['mask']}", lambda v: "no address",
+                   lambda values: f"address {values['address']} {values['mask']}", lambda values: "no address",
                    model=("home_address", "home_prefix_length"), convert={"address": ipv4})
 HOME_AGENT = LineKind("mr_home_agent", MOBILE_ROUTER, rf"^home-agent (?P<address>{IP})(?P<options>(?: .*)?)$",
-                      lambda v: f"home-agent {v['address']}", lambda v: f"no home-agent {v['address']}",
+                      lambda values: f"home-agent {values['address']}",
+                      lambda values: f"no home-agent {values['address']}",
                       identity=("address",), model=("home_agent",), convert={"address": ipv4})
 LIFETIME = LineKind("mr_lifetime", MOBILE_ROUTER, r"^register lifetime (?P<seconds>\d+)$",
-                    lambda v: f"register lifetime {v['seconds']}", lambda v: "no register lifetime",
+                    lambda values: f"register lifetime {values['seconds']}", lambda values: "no register lifetime",
                     model=("lifetime",), convert={"seconds": number})
 RETRANSMIT = LineKind(
     "mr_retransmit", MOBILE_ROUTER,
     r"^register retransmit initial (?P<initial>\d+) maximum (?P<maximum>\d+) retry (?P<retry>\d+)$",
-    lambda v: f"register retransmit initial {v['initial']} maximum {v['maximum']} retry {v['retry']}",
-    lambda v: "no register retransmit", model=("solicit_interval", "max_retransmit_interval"),
+    lambda values: (f"register retransmit initial {values['initial']} maximum {values['maximum']} "
+                    f"retry {values['retry']}"),
+    lambda values: "no register retransmit", model=("solicit_interval", "max_retransmit_interval"),
     convert={"initial": number, "maximum": number, "retry": number})
 REVERSE_TUNNEL = LineKind("mr_reverse_tunnel", MOBILE_ROUTER, r"^reverse-tunnel(?P<options>(?: .*)?)$",
-                          lambda v: "reverse-tunnel", model=("reverse_tunnel",))
-TUNNEL_MODE = LineKind("mr_tunnel_mode", MOBILE_ROUTER, r"^tunnel mode gre$", lambda v: "tunnel mode gre",
+                          lambda values: "reverse-tunnel", model=("reverse_tunnel",))
+TUNNEL_MODE = LineKind("mr_tunnel_mode", MOBILE_ROUTER, r"^tunnel mode gre$", lambda values: "tunnel mode gre",
                        model=("encapsulation",))
 ROAM = LineKind("router_service_roam", INTERFACE, r"^ip mobile router-service roam(?P<options>(?: .*)?)$",
-                lambda v: "ip mobile router-service roam", model=("interfaces",))
+                lambda values: "ip mobile router-service roam", model=("interfaces",))
 COLLOCATED = LineKind("router_service_collocated", INTERFACE,
                       r"^ip mobile router-service collocated(?P<options>(?: .*)?)$",
-                      lambda v: "ip mobile router-service collocated", model=("colocated",))
+                      lambda values: "ip mobile router-service collocated", model=("colocated",))
 KINDS = [ADDRESS, HOME_AGENT, LIFETIME, RETRANSMIT, REVERSE_TUNNEL, TUNNEL_MODE, ROAM, COLLOCATED]
 SECTION = tuple(kind.name for kind in KINDS if kind.context == MOBILE_ROUTER)
 PER_INTERFACE = ("router_service_roam", "router_service_collocated")
@@ -76,10 +78,10 @@ def _roaming(facts: Facts) -> list[str]:
 def to_model(config: RunningConfig, facts: Facts) -> dict[str, Any] | None:
     if not any(k[0] == MOBILE_ROUTER for k in facts):
         return None
-    address = next((v for _k, v in of_kind(facts, "mr_address")), {})
-    home_agent = next((v["address"] for _k, v in of_kind(facts, "mr_home_agent")), None)
-    lifetime = next((v["seconds"] for _k, v in of_kind(facts, "mr_lifetime")), None)
-    retransmit = next((v for _k, v in of_kind(facts, "mr_retransmit")), {})
+    address = next((values for _k, values in of_kind(facts, "mr_address")), {})
+    home_agent = next((values["address"] for _k, values in of_kind(facts, "mr_home_agent")), None)
+    lifetime = next((values["seconds"] for _k, values in of_kind(facts, "mr_lifetime")), None)
+    retransmit = next((values for _k, values in of_kind(facts, "mr_retransmit")), {})
     roaming = _roaming(facts)
     return {
         "home_address": address.get("address"),
