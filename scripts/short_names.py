@@ -3,7 +3,7 @@
 
 Counted: function, class and parameter names, assignment targets (plain, annotated, augmented, walrus,
 unpacking), `with ... as`, `import ... as`, `global`/`nonlocal` names. Not counted: loop counters
-(`for` targets), comprehension variables, exception names (`except ... as e`), `_`, and the
+(`for` targets), comprehension variables, exception names (`except ... as e`), names that start with `_` (deliberately unused), and the
 domain's own two-letter words (DOMAIN_WORDS: `ha` is a home agent, `sa` a security association).
 
     scripts/short_names.py              # per file: short names and their share of the names bound
@@ -33,7 +33,7 @@ WORDS = frozenset({"ha", "fa", "mn", "sa", "ip", "id", "ok", "rx", "tx", "ns", "
 
 
 def is_short(name: str) -> bool:
-    return len(name) <= 2 and name != "_" and name not in WORDS
+    return len(name) <= 2 and not name.startswith("_") and name not in WORDS
 
 
 class _Binder(ast.NodeVisitor):

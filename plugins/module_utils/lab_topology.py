@@ -63,10 +63,10 @@ class LabTopologyError(ValueError):
 class LabCommandError(RuntimeError):
     """A command that changes or reads the lab failed."""
 
-    def __init__(self, argv: Sequence[str], rc: int, stderr: str) -> None:
-        super().__init__(f"{' '.join(argv)} failed (rc {rc}): {stderr.strip()}")
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        super().__init__(f"{' '.join(argv)} failed (rc {returncode}): {stderr.strip()}")
         self.argv = list(argv)
-        self.rc = rc
+        self.rc = returncode
         self.stderr = stderr
 
 
@@ -296,14 +296,14 @@ class Topology:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved topology, JSON-friendly (what the module returns as ``topology``)."""
-        def iface(i: Interface) -> dict[str, Any]:
+        def iface(interface: Interface) -> dict[str, Any]:
             return {
-                "network": i.network,
-                "address": str(i.address.ip) if i.address else None,
-                "prefix_length": i.address.network.prefixlen if i.address else None,
-                "cidr": str(i.address) if i.address else None,
-                "roaming": list(i.networks) if i.roaming else [],
-                "switch_port": i.port,
+                "network": interface.network,
+                "address": str(interface.address.ip) if interface.address else None,
+                "prefix_length": interface.address.network.prefixlen if interface.address else None,
+                "cidr": str(interface.address) if interface.address else None,
+                "roaming": list(interface.networks) if interface.roaming else [],
+                "switch_port": interface.port,
             }
         return {
             "prefix": self.prefix,
@@ -363,8 +363,8 @@ def _route(spec: dict[str, Any], path: str, host: str, ifaces: list[Interface],
             raise LabTopologyError(
                 f"via: host {via!r} {'shares no' if not shared else 'shares more than one'} network with "
                 f"{'interface ' + repr(dev) if dev else 'host ' + repr(host)}; name the interface with dev", path)
-        iface, gw = shared[0]
-        return Route(dst, gw.address.ip, iface.name, bool(spec.get("keep_existing", False)))
+        iface, gateway = shared[0]
+        return Route(dst, gateway.address.ip, iface.name, bool(spec.get("keep_existing", False)))
     try:
         gw_ip = ipaddress.IPv4Address(str(via))
     except ValueError:
@@ -499,11 +499,11 @@ def observe(prefix: str, uplinks: Sequence[str] = (), runner: Runner | None = No
     namespaces = list_namespaces(runner)
     mine = lab_namespaces(prefix, sorted(namespaces))
     obs = Observed(namespaces=namespaces)
-    sw = switch_namespace(prefix)
-    if sw in namespaces:
-        obs.switch = _links(runner, sw)
+    switch_ns = switch_namespace(prefix)
+    if switch_ns in namespaces:
+        obs.switch = _links(runner, switch_ns)
     for ns in mine:
-        if ns == sw:
+        if ns == switch_ns:
             continue
         if hosts is not None and ns not in {namespace_name(prefix, h) for h in hosts}:
             continue
@@ -536,9 +536,9 @@ class Action:
         return lines + [" ".join(c) for c in self.commands]
 
 
-def _veth_pair_ok(a: Link | None, b: Link | None) -> bool:
-    return (a is not None and b is not None and a.kind == "veth" and b.kind == "veth"
-            and a.peer_ifindex == b.ifindex and b.peer_ifindex == a.ifindex)
+def _veth_pair_ok(one: Link | None, other: Link | None) -> bool:
+    return (one is not None and other is not None and one.kind == "veth" and other.kind == "veth"
+            and one.peer_ifindex == other.ifindex and other.peer_ifindex == one.ifindex)
 
 
 def plan_present(topo: Topology, obs: Observed) -> list[Action]:
@@ -550,46 +550,47 @@ def plan_present(topo: Topology, obs: Observed) -> list[Action]:
     described (with their processes), bridges of networks no longer described.
     """
     actions: list[Action] = []
-    sw = topo.switch_namespace
+    switch_ns = topo.switch_namespace
     wanted_ns = {topo.namespace(h) for h in topo.hosts}
     for ns in lab_namespaces(topo.prefix, sorted(obs.namespaces)):
-        if ns != sw and ns not in wanted_ns:
+        if ns != switch_ns and ns not in wanted_ns:
             actions.append(Action(f"remove namespace {ns} (host no longer in the lab)",
                                   (("ip", "netns", "del", ns),), kill_namespace=ns))
 
-    for ns in [sw] + [topo.namespace(h) for h in topo.hosts]:
+    for ns in [switch_ns] + [topo.namespace(h) for h in topo.hosts]:
         if ns not in obs.namespaces:
             actions.append(Action(f"create namespace {ns}", (("ip", "netns", "add", ns),
                                                              ("ip", "-n", ns, "link", "set", "lo", "up"))))
         else:
-            lo = (obs.switch if ns == sw else obs.hosts.get(ns, NamespaceState()).links).get("lo")
+            lo = (obs.switch if ns == switch_ns else obs.hosts.get(ns, NamespaceState()).links).get("lo")
             if lo is not None and not lo.up:
                 actions.append(Action(f"set lo up in {ns}", (("ip", "-n", ns, "link", "set", "lo", "up"),)))
 
-    switch = obs.switch if sw in obs.namespaces else {}
+    switch = obs.switch if switch_ns in obs.namespaces else {}
     bridges = {n.bridge: n for n in topo.networks.values()}
     for name, link in sorted(switch.items()):
         if link.kind == "bridge" and name not in bridges:
-            actions.append(Action(f"remove bridge {name} from {sw} (network no longer in the lab)",
-                                  (("ip", "-n", sw, "link", "del", name),)))
+            actions.append(Action(f"remove bridge {name} from {switch_ns} (network no longer in the lab)",
+                                  (("ip", "-n", switch_ns, "link", "del", name),)))
     for net in topo.networks.values():
         have = switch.get(net.bridge)
         if have is None or have.kind != "bridge":
             cmds: list[tuple[str, ...]] = []
             if have is not None:
-                cmds.append(("ip", "-n", sw, "link", "del", net.bridge))
-            cmds += [("ip", "-n", sw, "link", "add", net.bridge, "type", "bridge"),
-                     ("ip", "-n", sw, "link", "set", net.bridge, "up")]
-            actions.append(Action(f"create bridge {net.bridge} ({net.prefix}) in {sw}", tuple(cmds)))
+                cmds.append(("ip", "-n", switch_ns, "link", "del", net.bridge))
+            cmds += [("ip", "-n", switch_ns, "link", "add", net.bridge, "type", "bridge"),
+                     ("ip", "-n", switch_ns, "link", "set", net.bridge, "up")]
+            actions.append(Action(f"create bridge {net.bridge} ({net.prefix}) in {switch_ns}", tuple(cmds)))
         elif not have.up:
-            actions.append(Action(f"set bridge {net.bridge} up", (("ip", "-n", sw, "link", "set", net.bridge, "up"),)))
+            actions.append(Action(f"set bridge {net.bridge} up",
+                                  (("ip", "-n", switch_ns, "link", "set", net.bridge, "up"),)))
 
     for host in topo.hosts.values():
         ns = topo.namespace(host.name)
         state = obs.hosts.get(ns, NamespaceState()) if ns in obs.namespaces else NamespaceState()
         recreated = set()
         for iface in host.interfaces:
-            link_actions, fresh = _plan_link(sw, switch, ns, state.links, iface.name, iface.port,
+            link_actions, fresh = _plan_link(switch_ns, switch, ns, state.links, iface.name, iface.port,
                                              iface.networks, topo.networks[iface.network].bridge,
                                              iface.address, f"{host.name} {iface.name}")
             actions += link_actions
@@ -607,12 +608,12 @@ def plan_present(topo: Topology, obs: Observed) -> list[Action]:
                                   (("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv4.ip_forward={value}"),)))
 
     for up in topo.uplinks:
-        actions += _plan_link(sw, switch, "", obs.root, up.name, up.name, (up.network,),
+        actions += _plan_link(switch_ns, switch, "", obs.root, up.name, up.name, (up.network,),
                               topo.networks[up.network].bridge, up.address, f"uplink {up.name}")[0]
     return actions
 
 
-def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link], ifname: str, port: str,
+def _plan_link(switch_ns: str, switch: dict[str, Link], ns: str, links: dict[str, Link], ifname: str, port: str,
                networks: tuple[str, ...], bridge: str, address: ipaddress.IPv4Interface | None,
                what: str) -> tuple[list[Action], bool]:
     """Actions for one veth pair: ``ifname`` in ``ns`` ("" = root namespace), ``port`` on ``bridge``.
@@ -630,12 +631,13 @@ def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link]
             cmds.append(at + ("link", "del", ifname))
         if have_port is not None and not (have is not None and have.kind == "veth"
                                           and have.peer_ifindex == have_port.ifindex):
-            cmds.append(("ip", "-n", sw, "link", "del", port))
+            cmds.append(("ip", "-n", switch_ns, "link", "del", port))
         if ns:
-            cmds.append(("ip", "-n", sw, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns))
+            cmds.append(("ip", "-n", switch_ns, "link", "add", port, "type", "veth", "peer", "name", ifname,
+                         "netns", ns))
         else:  # uplink: made in the root namespace, its switch end moved into the switch namespace
-            cmds.append(("ip", "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", sw))
-        cmds += [("ip", "-n", sw, "link", "set", port, "master", bridge, "up"),
+            cmds.append(("ip", "link", "add", ifname, "type", "veth", "peer", "name", port, "netns", switch_ns))
+        cmds += [("ip", "-n", switch_ns, "link", "set", port, "master", bridge, "up"),
                  at + ("link", "set", ifname, "up")]
         if address is not None:
             cmds.append(at + ("addr", "add", str(address), "dev", ifname))
@@ -647,9 +649,9 @@ def _plan_link(sw: str, switch: dict[str, Link], ns: str, links: dict[str, Link]
     allowed = {bridge_name(n) for n in networks}
     if have_port.master not in allowed:
         actions.append(Action(f"attach {what} ({port}) to {bridge}",
-                              (("ip", "-n", sw, "link", "set", port, "master", bridge, "up"),)))
+                              (("ip", "-n", switch_ns, "link", "set", port, "master", bridge, "up"),)))
     elif not have_port.up:
-        actions.append(Action(f"set switch port {port} up", (("ip", "-n", sw, "link", "set", port, "up"),)))
+        actions.append(Action(f"set switch port {port} up", (("ip", "-n", switch_ns, "link", "set", port, "up"),)))
     if not have.up:
         actions.append(Action(f"set {what} up", (at + ("link", "set", ifname, "up"),)))
     if address is not None and str(address) not in have.addresses:
@@ -670,9 +672,9 @@ def plan_absent(prefix: str, obs: Observed, uplinks: Sequence[str] = ()) -> list
     Processes end first, while the uplinks still exist: connections to them (an SSH client's control
     master on the controller) see them close instead of hanging.
     """
-    sw = switch_namespace(prefix)
+    switch_ns = switch_namespace(prefix)
     mine = lab_namespaces(prefix, sorted(obs.namespaces))
-    mine = [n for n in mine if n != sw] + [n for n in mine if n == sw]
+    mine = [n for n in mine if n != switch_ns] + [n for n in mine if n == switch_ns]
     actions = [Action(f"end the {len(obs.pids[ns])} process(es) in namespace {ns}", kill_namespace=ns)
                for ns in mine if obs.pids.get(ns)]
     actions += [Action(f"remove uplink {name} from the root namespace", (("ip", "link", "del", name),))
@@ -688,11 +690,11 @@ def plan_roam(prefix: str, host: str, ifname: str, network: str, obs: Observed,
 
     Nothing to do when the port is on that bridge and up already.
     """
-    sw = switch_namespace(prefix)
+    switch_ns = switch_namespace(prefix)
     port = switch_port(host, ifname)
     bridge = bridge_name(network)
-    if sw not in obs.namespaces:
-        raise LabTopologyError(f"the lab {prefix!r} does not exist (no namespace {sw})")
+    if switch_ns not in obs.namespaces:
+        raise LabTopologyError(f"the lab {prefix!r} does not exist (no namespace {switch_ns})")
     have = obs.switch.get(port)
     if have is None:
         raise LabTopologyError(f"host {host!r} has no interface {ifname!r} in lab {prefix!r} (no port {port})")
@@ -701,10 +703,11 @@ def plan_roam(prefix: str, host: str, ifname: str, network: str, obs: Observed,
         raise LabTopologyError(f"lab {prefix!r} has no network {network!r} (no bridge {bridge})")
     if have.master == bridge and have.up:
         return []
-    cmds: list[tuple[str, ...]] = [("ip", "-n", sw, "link", "set", port, "down")]
+    cmds: list[tuple[str, ...]] = [("ip", "-n", switch_ns, "link", "set", port, "down")]
     if carrier_down > 0:
         cmds.append(("sleep", f"{carrier_down:g}"))
-    cmds += [("ip", "-n", sw, "link", "set", port, "master", bridge), ("ip", "-n", sw, "link", "set", port, "up")]
+    cmds += [("ip", "-n", switch_ns, "link", "set", port, "master", bridge),
+             ("ip", "-n", switch_ns, "link", "set", port, "up")]
     return [Action(f"move {host} {ifname} from {have.master or 'no bridge'} to {bridge} (carrier down "
                    f"{carrier_down:g} s)", tuple(cmds))]
 
@@ -798,7 +801,7 @@ def ensure_roamed(prefix: str, host: str, ifname: str, network: str, carrier_dow
 def attachment(prefix: str, host: str, ifname: str, runner: Runner | None = None) -> str | None:
     """The bridge ``host``'s ``ifname`` is attached to now (None: not attached or no such port)."""
     runner = runner or Runner()
-    sw = switch_namespace(prefix)
-    links = _links(runner, sw) if sw in list_namespaces(runner) else {}
+    switch_ns = switch_namespace(prefix)
+    links = _links(runner, switch_ns) if switch_ns in list_namespaces(runner) else {}
     link = links.get(switch_port(host, ifname))
     return link.master if link else None

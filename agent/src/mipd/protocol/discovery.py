@@ -146,10 +146,10 @@ def _network(address: str, prefix_length: int | None) -> tuple[int, int] | None:
     return addr_int(address) & mask, mask
 
 
-def _overlap(a: Iterable[tuple[int, int]], b: Iterable[tuple[int, int]]) -> bool:
+def _overlap(first: Iterable[tuple[int, int]], second: Iterable[tuple[int, int]]) -> bool:
     """Do two sets of prefixes share any address?"""
-    bs = list(b)
-    return any((na & (ma & mb)) == (nb & (ma & mb)) for na, ma in a for nb, mb in bs)
+    seconds = list(second)
+    return any((na & (ma & mb)) == (nb & (ma & mb)) for na, ma in first for nb, mb in seconds)
 
 
 def _advertised_networks(adv: icmp.AgentAdvertisement) -> Networks | None:
@@ -360,8 +360,8 @@ class Discovery:
             return False
         if any(a.interface == link.name and a.alive(now) for a in self.agents.values()):
             return False
-        t = target
-        colocated_here = t is not None and t.kind == COLOCATED and t.interface == link.name and t.relay is None
+        colocated_here = (target is not None and target.kind == COLOCATED and target.interface == link.name
+                          and target.relay is None)
         return not colocated_here
 
     def start_search(self, link: Link, now: float, fast: bool, target: Attachment | None) -> list[Action]:
@@ -377,11 +377,12 @@ class Discovery:
         """Send one Agent Solicitation (TTL 1, §2.2) and arm the next one."""
         link.solicitations += 1
         self.counters["tx.solicitation"] += 1
-        n = link.solicitations
-        if n < MAX_INITIAL_SOLICITATIONS:
+        sent = link.solicitations
+        if sent < MAX_INITIAL_SOLICITATIONS:
             nominal = self.config.solicit_interval
         else:
-            nominal = min(MAX_SOLICIT_INTERVAL, self.config.solicit_interval * 2 ** (n - MAX_INITIAL_SOLICITATIONS + 1))
+            backoff = 2 ** (sent - MAX_INITIAL_SOLICITATIONS + 1)
+            nominal = min(MAX_SOLICIT_INTERVAL, self.config.solicit_interval * backoff)
         wait = nominal * (1.0 + self.rng.uniform(0.0, SOLICIT_JITTER))
         source = link.address or self.config.home_address
         return [
@@ -446,12 +447,12 @@ class Discovery:
                 att = self._colocated_attachment(link, now)
                 if att is not None:
                     return att
-        fas = [a for a in self.agents.values() if a.usable_fa(now) and self.links[a.interface].up]
-        fas = [a for a in fas if not a.flags & icmp.ADV_B]  # §2.1.1: busy, takes no new nodes
+        fas = [agent for agent in self.agents.values() if agent.usable_fa(now) and self.links[agent.interface].up]
+        fas = [agent for agent in fas if not agent.flags & icmp.ADV_B]  # §2.1.1: busy, takes no new nodes
         if fas:
-            return self._via_agent(max(fas, key=lambda a: a.heard_at), now)
+            return self._via_agent(max(fas, key=lambda agent: agent.heard_at), now)
         for link in self.links.values():
-            if link.searched and not any(a.interface == link.name for a in self.agents.values()):
+            if link.searched and not any(agent.interface == link.name for agent in self.agents.values()):
                 att = self._colocated_attachment(link, now)
                 if att is not None:
                     return att
@@ -468,7 +469,8 @@ class Discovery:
         if not link.up or link.address is None or self.in_home_network(link.address):
             return None
         required = [
-            a for a in self.agents.values() if a.interface == link.name and a.flags & icmp.ADV_R and a.usable_fa(now)
+            agent for agent in self.agents.values()
+            if agent.interface == link.name and agent.flags & icmp.ADV_R and agent.usable_fa(now)
         ]
-        relay = max(required, key=lambda a: a.heard_at).key if required else None
+        relay = max(required, key=lambda agent: agent.heard_at).key if required else None
         return Attachment(COLOCATED, link.name, link.address, relay)

@@ -41,50 +41,50 @@ class LinkLayer:
         for name in sorted(wanted.keys() - self.receivers.keys()):
             udp434, icmp_types = wanted[name]
             try:
-                ps = PacketSocket(name, udp434, icmp_types)
+                sock = PacketSocket(name, udp434, icmp_types)
             except OSError as e:
                 failed[name] = e.strerror or str(e)
                 continue
-            self.receivers[name] = ps
+            self.receivers[name] = sock
             self._filters[name] = wanted[name]
-            self._loop.add_reader(ps.fileno(), self._on_frames, ps)
+            self._loop.add_reader(sock.fileno(), self._on_frames, sock)
         return failed
 
     def reopen(self, name: str) -> None:
         """The link was recreated (new ifindex): drop our sockets on it so `sync` opens fresh ones."""
-        ps = self.receivers.pop(name, None)
+        sock = self.receivers.pop(name, None)
         self._filters.pop(name, None)
-        if ps is not None:
-            self._close(ps, True)
-        s = self._senders.pop(name, None)
-        if s is not None:
-            s.close()
+        if sock is not None:
+            self._close(sock, True)
+        sender = self._senders.pop(name, None)
+        if sender is not None:
+            sender.close()
 
-    def _close(self, ps: PacketSocket, reader: bool) -> None:
+    def _close(self, sock: PacketSocket, reader: bool) -> None:
         if reader:
-            self._loop.remove_reader(ps.fileno())
-        ps.close()
+            self._loop.remove_reader(sock.fileno())
+        sock.close()
 
     def _sender(self, name: str) -> PacketSocket:
-        ps = self.receivers.get(name) or self._senders.get(name)
-        if ps is None:
-            ps = PacketSocket(name, False, ())  # drops every frame it would receive
-            self._senders[name] = ps
-        return ps
+        sock = self.receivers.get(name) or self._senders.get(name)
+        if sock is None:
+            sock = PacketSocket(name, False, ())  # drops every frame it would receive
+            self._senders[name] = sock
+        return sock
 
     def send_udp(self, interface: str, lladdr: str | None, source: str | None, dest: str, source_port: int,
                  dest_port: int, payload: bytes, ttl: int | None) -> None:
         """A UDP datagram as a frame on `interface` to `lladdr` (broadcast/multicast mapping without)."""
-        ps = self._sender(interface)
+        sock = self._sender(interface)
         src = source or interface_address(interface) or UNSPECIFIED
-        frame = frames.udp_frame(ps.mac, frames.dest_mac(dest, lladdr), src, dest, source_port, dest_port, payload,
+        frame = frames.udp_frame(sock.mac, frames.dest_mac(dest, lladdr), src, dest, source_port, dest_port, payload,
                                  64 if ttl is None else ttl, next(self._ident))
-        ps.send(frame)
+        sock.send(frame)
 
     def close(self) -> None:
-        for ps in self.receivers.values():
-            self._close(ps, True)
-        for ps in self._senders.values():
-            ps.close()
+        for sock in self.receivers.values():
+            self._close(sock, True)
+        for sock in self._senders.values():
+            sock.close()
         self.receivers.clear()
         self._senders.clear()

@@ -77,13 +77,13 @@ def _messages(data: bytes) -> list[tuple[int, bytes]]:
 
 def _dump(kind: int, family_msg: bytes) -> list[tuple[int, bytes]]:
     """One rtnetlink dump request, answered synchronously on a private socket."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-        s.settimeout(2.0)
-        s.bind((0, 0))
-        s.send(_NLMSG.pack(_NLMSG.size + len(family_msg), kind, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + family_msg)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+        sock.settimeout(2.0)
+        sock.bind((0, 0))
+        sock.send(_NLMSG.pack(_NLMSG.size + len(family_msg), kind, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + family_msg)
         out: list[tuple[int, bytes]] = []
         while True:
-            for t, body in _messages(s.recv(1 << 16)):
+            for t, body in _messages(sock.recv(1 << 16)):
                 if t in (NLMSG_DONE, NLMSG_ERROR):
                     return out
                 out.append((t, body))
@@ -118,9 +118,9 @@ def read_state(ifname: str, in_home: Callable[[str], bool], ours: Callable[[str,
         raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
         if raw is None or len(raw) != 4:
             continue
-        a = socket.inet_ntoa(raw)
-        if not in_home(a):
-            address, plen = a, prefixlen
+        candidate = socket.inet_ntoa(raw)
+        if not in_home(candidate):
+            address, plen = candidate, prefixlen
             break
     gateway = None
     for _t, body in _dump(RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)):
@@ -131,12 +131,12 @@ def read_state(ifname: str, in_home: Callable[[str], bool], ours: Callable[[str,
         if family != socket.AF_INET or dst_len != 0 or table != RT_TABLE_MAIN:
             continue
         oif = attrs.get(RTA_OIF)
-        gw = attrs.get(RTA_GATEWAY)
-        if oif is None or gw is None or struct.unpack("=i", oif[:4])[0] != index:
+        raw_gateway = attrs.get(RTA_GATEWAY)
+        if oif is None or raw_gateway is None or struct.unpack("=i", oif[:4])[0] != index:
             continue
-        g = socket.inet_ntoa(gw)
-        if not ours(ifname, g):
-            gateway = g
+        found = socket.inet_ntoa(raw_gateway)
+        if not ours(ifname, found):
+            gateway = found
             break
     return LinkState(True, address, plen, gateway)
 
@@ -151,18 +151,18 @@ class LinkMonitor:
         self._ours = ours or (lambda _i, _g: False)
         self._on_change = on_change
         self.state: dict[str, LinkState] = {}
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
-            s.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
-            s.setblocking(False)
+            sock.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR))
+            sock.setblocking(False)
         except OSError:
-            s.close()
+            sock.close()
             raise
-        self.sock = s
+        self.sock = sock
 
     def _set_home(self, home_network: str) -> None:
         net = ipaddress.IPv4Network(home_network, strict=False)
-        self._in_home: Callable[[str], bool] = lambda a: ipaddress.IPv4Address(a) in net
+        self._in_home: Callable[[str], bool] = lambda address: ipaddress.IPv4Address(address) in net
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -171,9 +171,9 @@ class LinkMonitor:
         """The state of every watched interface now (reported once at start, whatever it is)."""
         out = []
         for name in self.interfaces:
-            st = read_state(name, self._in_home, self._ours)
-            self.state[name] = st
-            out.append(LinkChange(name, st.up, st.address, st.prefix_length, st.gateway))
+            now_state = read_state(name, self._in_home, self._ours)
+            self.state[name] = now_state
+            out.append(LinkChange(name, now_state.up, now_state.address, now_state.prefix_length, now_state.gateway))
         return out
 
     def watch(self, interfaces: tuple[str, ...], home_network: str) -> list[LinkChange]:
@@ -185,8 +185,8 @@ class LinkMonitor:
             del self.state[name]
         out = []
         for name in added:
-            st = self.state[name] = read_state(name, self._in_home, self._ours)
-            out.append(LinkChange(name, st.up, st.address, st.prefix_length, st.gateway))
+            now_state = self.state[name] = read_state(name, self._in_home, self._ours)
+            out.append(LinkChange(name, now_state.up, now_state.address, now_state.prefix_length, now_state.gateway))
         return out
 
     def on_readable(self) -> None:
@@ -216,11 +216,12 @@ class LinkMonitor:
                         continue
                 except OSError:
                     pass  # gone: re-read (reports down)
-            st = read_state(name, self._in_home, self._ours)
+            now_state = read_state(name, self._in_home, self._ours)
             old = self.state.get(name)
-            self.state[name] = st
-            if old is None or old.key() != st.key():
-                self._on_change(LinkChange(name, st.up, st.address, st.prefix_length, st.gateway))
+            self.state[name] = now_state
+            if old is None or old.key() != now_state.key():
+                self._on_change(LinkChange(name, now_state.up, now_state.address, now_state.prefix_length,
+                                           now_state.gateway))
 
     def close(self) -> None:
         self.sock.close()
