@@ -124,13 +124,13 @@ class Encapsulator:
             return 24
         return 12 if packet[12:16] != self.local else 8
 
-    def header(self, tos: int, df: int) -> bytes:
+    def header(self, tos: int, dont_fragment: int) -> bytes:
         """Outer header template for inner TOS `tos` and inner DF bit `df` (0 or 1)."""
-        key = (tos << 1) | df
+        key = (tos << 1) | dont_fragment
         hdr = self.templates.get(key)
         if hdr is None:
             hdr = ipv4_header(self.local, self.remote, self.proto, tos=tos, ttl=self.ttl,
-                              df=bool(df or self.pmtudisc), with_checksum=False)
+                              df=bool(dont_fragment or self.pmtudisc), with_checksum=False)
             if self.proto == IPPROTO_GRE:
                 hdr += _GRE_IPV4
             self.templates[key] = hdr
@@ -251,20 +251,20 @@ def decapsulate(packet: bytes | bytearray | memoryview) -> bytes | bytearray | m
 def _copied_options(options: bytes) -> bytes:
     """The options RFC 791 copies into every fragment (copied flag set), padded to 4n."""
     out = bytearray()
-    i = 0
-    while i < len(options):
-        kind = options[i]
+    offset = 0
+    while offset < len(options):
+        kind = options[offset]
         if kind == 0:
             break
         if kind == 1:
-            i += 1
+            offset += 1
             continue
-        if i + 1 >= len(options) or options[i + 1] < 2:
+        if offset + 1 >= len(options) or options[offset + 1] < 2:
             break
-        length = options[i + 1]
+        length = options[offset + 1]
         if kind & 0x80:
-            out += options[i : i + length]
-        i += length
+            out += options[offset : offset + length]
+        offset += length
     out += b"\x00" * (-len(out) & 3)
     return bytes(out)
 

@@ -591,16 +591,16 @@ _PROC = "/proc/sys/net"
 
 
 def read_sysctl(path: str) -> str:
-    with open(f"{_PROC}/{path}") as f:
-        return f.read().strip()
+    with open(f"{_PROC}/{path}") as handle:
+        return handle.read().strip()
 
 
 def write_sysctl(path: str, value: str | int) -> str:
     """Write ``/proc/sys/net/<path>`` (current namespace); returns the previous value."""
     previous = read_sysctl(path)
     if previous != str(value):
-        with open(f"{_PROC}/{path}", "w") as f:
-            f.write(str(value))
+        with open(f"{_PROC}/{path}", "w") as handle:
+            handle.write(str(value))
     return previous
 
 

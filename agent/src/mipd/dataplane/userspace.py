@@ -296,17 +296,17 @@ class UserspaceDataplane(NetlinkDataplane):
 
     def _forward_changed(self, dest: str, tunnels: tuple[Tunnel, ...]) -> None:
         key = socket.inet_aton(dest)
-        for t in self._fwd_copies.pop(key, ()):
-            t.fwd_b.discard(key)
-        _repoint(self._fwd, dest, tunnels[-1] if tunnels else None, lambda t: t.fwd_b)
+        for tunnel in self._fwd_copies.pop(key, ()):
+            tunnel.fwd_b.discard(key)
+        _repoint(self._fwd, dest, tunnels[-1] if tunnels else None, lambda tunnel: tunnel.fwd_b)
         if len(tunnels) > 1:  # RFC 5944 §4.2.3: a copy into each; each decapsulates the node's replies
-            copies = tuple(t for t in tunnels if isinstance(t, UserTunnel))
+            copies = tuple(tunnel for tunnel in tunnels if isinstance(tunnel, UserTunnel))
             self._fwd_copies[key] = copies
-            for t in copies:
-                t.fwd_b.add(key)
+            for tunnel in copies:
+                tunnel.fwd_b.add(key)
 
     def _reverse_changed(self, source: str, tunnel: Tunnel | None) -> None:
-        _repoint(self._rev, source, tunnel, lambda t: t.rev_b)
+        _repoint(self._rev, source, tunnel, lambda each: each.rev_b)
 
     def _visitor_changed(self, dest: str, present: bool) -> None:
         if present:
@@ -396,8 +396,8 @@ class UserspaceDataplane(NetlinkDataplane):
             except OSError:
                 self._drop("tun_read")
                 break
-            n = len(data)
-            if n < 20 or data[0] & 0xF0 != 0x40:
+            packet_length = len(data)
+            if packet_length < 20 or data[0] & 0xF0 != 0x40:
                 self._drop("not_ipv4")
                 continue
             tunnel = fwd_get(data[16:20]) or rev_get(data[12:16])
@@ -408,14 +408,14 @@ class UserspaceDataplane(NetlinkDataplane):
                 for each in copies[data[16:20]]:
                     sent = self._encap_slow(each, data)
                     packets += sent
-                    nbytes += n if sent else 0
+                    nbytes += packet_length if sent else 0
                 continue
             enc = tunnel.enc
-            if (n > tunnel.max_inner or enc.proto == IPPROTO_MINIMAL  # type: ignore[union-attr]
+            if (packet_length > tunnel.max_inner or enc.proto == IPPROTO_MINIMAL  # type: ignore[union-attr]
                     or data[8] == 0 or data.startswith(tunnel.remote_b, 12)):
                 sent = self._encap_slow(tunnel, data)
                 packets += sent
-                nbytes += n if sent else 0
+                nbytes += packet_length if sent else 0
                 continue
             hdr = enc.templates.get((data[1] << 1) | ((data[6] >> 6) & 1))  # type: ignore[union-attr]
             if hdr is None:
@@ -426,7 +426,7 @@ class UserspaceDataplane(NetlinkDataplane):
                 self._send_failed(tunnel, exc)
                 continue
             packets += 1
-            nbytes += n
+            nbytes += packet_length
         counters = self._n
         counters["encap_packets"] += packets
         counters["encap_bytes"] += nbytes
@@ -521,19 +521,19 @@ class UserspaceDataplane(NetlinkDataplane):
         packets = nbytes = 0
         for _ in range(self.batch):
             try:
-                n = recv_into(buf)
+                received = recv_into(buf)
             except BlockingIOError:
                 break
             except OSError:
                 self._drop("rx")
                 break
-            tunnel = peers_get(bytes(view[12:20])) if n >= 20 else None
+            tunnel = peers_get(bytes(view[12:20])) if received >= 20 else None
             if tunnel is None:
-                self._drop("unknown_peer" if n >= 20 else "malformed")
+                self._drop("unknown_peer" if received >= 20 else "malformed")
                 continue
             ihl = (buf[0] & 0x0F) << 2
             total = (buf[2] << 8) | buf[3]
-            if ihl < 20 or total < ihl or total > n:
+            if ihl < 20 or total < ihl or total > received:
                 self._drop("malformed")
                 continue
             try:

@@ -24,21 +24,21 @@ class Timers:
         self._handles: dict[tuple[str, Hashable], asyncio.TimerHandle] = {}
 
     def arm(self, role: str, key: Hashable, at: float) -> None:
-        k = (role, key)
-        old = self._handles.get(k)
+        slot = (role, key)
+        old = self._handles.get(slot)
         if old is not None:
             old.cancel()
         when = self._loop.time() + max(0.0, at - self._clock())
-        self._handles[k] = self._loop.call_at(when, self._run, k)
+        self._handles[slot] = self._loop.call_at(when, self._run, slot)
 
     def cancel(self, role: str, key: Hashable) -> None:
-        h = self._handles.pop((role, key), None)
-        if h is not None:
-            h.cancel()
+        handle = self._handles.pop((role, key), None)
+        if handle is not None:
+            handle.cancel()
 
     def cancel_all(self) -> None:
-        for h in self._handles.values():
-            h.cancel()
+        for handle in self._handles.values():
+            handle.cancel()
         self._handles.clear()
 
     def armed(self, role: str, key: Hashable) -> bool:
@@ -47,6 +47,6 @@ class Timers:
     def __len__(self) -> int:
         return len(self._handles)
 
-    def _run(self, k: tuple[str, Hashable]) -> None:
-        self._handles.pop(k, None)
-        self._fire(k[0], k[1])
+    def _run(self, slot: tuple[str, Hashable]) -> None:
+        self._handles.pop(slot, None)
+        self._fire(slot[0], slot[1])

@@ -40,25 +40,25 @@ def mac(algorithm: str, key: bytes) -> Mac:
     message costs two MD5 state copies instead of a fresh HMAC context.
     """
     if algorithm == HMAC_MD5:
-        k = _md5(key).digest() if len(key) > _BLOCK else key
-        k = k.ljust(_BLOCK, b"\0")
-        inner, outer = _md5(k.translate(_IPAD)), _md5(k.translate(_OPAD))
+        block_key = _md5(key).digest() if len(key) > _BLOCK else key
+        block_key = block_key.ljust(_BLOCK, b"\0")
+        inner, outer = _md5(block_key.translate(_IPAD)), _md5(block_key.translate(_OPAD))
 
         def hmac_md5(data: bytes) -> bytes:
-            i = inner.copy()
-            i.update(data)
-            o = outer.copy()
-            o.update(i.digest())
-            return o.digest()
+            inner_hash = inner.copy()
+            inner_hash.update(data)
+            outer_hash = outer.copy()
+            outer_hash.update(inner_hash.digest())
+            return outer_hash.digest()
 
         return hmac_md5
     if algorithm == MD5_PREFIX_SUFFIX or algorithm == RFC2002_MD5:
         prefix = _md5(key)
 
         def keyed_md5(data: bytes) -> bytes:
-            h = prefix.copy()
-            h.update(data + key)
-            return h.digest()
+            hasher = prefix.copy()
+            hasher.update(data + key)
+            return hasher.digest()
 
         return keyed_md5
     raise ValueError(f"unknown authentication algorithm {algorithm!r}")

@@ -202,69 +202,71 @@ def decode_some(data: bytes, start: int, out: list[Extension], max_extensions: i
     RFC 3012 §6): what follows it is not covered by its authenticator and need not be read
     before it verified. Returns the offset where decoding stopped (0 when it reached the end).
     """
-    n = len(data)
-    i = start
-    while i < n:
+    total = len(data)
+    offset = start
+    while offset < total:
         if len(out) >= max_extensions:
-            raise TooManyExtensionsError(max_extensions, i)
-        t = data[i]
-        if t == PAD:
-            out.append(PadExtension(i))
-            i += 1
+            raise TooManyExtensionsError(max_extensions, offset)
+        ext_type = data[offset]
+        if ext_type == PAD:
+            out.append(PadExtension(offset))
+            offset += 1
             continue
-        if i + 2 > n:
-            raise WireError(f"extension type {t} truncated before its length", i)
-        if t == GEN_AUTH:
-            if i + 8 > n:
-                raise WireError("generalized authentication extension truncated", i)
-            _, subtype, length, spi = _GEN.unpack_from(data, i)
-            end = i + 4 + length
-            if length < 4 or end > n:
-                raise WireError(f"generalized authentication length {length} does not fit", i + 2)
-            out.append(GenAuthExtension(subtype, spi, data[i + 8 : end], i))
-            i = end
+        if offset + 2 > total:
+            raise WireError(f"extension type {ext_type} truncated before its length", offset)
+        if ext_type == GEN_AUTH:
+            if offset + 8 > total:
+                raise WireError("generalized authentication extension truncated", offset)
+            _, subtype, length, spi = _GEN.unpack_from(data, offset)
+            end = offset + 4 + length
+            if length < 4 or end > total:
+                raise WireError(f"generalized authentication length {length} does not fit", offset + 2)
+            out.append(GenAuthExtension(subtype, spi, data[offset + 8 : end], offset))
+            offset = end
             if until_auth:
-                return i if i < n else 0
+                return offset if offset < total else 0
             continue
-        length = data[i + 1]
-        end = i + 2 + length
-        if end > n:
-            raise WireError(f"extension type {t} length {length} runs past the end ({n - i - 2} left)", i + 1)
-        if t in AUTH_TYPES:
+        length = data[offset + 1]
+        end = offset + 2 + length
+        if end > total:
+            raise WireError(f"extension type {ext_type} length {length} runs past the end ({total - offset - 2} left)",
+                            offset + 1)
+        if ext_type in AUTH_TYPES:
             if length < 4:
-                raise WireError(f"authentication extension type {t} length {length} < 4", i + 1)
-            out.append(AuthExtension(t, _SPI.unpack_from(data, i + 2)[0], data[i + 6 : end], i))
-            if until_auth and t == MHAE:
-                return end if end < n else 0
-        elif t == MN_NAI:
+                raise WireError(f"authentication extension type {ext_type} length {length} < 4", offset + 1)
+            out.append(AuthExtension(ext_type, _SPI.unpack_from(data, offset + 2)[0], data[offset + 6 : end], offset))
+            if until_auth and ext_type == MHAE:
+                return end if end < total else 0
+        elif ext_type == MN_NAI:
             try:
-                nai = data[i + 2 : end].decode()
+                nai = data[offset + 2 : end].decode()
             except UnicodeDecodeError:
-                raise WireError("NAI is not valid UTF-8", i + 2) from None
-            out.append(NAIExtension(nai, i))
-        elif t == MN_FA_CHALLENGE:
-            out.append(ChallengeExtension(data[i + 2 : end], i))
-        elif t == ENCAP_DELIVERY:
+                raise WireError("NAI is not valid UTF-8", offset + 2) from None
+            out.append(NAIExtension(nai, offset))
+        elif ext_type == MN_FA_CHALLENGE:
+            out.append(ChallengeExtension(data[offset + 2 : end], offset))
+        elif ext_type == ENCAP_DELIVERY:
             if length:
-                raise WireError(f"encapsulating delivery style length {length}, expected 0", i + 1)
-            out.append(EncapDeliveryExtension(i))
-        elif t == UDP_TUNNEL_REQUEST and length == 6 and data[i + 2] == 0 and data[i + 6 : i + 8] == b"\0\0":
+                raise WireError(f"encapsulating delivery style length {length}, expected 0", offset + 1)
+            out.append(EncapDeliveryExtension(offset))
+        elif (ext_type == UDP_TUNNEL_REQUEST and length == 6 and data[offset + 2] == 0
+              and data[offset + 6 : offset + 8] == b"\0\0"):
             # Only Sub-Type 0 is defined (RFC 3519 §3.1); Reserved 3 non-zero means "not understood"
             # (§3.1.3). Either way this skippable extension falls through to UnknownExtension below.
-            flags = data[i + 4]
-            out.append(UDPTunnelRequest(data[i + 5], bool(flags & 0x80), bool(flags & 0x40), i))
-        elif t == UDP_TUNNEL_REPLY:
+            flags = data[offset + 4]
+            out.append(UDPTunnelRequest(data[offset + 5], bool(flags & 0x80), bool(flags & 0x40), offset))
+        elif ext_type == UDP_TUNNEL_REPLY:
             if length != 6:
-                raise WireError(f"UDP tunnel reply length {length}, expected 6", i + 1)
-            if data[i + 2] != 0:
+                raise WireError(f"UDP tunnel reply length {length}, expected 6", offset + 1)
+            if data[offset + 2] != 0:
                 # Only Sub-Type 0 is defined (RFC 3519 §3.2); another sub-type of this non-skippable
                 # type is an unrecognised extension (RFC 5944 §1.8, §1.11).
-                raise UnknownExtensionError(t, i)
-            _, _, _, code, flags, _, keepalive = _UDPT.unpack_from(data, i)
-            out.append(UDPTunnelReply(code, keepalive, bool(flags & 0x80), i))
-        elif t >= 128:
-            out.append(UnknownExtension(t, data[i + 2 : end], i))
+                raise UnknownExtensionError(ext_type, offset)
+            _, _, _, code, flags, _, keepalive = _UDPT.unpack_from(data, offset)
+            out.append(UDPTunnelReply(code, keepalive, bool(flags & 0x80), offset))
+        elif ext_type >= 128:
+            out.append(UnknownExtension(ext_type, data[offset + 2 : end], offset))
         else:
-            raise UnknownExtensionError(t, i)
-        i = end
+            raise UnknownExtensionError(ext_type, offset)
+        offset = end
     return 0

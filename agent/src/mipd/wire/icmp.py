@@ -116,13 +116,13 @@ def decode(data: bytes) -> AgentAdvertisement | AgentSolicitation:
         raise WireError(f"ICMP message of {len(data)} bytes, needs at least 8", len(data))
     if checksum(data) != 0:
         raise WireError("bad ICMP checksum", 2)
-    t, code = data[0], data[1]
-    if t == ICMP_ROUTER_SOLICITATION:
+    icmp_type, code = data[0], data[1]
+    if icmp_type == ICMP_ROUTER_SOLICITATION:
         if code != 0:
             raise WireError(f"solicitation code {code}, expected 0", 1)
         return AgentSolicitation()
-    if t != ICMP_ROUTER_ADVERTISEMENT:
-        raise WireError(f"ICMP type {t} is not an agent advertisement (9) or solicitation (10)", 0)
+    if icmp_type != ICMP_ROUTER_ADVERTISEMENT:
+        raise WireError(f"ICMP type {icmp_type} is not an agent advertisement (9) or solicitation (10)", 0)
     return _decode_advertisement(data, code)
 
 
@@ -130,42 +130,42 @@ def _decode_advertisement(data: bytes, code: int) -> AgentAdvertisement:
     _, _, _, num, entry_size, lifetime = _RA.unpack_from(data)
     if entry_size < 2:
         raise WireError(f"address entry size {entry_size}, must be at least 2", 5)
-    n = len(data)
-    i = 8
-    end_routers = i + num * entry_size * 4
-    if end_routers > n:
-        raise WireError(f"{num} router addresses do not fit in {n} bytes", 4)
+    total = len(data)
+    offset = 8
+    end_routers = offset + num * entry_size * 4
+    if end_routers > total:
+        raise WireError(f"{num} router addresses do not fit in {total} bytes", 4)
     routers = []
     for _ in range(num):
-        routers.append((inet_ntoa(data[i : i + 4]), struct.unpack_from("!i", data, i + 4)[0]))
-        i += entry_size * 4
+        routers.append((inet_ntoa(data[offset : offset + 4]), struct.unpack_from("!i", data, offset + 4)[0]))
+        offset += entry_size * 4
     adv = AgentAdvertisement(lifetime, code=code, routers=routers, is_agent=False)
-    while i < n:
-        t = data[i]
-        if t == EXT_PAD:
-            i += 1
+    while offset < total:
+        ext_type = data[offset]
+        if ext_type == EXT_PAD:
+            offset += 1
             continue
-        if i + 2 > n:
-            raise WireError(f"extension type {t} truncated before its length", i)
-        length = data[i + 1]
-        end = i + 2 + length
-        if end > n:
-            raise WireError(f"extension type {t} length {length} runs past the end", i + 1)
-        if t == EXT_MOBILITY_AGENT:
+        if offset + 2 > total:
+            raise WireError(f"extension type {ext_type} truncated before its length", offset)
+        length = data[offset + 1]
+        end = offset + 2 + length
+        if end > total:
+            raise WireError(f"extension type {ext_type} length {length} runs past the end", offset + 1)
+        if ext_type == EXT_MOBILITY_AGENT:
             if length < 6 or (length - 6) % 4:
-                raise WireError(f"mobility agent extension length {length} is not 6 + 4N", i + 1)
+                raise WireError(f"mobility agent extension length {length} is not 6 + 4N", offset + 1)
             if adv.is_agent:
-                raise WireError("duplicate mobility agent extension", i)
-            _, _, adv.sequence, adv.registration_lifetime, adv.flags = _MOB.unpack_from(data, i)
-            adv.care_of_addresses = [inet_ntoa(data[j : j + 4]) for j in range(i + 8, end, 4)]
+                raise WireError("duplicate mobility agent extension", offset)
+            _, _, adv.sequence, adv.registration_lifetime, adv.flags = _MOB.unpack_from(data, offset)
+            adv.care_of_addresses = [inet_ntoa(data[j : j + 4]) for j in range(offset + 8, end, 4)]
             adv.is_agent = True
-        elif t == EXT_PREFIX_LENGTHS:
-            adv.prefix_lengths = list(data[i + 2 : end])
-        elif t == EXT_CHALLENGE:
-            adv.challenge = data[i + 2 : end]
-        elif t >= 128:
-            adv.unknown.append((t, data[i + 2 : end]))
+        elif ext_type == EXT_PREFIX_LENGTHS:
+            adv.prefix_lengths = list(data[offset + 2 : end])
+        elif ext_type == EXT_CHALLENGE:
+            adv.challenge = data[offset + 2 : end]
+        elif ext_type >= 128:
+            adv.unknown.append((ext_type, data[offset + 2 : end]))
         else:
-            raise UnknownExtensionError(t, i)
-        i = end
+            raise UnknownExtensionError(ext_type, offset)
+        offset = end
     return adv
