@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from mipd.ipv4 import UNSPECIFIED
 from mipd.protocol import codes
 from mipd.protocol.aaa import SWEEP_TIMER, UNREACHABLE, AaaCache, AaaSettings, LookupResult
 from mipd.protocol.actions import (
@@ -404,7 +405,7 @@ class HomeAgent:
 
     def _process(self, req: reg.RegistrationRequest, pkt: Packet, now: float) -> list[Action]:
         auth, nai, fhaes = self._scan(req)
-        request = _Request(req, pkt, now, req.home_address if req.home_address != "0.0.0.0" else (nai or ""), nai)
+        request = _Request(req, pkt, now, req.home_address if req.home_address != UNSPECIFIED else (nai or ""), nai)
         if auth is None:
             self.counters["discard.no_auth_extension"] += 1  # §3.8.2.1 a
             return []
@@ -424,7 +425,7 @@ class HomeAgent:
         request.sa = sa
         if used != sa.algorithm:
             self.counters["security.auth_fallback"] += 1
-        if req.home_address != "0.0.0.0" and not self.config.holds(sa.peer, req.home_address):
+        if req.home_address != UNSPECIFIED and not self.config.holds(sa.peer, req.home_address):
             # the key is valid, but not for this address: another node's, unconfigured, or ours
             self.counters["security.sa_not_for_home_address"] += 1
             reason = f"SA of {sa.peer} (SPI {sa.spi}) does not authenticate home address {req.home_address}"
@@ -528,7 +529,7 @@ class HomeAgent:
             raise _Denied(codes.HA_UNKNOWN_HA, f"home agent field {req.home_agent} is not us")
         if req.flags & RESERVED_FLAGS:
             raise _Denied(codes.HA_POORLY_FORMED, "reserved flag bits set")
-        if req.home_address == "0.0.0.0":
+        if req.home_address == UNSPECIFIED:
             raise _Denied(codes.HA_PROHIBITED, "dynamic home address allocation is not offered")
         if req.home_address in cfg.reserved:
             raise _Denied(codes.HA_PROHIBITED, "the home agent's own, a network or a broadcast address")
