@@ -27,7 +27,8 @@ options:
       - What to gather. V(all) is the status, then whatever applies to the host's roles (bindings for a home agent,
         visitors and pending for a foreign agent, registration for a mobile node), the counters and the SAs.
       - Asking for something the host's roles do not have (V(bindings) on a mobile node) fails on a Linux host; an
-        IOS-like router answers with an empty list. V(registration) fails on an IOS-like router.
+        IOS-like router answers with an empty list. V(registration) on an IOS-like router is a mobile router's
+        (C(show ip mobile router)) and fails on a router that is not one.
     type: list
     elements: str
     choices: [all, status, bindings, visitors, pending, registration, counters, sas]

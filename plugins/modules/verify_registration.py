@@ -16,7 +16,8 @@ description:
     mismatch then).
   - Never changes anything.
   - On an IOS-like router (C(ansible_network_os) ios) it reads the same structures from the router's C(show ip
-    mobile) output (see M(netmobility.mobileip.mobility_info)); O(registration) cannot be checked there.
+    mobile) output (see M(netmobility.mobileip.mobility_info)); O(registration) is a mobile router's, from C(show ip
+    mobile router) (O(registration.code) only where the router prints the last reply code).
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

@@ -392,6 +392,14 @@ def test_mobile_router_configuration_becomes_a_mipd_mobile_node(netns, tmp_path:
         result = netns.run(*check)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "translate: ip mobile router: mobile-network Ethernet0/1: not translated" in log
+        (shown,) = in_router(router, netns, ["show ip mobile router"])
+        assert shown.splitlines()[:10] == [
+            "Mobile Router", "    Enabled", "    Last redundancy state transition NEVER", "", "Configuration:",
+            "    Home Address 10.99.0.11 Mask 255.255.0.0", "    Home Agent 10.1.0.1 Priority 100 (best) (current)",
+            "    Registration lifetime 600 sec", "    Retransmit Init 1000, Max 32000 msec, Limit 3",
+            "    Extend Expire 120, Retry 3, Interval 10"]
+        assert "    Reverse tunnel required" in shown.splitlines()
+        assert "    Status -Unregistered-" in shown.splitlines()  # no agent heard on Ethernet0/0: nothing to register
     finally:
         assert router.stop() == 0
 

@@ -53,17 +53,17 @@ def test_visitors_take_their_encapsulation_from_their_tunnel_and_pending_has_non
 
 
 def test_status_roles_and_counts_each_show_sent_once():
-    reader, sent = router(binding="nai_12_3t", secure="variants")
+    reader, sent = router(binding="nai_12_3t", secure="variants", router="disabled")
     info = reader.gather(("status", "bindings", "sas"))
     assert info["status"]["roles"] == ["home_agent", "foreign_agent"]
     assert info["status"]["counts"] == {"security_associations": 4, "bindings": 2, "mobile_nodes": 1, "visitors": 1,
                                         "pending": 1}
     assert info["status"]["version"] is None and info["status"]["reload"] is None
-    assert len(sent) == len(set(sent)) == 6
+    assert len(sent) == len(set(sent)) == 7  # globals, router, secure, binding, host, visitor, pending
     assert [(sa["peer"], sa["spi"], sa["algorithm"]) for sa in info["sas"]] == [
         ("10.99.0.11", 0x100, "hmac-md5"), ("10.99.0.11", 0x102, "hmac-md5"),
         ("10.99.0.20-10.99.0.29", 0x200, "md5-prefix-suffix"), ("mn1@example.com", 0x300, "hmac-md5")]
-    reader, _sent = router(globals="none")
+    reader, _sent = router(globals="none", router="disabled")
     assert reader.gather(("status",))["status"]["roles"] == []
 
 
@@ -85,10 +85,38 @@ def test_counters_under_mipds_names_where_they_mean_the_same():
     assert counters["dataplane"] == {}  # the reference tunnel carried nothing
 
 
+def test_a_mobile_routers_registration_in_mipctls_shape():
+    reader, sent = router(router="sim_registered")
+    assert reader.gather(("registration",))["registration"] == {
+        "location": "away", "registered": True, "pending": False, "colocated": False,
+        "care_of_address": "10.100.3.1", "agent_address": "10.100.3.1", "interface": "Ethernet0/0",
+        "home_agent": "10.100.1.1", "lifetime_left": 587, "last_reply_code": 0,
+        "last_reply_name": "registration accepted"}
+    assert sent == ["show ip mobile router"]
+    at_home = router(router="sim_home")[0].gather(("registration",))["registration"]
+    assert (at_home["location"], at_home["registered"], at_home["care_of_address"]) == ("home", False, None)
+    reference = router()[0].gather(("registration",))["registration"]  # IOS prints no code nor time left
+    assert (reference["registered"], reference["last_reply_code"], reference["lifetime_left"]) == (True, None, None)
+
+
+def test_status_counts_a_mobile_router_among_the_roles():
+    reader, _sent = router(router="sim_registered", globals="sim_fa")
+    assert "mobile_node" in reader.gather(("status",))["status"]["roles"]
+    assert "mobile_node" not in router(router="disabled")[0].gather(("status",))["status"]["roles"]
+
+
 def test_registration_refused_and_a_refused_show_named():
-    reader, _sent = router()
-    with pytest.raises(agent_cli.AgentRefused, match="^registration: not available on IOS-like routers"):
+    reader, _sent = router(router="disabled")
+    with pytest.raises(agent_cli.AgentRefused, match=r"^registration: this router is not a mobile router \(show ip "
+                                                      r"mobile router: disabled\)$"):
         reader.gather(("registration",))
+
+    def no_mobile_router(command: str) -> str:
+        return "                  ^\n% Invalid input detected at '^' marker.\n" if "router" in command else ""
+
+    with pytest.raises(agent_cli.AgentRefused, match="^show ip mobile router: the router answered: % Invalid input"):
+        state.IosStateReader(no_mobile_router).gather(("registration",))
+    assert "mobile_node" not in state.IosStateReader(no_mobile_router).gather(("status",))["status"]["roles"]
 
     def old_router(command: str) -> str:
         return "                  ^\n% Invalid input detected at '^' marker.\n" if "pending" in command else ""

@@ -163,7 +163,7 @@ def test_home_agent_bindings_sas_counters_match_mipctl(home_agent_lab, tmp_path:
         checked = run_in(router_ns, router, "verify_registration", bindings=expected)
         assert not checked.failed and checked["mismatches"] == [] and checked["attempts"] == 1
         refused = run_in(router_ns, router, "verify_registration", registration={"state": "registered"})
-        assert refused.failed and refused["msg"].startswith("registration: not available on IOS-like routers")
+        assert refused.failed and refused["msg"].startswith("registration: this router is not a mobile router")
     finally:
         assert router.stop() == 0
 

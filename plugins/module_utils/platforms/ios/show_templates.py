@@ -193,6 +193,36 @@ Start
   ^\s+Key\s+${KEY}\s*$$
 """
 
+# `show ip mobile router` (a mobile router, RFC 5944 §3.6): one record. STATE is Enabled or Disabled; the
+# Monitor section's STATUS (Home, Registered, Pending, Unregistered), the foreign agent and care-of
+# address when away, the roaming interface, the registration's time left and the last reply code.
+ROUTER = rf"""Value Required STATE (Enabled|Disabled)
+Value HOME_ADDRESS {_IP}
+Value HOME_AGENT {_IP}
+Value LIFETIME (\d+)
+Value REVERSE_TUNNEL (required)
+Value STATUS ([A-Za-z]+)
+Value AGENT_ADDRESS {_IP}
+Value CARE_OF_ADDRESS {_IP}
+Value INTERFACE (\S+)
+Value REMAINING {_CLOCK}
+Value REMAINING_SECONDS (\d+|INFINITE)
+Value CODE (\d+)
+
+Start
+  ^\s*Mobile\s+Router\s*$$
+  ^\s+${{STATE}}\b
+  ^\s+Home\s+Address\s+${{HOME_ADDRESS}}
+  ^\s+Home\s+Agent\s+${{HOME_AGENT}}\b
+  ^\s+Registration\s+lifetime\s+${{LIFETIME}}\s+sec
+  ^\s+Reverse\s+tunnel\s+${{REVERSE_TUNNEL}}
+  ^\s+Status\s+-?${{STATUS}}-?\s*$$
+  ^\s+Active\s+foreign\s+agent\s+${{AGENT_ADDRESS}},\s+Care-of\s+${{CARE_OF_ADDRESS}}
+  ^\s+On\s+interface\s+${{INTERFACE}}
+  ^\s+Registration\s+remaining\s+${{REMAINING}}(?:\s+\(${{REMAINING_SECONDS}}\))?
+  ^\s+Last\s+reply\s+code\s+${{CODE}}
+"""
+
 TEMPLATES = {
     "binding": BINDING,
     "visitor": VISITOR,
@@ -202,6 +232,7 @@ TEMPLATES = {
     "traffic": TRAFFIC,
     "tunnel": TUNNEL,
     "secure": SECURE,
+    "router": ROUTER,
 }
 
 # ` --More-- ` then, once a key is pressed, backspaces over it, spaces, backspaces again; ANSI escapes

@@ -31,8 +31,12 @@ structures on both platforms. Fields, and what IOS cannot provide (the value it 
   by the sections the router prints), counts (bindings, mobile_nodes: the hosts `show ip mobile host`
   says are registered, visitors, pending, security_associations). version, pid, uptime, config,
   keys_file, state_db, control_socket, dataplane and reload: null (mipd's own).
-- registration: refused with one line. A mobile router's registration (`show ip mobile router`) is not
-  read, and globals does not show that role, so `all` never asks for it.
+- registration (§3.6, `show ip mobile router` of a mobile router): location (home with status Home, else
+  away with a care-of address or interface, else detached), registered, pending, care_of_address,
+  agent_address (the foreign agent), interface (the router's name for it), home_agent, lifetime_left
+  (INFINITE: null), last_reply_code and last_reply_name (the code's RFC name when the router shows the
+  code); colocated false. A router that is not a mobile router (`Disabled`, or the command refused) is
+  refused with one line. status lists mobile_node among the roles when the router is one.
 
 A router that refuses a show command (`% Invalid input ...`) gives AgentRefused with its message; a
 transport failure gives AgentUnreachable (a router reloading is waited for like a mipd restarting).
@@ -60,12 +64,12 @@ SHOW = {
     "traffic": "show ip mobile traffic",
     "tunnel": "show ip mobile tunnel",
     "secure": "show ip mobile secure",
+    "router": "show ip mobile router",
 }
 INFINITE = 0xFFFF  # RFC 5944 §3.4: the Lifetime meaning infinity
 ENCAPSULATIONS = {"IP/IP": "ipip", "GRE/IP": "gre", "MIN/IP": "minimal"}
 ALGORITHMS = {"hmac-md5": "hmac-md5", "md5": "md5-prefix-suffix"}  # IOS's MD5 is keyed MD5 prefix+suffix
-NO_REGISTRATION = ("registration: not available on IOS-like routers (a mobile router's registration, show ip "
-                   "mobile router, is not read)")
+NOT_A_MOBILE_ROUTER = "registration: this router is not a mobile router (show ip mobile router: {why})"
 HA_REASONS = {  # `show ip mobile traffic` Home Agent labels -> the reply code (RFC 5944 §3.4, RFC 3024 §4.2.3)
     "unspecified": 128, "administrative prohibited": 129, "no resource": 130, "authentication failed mn": 131,
     "fa": 132, "bad identification": 133, "bad request form": 134, "too many bindings": 135, "unknown ha": 136,
@@ -77,6 +81,9 @@ FA_REASONS = {  # Foreign Agent labels -> the reply code (RFC 5944 §3.4, RFC 30
     "compression": 73, "unavailable reverse tunnel": 74, "reverse tunnel mandatory": 75,
     "unknown challenge": 104, "missing challenge": 105, "stale challenge": 106,
 }
+REPLY_NAMES = {0: "registration accepted", 1: "accepted, simultaneous bindings unsupported",  # §3.4
+               **{code: f"FA: {label}" for label, code in FA_REASONS.items()},
+               **{code: f"HA: {label}" for label, code in HA_REASONS.items()}}
 HA_SAME = {"requests received": "rx.request", "deregistered": "accepted.deregistration"}
 FA_REQUEST_SAME = {"request in": "rx.request", "forwarded": "relayed.request"}
 FA_REPLY_SAME = {"replies in": "rx.reply", "forwarded": "relayed.reply"}
@@ -229,6 +236,27 @@ def _add(out: dict[str, int], name: str, count: int) -> None:
     out[name] = out.get(name, 0) + count
 
 
+def registration(row: dict[str, Any]) -> dict[str, Any]:
+    """A mobile router's `show ip mobile router` record in mipctl's registration shape (RFC 5944 §3.6)."""
+    status = row["status"].lower()
+    away = bool(row["care_of_address"] or row["interface"])
+    code = int(row["code"]) if row["code"] else None
+    left = row["remaining_seconds"] or row["remaining"]
+    return {
+        "location": "home" if status == "home" else ("away" if away else "detached"),
+        "registered": status == "registered",
+        "pending": status == "pending",
+        "colocated": False,
+        "care_of_address": row["care_of_address"] or None,
+        "agent_address": row["agent_address"] or None,
+        "interface": row["interface"] or None,
+        "home_agent": row["home_agent"] or None,
+        "lifetime_left": int(left) if left.isdigit() else None,
+        "last_reply_code": code,
+        "last_reply_name": None if code is None else REPLY_NAMES.get(code, f"code {code}"),
+    }
+
+
 def _nonzero(values: dict[str, int]) -> dict[str, int]:
     return {name: count for name, count in values.items() if count}
 
@@ -259,16 +287,24 @@ class IosStateReader:
             "sas": lambda: sas(rows("secure")),
             "counters": lambda: counters(rows("traffic"), rows("tunnel")),
             "status": lambda: self._status(rows),
+            "registration": lambda: registration(self._mobile_router(rows)),
         }
-        info: dict[str, Any] = {}
-        for command in commands:
-            if command == "registration":
-                raise AgentRefused(NO_REGISTRATION)
-            info[command] = answers[command]()
-        return info
+        return {command: answers[command]() for command in commands}
+
+    def _mobile_router(self, rows: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
+        """`show ip mobile router`'s record; AgentRefused when the router is not a mobile router."""
+        found = rows("router")
+        if not found or found[0]["state"] != "Enabled":
+            raise AgentRefused(NOT_A_MOBILE_ROUTER.format(why="disabled"))
+        return found[0]
 
     def _status(self, rows: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
         found = roles(rows("globals"))
+        try:
+            if rows("router") and rows("router")[0]["state"] == "Enabled":
+                found.append("mobile_node")
+        except AgentRefused:
+            pass  # no mobile router feature in this image: not one
         counts = {"security_associations": len(rows("secure"))}
         if "home_agent" in found:
             counts["bindings"] = len(rows("binding"))

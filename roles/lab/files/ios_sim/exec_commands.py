@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import time
 
-from ios_sim import mobileip_show
+from ios_sim import mobile_router_show, mobileip_show
 from ios_sim.cli import Command, CommandError, Context
 from ios_sim.grammar import Arg, Kw, Number, alt, opt, seq
 from ios_sim.interfaces import interface_arg
@@ -258,6 +258,7 @@ def exec_commands(interfaces: dict[str, str | None]) -> list[Command]:
         Command(seq("show", "startup-config"), _show_startup, pipes=True),
         Command(seq("show", "ip", "interface", "brief"), _show_ip_interface_brief, pipes=True),
         *mobileip_show.commands(),
+        *mobile_router_show.commands(),
         Command(seq("configure", opt("terminal")), _configure),
         Command(seq("write", opt(alt("memory", "erase", "terminal"))), _write),
         Command(seq("erase", alt("startup-config", "nvram:")), _erase),
