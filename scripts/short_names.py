@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Names that do not say what they hold: one- and two-character names bound in the agent and the plugins.
 
-Counted: function, class and parameter names, assignment targets (plain, annotated, augmented, walrus,
-unpacking), `with ... as`, `import ... as`, `global`/`nonlocal` names. Not counted: loop counters
-(`for` targets), comprehension variables, exception names (`except ... as e`), names that start with `_` (deliberately unused), and the
-domain's own two-letter words (DOMAIN_WORDS: `ha` is a home agent, `sa` a security association).
+Counted: function, class and parameter names, assignment targets (plain, annotated, augmented,
+walrus, unpacking), `with ... as`, `import ... as`, `global`/`nonlocal` names. Not counted: loop
+counters (`for` targets), comprehension variables, exception names (`except ... as e`), names that
+start with `_` (deliberately unused), and two-letter names that say what they hold (WORDS: `ha` a home
+agent, `sa` a security association, `at` a time).
 
     scripts/short_names.py              # per file: short names and their share of the names bound
     scripts/short_names.py --list FILE  # each short name of FILE with its line

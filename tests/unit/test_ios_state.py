@@ -107,8 +107,8 @@ def test_status_counts_a_mobile_router_among_the_roles():
 
 def test_registration_refused_and_a_refused_show_named():
     reader, _sent = router(router="disabled")
-    with pytest.raises(agent_cli.AgentRefused, match=r"^registration: this router is not a mobile router \(show ip "
-                                                      r"mobile router: disabled\)$"):
+    refusal = r"^registration: this router is not a mobile router \(show ip mobile router: disabled\)$"
+    with pytest.raises(agent_cli.AgentRefused, match=refusal):
         reader.gather(("registration",))
 
     def no_mobile_router(command: str) -> str:

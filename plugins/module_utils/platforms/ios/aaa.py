@@ -54,7 +54,7 @@ RADIUS_HOST = LineKind(
     rf"^radius-server host (?P<address>{IP})(?: auth-port (?P<port>\d+))?(?: acct-port (?P<acct_port>\d+))?"
     r"(?: key (?:(?P<encryption>[07]) )?(?P<key>\S+))?(?P<options>(?: .*)?)$",
     lambda values: words("radius-server host", values["address"], f"auth-port {values['port']}",
-                    option(values.get("acct_port"), "acct-port"), option(values.get("key"), "key")),
+                         option(values.get("acct_port"), "acct-port"), option(values.get("key"), "key")),
     lambda values: f"no radius-server host {values['address']}", identity=("address",), secret=("key",),
     model=("servers",), convert={"port": number, "acct_port": number})
 RADIUS_KEY = LineKind("radius_key", GLOBAL, r"^radius-server key (?:(?P<encryption>[07]) )?(?P<key>\S+)$",

@@ -97,8 +97,7 @@ NAI_HOST = LineKind(
     "nai_host", GLOBAL,
     rf"^ip mobile host nai (?P<nai>\S+) static-address (?P<addresses>{IP}(?: {IP})*) {_NETWORK}(?P<options>(?: .*)?)$",
     lambda values: words(f"ip mobile host nai {values['nai']} static-address {' '.join(values['addresses'])} "
-                         f"{_network(values)}",
-                    *_aaa_words(values)),
+                         f"{_network(values)}", *_aaa_words(values)),
     lambda values: f"no ip mobile host nai {values['nai']}", identity=("nai",), model=("nai_hosts",),
     options={"aaa": Option("aaa", then=("load-sa",))}, convert={"addresses": str.split})
 KINDS = [HOME_AGENT, VIRTUAL_NETWORK, HOST, NAI_HOST, *irdp.KINDS]
