@@ -34,6 +34,7 @@ from pyrad.dictionary import Dictionary
 
 from mipd.ipv4 import UNSPECIFIED
 from mipd.protocol.aaa import ACCEPT, MALFORMED, REJECT, UNREACHABLE, LookupResult
+from mipd.runtime.radius_auth import reply_problem, sign_request
 from mipd.runtime.radius_config import RadiusServer, RadiusSettings
 from mipd.security.avpair import parse_sa_avpairs
 
@@ -161,8 +162,8 @@ class RadiusClient:
             request["NAS-Identifier"] = self.settings.nas_identifier
             if self.settings.source_address:
                 request["NAS-IP-Address"] = self.settings.source_address
-            request.add_message_authenticator()
-            raw = request.RequestPacket()
+            request["Message-Authenticator"] = bytes(16)  # signed on the bytes below, with any pyrad
+            raw = sign_request(request.RequestPacket(), server.config.secret)
         except Exception:
             server.free_ids.append(ident)
             raise
@@ -248,11 +249,9 @@ class RadiusClient:
         except Exception:  # pyrad raises PacketError and others on garbage
             self.counters["radius.reply_undecodable"] += 1
             return
-        if not reply.message_authenticator:
-            self.counters["radius.reply_no_message_authenticator"] += 1
-            return
-        if not lookup.request.VerifyReply(reply, data, enforce_ma=True):
-            self.counters["radius.reply_bad_authenticator"] += 1
+        problem = reply_problem(data, lookup.raw[4:20], server.config.secret)
+        if problem is not None:
+            self.counters[f"radius.reply_{problem}"] += 1
             return
         if server.failed:
             server.failed = False
@@ -264,7 +263,7 @@ class RadiusClient:
             self._finish(lookup, MALFORMED, server, f"unexpected RADIUS reply code {reply.code}")
         else:
             try:
-                values = [v if isinstance(v, str) else v.decode() for v in reply.get("Cisco-AVPair") or []]
+                values = [v if isinstance(v, str) else v.decode() for v in _attribute(reply, "Cisco-AVPair")]
                 sas = tuple(parse_sa_avpairs(lookup.identity, values))
             except UnicodeDecodeError:
                 self._finish(lookup, MALFORMED, server, "malformed SA attribute: Cisco-AVPair is not text")
@@ -274,3 +273,12 @@ class RadiusClient:
                 self._finish(lookup, MALFORMED, server, f"malformed SA attribute: {reason}")
                 return
             self._finish(lookup, ACCEPT, server, "", sas)
+
+
+def _attribute(packet: rp.Packet, name: str) -> list:
+    """The values of attribute `name` ([] when absent); by item, which decodes the name in every pyrad (2.1's
+    `get` is the plain dict's, keyed by code)."""
+    try:
+        return list(packet[name])
+    except KeyError:
+        return []
