@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: aaa
-short_description: Manage the RADIUS servers a Mobile IPv4 home agent fetches security associations from
+short_description: Manage the RADIUS servers a Mobile IPv4 agent fetches security associations from
 version_added: 1.0.0
 description:
   - Manages the RADIUS client of a home agent - the servers it asks for a mobile node's security association when
@@ -15,7 +15,9 @@ description:
     lookup, the C(Cisco-AVPair) the server answers with and a FreeRADIUS example.
   - On a host running the bundled C(mipd) agent it is the C(radius) section of the main file; the shared secrets
     go to the keys file (mode 0600, C(radius_secrets)), beside the security associations, which stay as they are
-    (and the security_associations module keeps the secrets). The host must be a home agent.
+    (and the security_associations module keeps the secrets). The host must be a home agent, or a foreign agent,
+    which fetches the FA-HA security association of a home agent it has none with (User-Name the home agent's
+    address; RFC 5944 section 3.7.2.2).
   - Shared secrets are never returned, logged or shown in a diff - C(secret_fingerprint) identifies them.
   - On an IOS-like router (C(ansible_network_os) ios) it is C(aaa new-model), C(aaa authorization ipmobile default
     group radius), one C(radius-server host A auth-port P key K) line per server, C(radius-server timeout),

@@ -135,10 +135,16 @@ def test_bad_input_is_refused_naming_the_option_and_touches_nothing(ha, config, 
     assert snapshot(ha["config_path"], keys_path(ha)) == before
 
 
-def test_only_a_home_agent_fetches_sas_from_radius(files):
+def test_a_foreign_agent_fetches_its_fa_ha_sas_from_radius(files, mipd_bin):
     install(files, foreign_agent={"interfaces": [{"name": "fa-visit", "address": "10.2.0.1"}]})
+    first = ok(run("aaa", files, config=AAA, agent_bin_dir=mipd_bin))
+    assert first["changed"] and first["validated"] is True  # mipd check-config took it
+    assert main_file(files)["radius"]["servers"][0] == {"address": "192.0.2.50", "port": 1812}
+
+
+def test_only_a_home_or_foreign_agent_fetches_sas_from_radius(files):
     result = run("aaa", files, config=AAA)
-    assert result.failed and result["msg"].startswith("config: only a home agent fetches SAs from RADIUS")
+    assert result.failed and result["msg"].startswith("config: only a home agent (mobile nodes' SAs")
 
 
 def test_a_secret_the_keys_file_names_by_address_and_port_keeps_its_name(ha, mipd_bin):

@@ -94,11 +94,15 @@ def test_errors_name_the_field_and_never_the_secret(tmp_path, radius, secrets, m
     assert message in error(tmp_path, radius, secrets)
 
 
-def test_radius_needs_a_home_agent(tmp_path):
+def test_radius_needs_a_home_or_foreign_agent(tmp_path):
     cfg = h.config(home_agent=None, foreign_agent=h.FA_SECTION)
     cfg["radius"] = {"servers": [{"address": "127.0.0.1"}]}
     path = h.write(tmp_path, cfg, dict(h.BASE_KEYS, radius_secrets={"127.0.0.1": SECRET}))
-    with pytest.raises(ConfigError, match="only a home agent fetches SAs"):
+    assert load_config(str(path)).radius is not None  # a foreign agent fetches FA-HA SAs
+    cfg = h.config(home_agent=None, mobile_node=h.MN_SECTION)
+    cfg["radius"] = {"servers": [{"address": "127.0.0.1"}]}
+    path = h.write(tmp_path, cfg, dict(h.BASE_KEYS, radius_secrets={"127.0.0.1": SECRET}))
+    with pytest.raises(ConfigError, match="only a home or foreign agent fetches SAs"):
         load_config(str(path))
 
 

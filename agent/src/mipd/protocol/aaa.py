@@ -115,6 +115,11 @@ class AaaCache:
     def pending(self) -> int:
         return len(self._pending)
 
+    def asked(self, identity: str) -> bool:
+        """Is a lookup or a refresh of `identity` ours (a LookupResult for it is for this cache)?"""
+        entry = self._cached.get(identity)
+        return identity in self._pending or (entry is not None and entry.refreshing)
+
     def drain(self) -> list[Action]:
         out, self.outbox = self.outbox, []
         return out

@@ -13,7 +13,12 @@ The foreign agent
   the mobile node (§3.7.3.2); on acceptance it installs the visitor: decapsulation of the home
   agent's tunnel, a host route to the visitor on its link (§4.2.2) and, when granted, the reverse
   tunnel (RFC 3024 §5);
-- forgets a visitor whose lifetime ran out without sending anything (§3.7).
+- forgets a visitor whose lifetime ran out without sending anything (§3.7);
+- with `aaa` settings, fetches the FA-HA SA of a home agent it has none for from the AAA server
+  (protocol/aaa.py, the same cache the home agent uses, keyed by the home agent's address): the
+  request waits for the lookup, then is relayed with its FHAE (§3.7.2.2); a refused or malformed
+  answer relays it without one (the home agent decides, §3.8.2.1 c), an unreachable server drops it
+  (the node retransmits). An SA fetched for a home agent authenticates that home agent only.
 
 Choices where the RFCs leave room are documented where they are made.
 """
@@ -27,6 +32,7 @@ from typing import Any
 
 from mipd.ipv4 import LIMITED_BROADCAST, UNSPECIFIED
 from mipd.protocol import codes
+from mipd.protocol.aaa import SWEEP_TIMER, UNREACHABLE, AaaCache, AaaSettings, LookupResult
 from mipd.protocol.actions import (
     Action,
     AddHostRoute,
@@ -385,11 +391,13 @@ def _dataplane_changes(old: Visitor | None, new: Visitor | None) -> list[Action]
 class ForeignAgent:
     """Agent advertisement, registration relaying and the visitor list of one foreign agent."""
 
-    def __init__(self, config: ForeignAgentConfig, sas: SecurityAssociations, rng: random.Random) -> None:
+    def __init__(self, config: ForeignAgentConfig, sas: SecurityAssociations, rng: random.Random,
+                 aaa: AaaSettings | None = None) -> None:
         validate_config(config)
         self.config = config
         self.sas = sas
         self.counters: Counter[str] = Counter()
+        self.aaa = AaaCache(aaa, self.counters) if aaa is not None else None  # FA-HA SAs from an AAA server
         self._rng = rng
         self._ifaces = {i.name: i for i in config.interfaces}
         self._own = self._own_addresses(config)
@@ -452,7 +460,7 @@ class ForeignAgent:
                 return []
             kind = reg.message_type(pkt.data)
             if kind == reg.REQUEST:
-                return self._on_request(pkt, now)
+                return self._on_request(pkt, now) + (self.aaa.drain() if self.aaa is not None else [])
             if kind == reg.REPLY:
                 return self._on_reply(pkt, now)
             self.counters["discard.malformed"] += 1
@@ -464,6 +472,8 @@ class ForeignAgent:
     def on_timer(self, key: Any, now: float) -> list[Action]:
         """Advertisement due (§2.3), pending request timed out (§3.7.1), visitor expired (§3.7)."""
         self._now = now
+        if key == SWEEP_TIMER and self.aaa is not None:
+            return self.aaa.sweep(now)
         if not isinstance(key, tuple) or len(key) < 2:
             return []
         if self.advertiser.is_timer(key):
@@ -489,6 +499,24 @@ class ForeignAgent:
             reason = f"ICMP type {icmp_type} code {icmp_code} about the request relayed to {dest}"
             actions += self._fail(p, _Denied(code, reason), now)
         return actions
+
+    def on_sa_lookup(self, result: LookupResult, now: float) -> list[Action]:
+        """The outcome of a LookupSA for a home agent's FA-HA SA: relay the requests held for it, with an FHAE
+        when SAs came (§3.7.2.2), without one when the server refused or answered malformed; drop them when it
+        was unreachable (the nodes retransmit)."""
+        self._now = now
+        if self.aaa is None:
+            return []
+        held, accepted = self.aaa.on_result(result, now)
+        actions = self.aaa.drain()
+        for ctx in held:
+            if accepted or result.outcome != UNREACHABLE:
+                actions += self._relay_request(ctx, now, fetch=False)
+        return actions
+
+    def drop_sas(self, identity: str | None) -> int:
+        """Forget FA-HA SAs fetched from AAA for home agent `identity` (None: all)."""
+        return self.aaa.drop(identity) if self.aaa is not None else 0
 
     def on_config(self, config: ForeignAgentConfig, sas: SecurityAssociations, now: float) -> list[Action]:
         """Apply new settings (SAs, filters, limits, links, advertisement timing) keeping visitors and pending
@@ -797,15 +825,19 @@ class ForeignAgent:
         if mn.node not in newcomers and len(self._visitors) + len(newcomers) >= cfg.visitor_limit:
             raise _Denied(codes.FA_RESOURCES, f"visitor limit {cfg.visitor_limit} reached")
 
-    def _relay_request(self, ctx: _Incoming, now: float) -> list[Action]:
+    def _relay_request(self, ctx: _Incoming, now: float, fetch: bool = True) -> list[Action]:
         """§3.7.2.2: relay the bytes through the last authorization-enabling extension unchanged,
         drop what follows (extensions for us: MFAE, challenge, delivery style), add the FHAE when
-        we share an SA with the home agent and the lifetime is not 0; then wait for the reply."""
+        we share an SA with the home agent and the lifetime is not 0; then wait for the reply.
+        With `fetch` and an AAA server, a request to a home agent we have no SA with waits for its lookup."""
         req, mn = ctx.msg, ctx.mn
         colocated = bool(req.flags & reg.FLAG_D)
         coa = offered_care_of_addresses(ctx.iface)[0] if colocated else req.care_of_address
         payload = req.raw[: ctx.auth_end]
-        ha_sas = self.sas.for_peer(req.home_agent)
+        ha_sas = self._ha_sas(req.home_agent)
+        if not ha_sas and fetch and self.aaa is not None and req.lifetime != reg.LIFETIME_DEREGISTER:
+            self.aaa.hold(req.home_agent, ctx, now)
+            return []
         if ha_sas and req.lifetime != reg.LIFETIME_DEREGISTER:
             payload = sign(ha_sas[-1], payload, FHAE)  # the newest, as mobile nodes do (rotation adds last)
         key = (mn.node, low32(req.identification))
@@ -885,19 +917,28 @@ class ForeignAgent:
         """§3.7.1, §3.7.3.1: with an SA with the home agent and a nonzero lifetime, exactly one FHAE
         that verifies; else the registration is rejected with 68 (security exception)."""
         ha = pending.mn.home_agent
-        if not self.sas.has_peer(ha) or reply.lifetime == 0:
+        if not self._ha_sas(ha) or reply.lifetime == 0:
             return
         fhaes = [e for e in reply.extensions if isinstance(e, AuthExtension) and e.type == FHAE]
         if len(fhaes) != 1:
             self.counters["security.ha_auth_failed"] += 1
             raise _Denied(codes.FA_HA_AUTH, f"{len(fhaes)} FHAE present, exactly one required", security=True)
-        sa = self.sas.get(ha, fhaes[0].spi)
+        sa = self._ha_sa(ha, fhaes[0].spi)
         used = verify(sa, reply.raw, fhaes[0]) if sa is not None else None
         if sa is None or used is None:
             self.counters["security.ha_auth_failed"] += 1
             raise _Denied(codes.FA_HA_AUTH, "unknown SPI" if sa is None else "bad FHAE", security=True)
         if used != sa.algorithm:
             self.counters["security.auth_fallback"] += 1
+
+    def _ha_sas(self, home_agent: str) -> list[SecurityAssociation]:
+        """The FA-HA SAs with `home_agent`: the keys file's, else those fetched from AAA for it."""
+        return self.sas.for_peer(home_agent) or (self.aaa.for_peer(home_agent) if self.aaa is not None else [])
+
+    def _ha_sa(self, home_agent: str, spi: int) -> SecurityAssociation | None:
+        if self.sas.has_peer(home_agent) or self.aaa is None:
+            return self.sas.get(home_agent, spi)
+        return self.aaa.get(home_agent, spi)
 
     def _relay_reply(self, reply: reg.RegistrationReply, pending: _Pending, now: float) -> list[Action]:
         """§3.7.3.2: relay the bytes through the MHAE unchanged, drop what follows (FHAE, challenge),
@@ -938,6 +979,9 @@ class ForeignAgent:
             actions += self._remove_visitor(old)
             old = None
         actions += _dataplane_changes(old, new)
+        if self.aaa is not None:  # an SA fetched for this home agent lives as long as the visitors it serves
+            self.aaa.used(mn.home_agent, now, max(v.expires for v in (new, *self._visitors.values())
+                                                  if v.home_agent == mn.home_agent))
         self._visitors[new.home_address] = new
         actions.append(StoreRecord("visitor", new))
         timer = (VISITOR_TIMER, new.home_address)

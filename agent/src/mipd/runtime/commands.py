@@ -25,10 +25,9 @@ def answer(daemon: Any, command: str, now: float, request: dict[str, Any] | None
         return {"roles": {n: dict(r.machine.counters) for n, r in daemon.roles.items()},
                 "runtime": dict(daemon.counters), "dataplane": dict(dp)}
     if command == "sas":
-        ha = daemon.roles.get(HOME_AGENT)
-        fetched = ha.machine.aaa.entries() if ha is not None and ha.machine.aaa is not None else []
-        return (views.security_associations(daemon.config.sas, daemon.config.sa_roles)
-                + views.fetched_security_associations(fetched, now))
+        fetched = [view for name, cache in _aaa_caches(daemon) for view in
+                   views.fetched_security_associations(cache.entries(), now, name)]
+        return views.security_associations(daemon.config.sas, daemon.config.sa_roles) + fetched
     if command == "drop-sas":
         return drop_sas(daemon, (request or {}).get("node"))
     if command == "bindings":
@@ -47,10 +46,16 @@ def drop_sas(daemon: Any, node: object) -> dict[str, Any]:
     again, so a key changed on the server takes effect at once. Keys-file SAs are not touched."""
     if node is not None and (not isinstance(node, str) or not 0 < len(node) <= 255):
         raise ControlError("drop-sas: node must be a home address or NAI")
-    ha = _role(daemon, HOME_AGENT, "drop-sas").machine
-    if ha.aaa is None:
-        raise ControlError("drop-sas: this home agent fetches no SAs (no radius section)")
-    return {"dropped": ha.drop_sas(node), "node": node}
+    agents = [daemon.roles[name].machine for name, _cache in _aaa_caches(daemon)]
+    if not agents:
+        raise ControlError("drop-sas: this agent fetches no SAs (no radius section, or not a home or foreign agent)")
+    return {"dropped": sum(agent.drop_sas(node) for agent in agents), "node": node}
+
+
+def _aaa_caches(daemon: Any) -> list[tuple[str, Any]]:
+    """(role name, its AaaCache) of the roles that fetch SAs from RADIUS: the home agent, the foreign agent."""
+    return [(name, role.machine.aaa) for name, role in daemon.roles.items()
+            if getattr(role.machine, "aaa", None) is not None]
 
 
 def _role(daemon: Any, name: str, command: str) -> Role:

@@ -164,8 +164,9 @@ def _load(path: str, check_key_permissions: bool) -> Config:
             warnings.append(f"keys_file: {text}")
     radius = None
     if top.has("radius"):
-        if ha is None:
-            raise ConfigError("radius", "only a home agent fetches SAs from RADIUS: give home_agent or remove radius")
+        if ha is None and fa is None:
+            raise ConfigError("radius", "only a home or foreign agent fetches SAs from RADIUS: give home_agent or "
+                              "foreign_agent, or remove radius")
         radius = top.get("radius", read_radius, None, radius_secrets)
     _check_sas(ha, mn, sas, sa_roles, keys_file, warnings, radius is not None)
     return Config(

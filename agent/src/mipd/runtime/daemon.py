@@ -633,11 +633,15 @@ class Daemon:
         self._flush()
 
     def _on_sa_lookup(self, result: LookupResult) -> None:
-        """A RADIUS lookup ended (mipd.runtime.radius): the home agent caches the SAs and answers the held requests."""
-        ha = self.roles.get(HOME_AGENT)
-        if ha is not None and not self._stop.is_set():
-            self._execute(ha, ha.machine.on_sa_lookup(result, self.clock()))
-            self._flush()
+        """A RADIUS lookup ended (mipd.runtime.radius): the role that asked for it (the home agent for a node's
+        SAs, the foreign agent for a home agent's) caches the SAs and goes on with the requests it held."""
+        if self._stop.is_set():
+            return
+        for role in self.roles.values():
+            aaa = getattr(role.machine, "aaa", None)
+            if aaa is not None and aaa.asked(result.identity):
+                self._execute(role, role.machine.on_sa_lookup(result, self.clock()))
+        self._flush()
 
     def _on_link_change(self, ev: LinkChange) -> None:
         """A mobile node's link went up/down or changed address (§2.4.2): packet sockets first, then the node."""

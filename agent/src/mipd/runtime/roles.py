@@ -43,12 +43,12 @@ def build(config: Config, rng: random.Random, *, copies: bool = True) -> dict[st
     (RFC 5944 §3.6.1.2, §4.2.3: code 1 instead).
     """
     roles: dict[str, Role] = {}
+    aaa = config.radius.cache if config.radius is not None else None  # SAs from RADIUS (protocol/aaa.py)
     if config.home_agent is not None:
-        aaa = config.radius.cache if config.radius is not None else None  # SAs from RADIUS (protocol/aaa.py)
         ha = HomeAgent(config.home_agent, config.sas_for(HOME_AGENT), rng, copies=copies, aaa=aaa)
         roles[HOME_AGENT] = Role(HOME_AGENT, ha, DecisionLog(HOME_AGENT))
     if config.foreign_agent is not None:
-        fa = ForeignAgent(config.foreign_agent, config.sas_for(FOREIGN_AGENT), rng)
+        fa = ForeignAgent(config.foreign_agent, config.sas_for(FOREIGN_AGENT), rng, aaa=aaa)
         roles[FOREIGN_AGENT] = Role(FOREIGN_AGENT, fa, DecisionLog(FOREIGN_AGENT))
     if config.mobile_node is not None:
         mn = MobileNode(config.mobile_node, config.sas_for(MOBILE_NODE), rng)

@@ -57,11 +57,11 @@ def security_associations(sas: SecurityAssociations,
     ]
 
 
-def fetched_security_associations(entries: list[CachedSAs], now: float) -> list[dict[str, Any]]:
-    """SAs fetched from RADIUS (protocol/aaa.py): the server, when, until when (null: refreshing or kept
+def fetched_security_associations(entries: list[CachedSAs], now: float, role: str) -> list[dict[str, Any]]:
+    """SAs `role` fetched from RADIUS (protocol/aaa.py): the server, when, until when (null: refreshing or kept
     while the server is unreachable past it), as fingerprints like the others."""
     return [
-        {**_sa(sa), "roles": ["home_agent"], "source": "radius", "server": e.server,
+        {**_sa(sa), "roles": [role], "source": "radius", "server": e.server,
          "fetched_at": round(e.fetched_at, 3), "expires": _value("expires", e.expires),
          "expires_in": round(e.expires - now, 1) if e.expires != math.inf else None}
         for e in entries for sa in e.sas

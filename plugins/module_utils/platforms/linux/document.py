@@ -206,9 +206,10 @@ class LinuxDocument:
         aaa = self._aaa()
         if aaa is None:
             return
-        if self.roles["home_agent"] is None:
-            raise ModelError("config", "only a home agent fetches SAs from RADIUS (RFC 5944 §3.8.2.1; mipd): configure "
-                             "the home agent first (netmobility.mobileip.home_agent), or delete aaa")
+        if self.roles["home_agent"] is None and self.roles["foreign_agent"] is None:
+            raise ModelError("config", "only a home agent (mobile nodes' SAs, RFC 5944 §3.8.2.1) or a foreign agent "
+                             "(FA-HA SAs, §3.7.2.2) fetches SAs from RADIUS: configure it first "
+                             "(netmobility.mobileip.home_agent or foreign_agent), or delete aaa")
         for i, server in enumerate(aaa["servers"]):
             if server["secret"] is None:
                 raise ModelError(join(join(join("config", "servers"), i), "secret"),
