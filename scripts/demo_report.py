@@ -210,8 +210,8 @@ def render(s: dict) -> list[str]:
             state = f"{last.get('mn_location')}{via}, last reply code {last.get('registration_code')}"
         elif h["role"] == "correspondent":
             state = f"streams {s['stream']['rate']:g} datagrams/s to the node's home address"
-        rows.append([h["name"], h["role"], h["address"], state])
-    out += table(rows, ["host", "role", "management", "at the end"])
+        rows.append([h["name"], h["role"], h.get("platform") or "linux", h["address"], state])
+    out += table(rows, ["host", "role", "platform", "management", "at the end"])
     out += ["", "Phases (the correspondent streams to the mobile node's home address throughout)"]
     rows = []
     for p in s["phases"]:

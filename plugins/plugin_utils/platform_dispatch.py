@@ -15,6 +15,9 @@ module's `transport` option (its secrets are no_log options: hidden in every out
 `parsed` never reach the router. mobility_info and verify_registration run the same way and read the
 router's `show ip mobile` output (module_utils/mobility_state.py).
 
+A task delegated to a host (`delegate_to`) is that host's: its platform and, for an IOS-like router,
+its connection variables are the delegated host's.
+
 A platform's runner is a method `_run_<platform>` here.
 """
 
@@ -41,11 +44,15 @@ class PlatformDispatchAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        delegated = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to or "")
+        host_vars = {**task_vars, **delegated} if delegated else task_vars
         platform = self._task.args.get("platform")
         if platform not in PLATFORMS:
-            platform = platform_of(self._templar.template(task_vars.get("ansible_network_os")))
-        runner = getattr(self, f"_run_{platform}")
-        result.update(runner(task_vars))
+            platform = platform_of(self._templar.template(host_vars.get("ansible_network_os")))
+        if platform == IOS:
+            result.update(self._run_ios(host_vars))
+        else:  # Ansible itself takes a Linux task to the delegated host
+            result.update(getattr(self, f"_run_{platform}")(task_vars))
         return result
 
     def _run_linux(self, task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +65,11 @@ class PlatformDispatchAction(ActionBase):
         args = {**self._task.args, "platform": IOS}
         python = task_vars.get("ansible_playbook_python") or sys.executable
         controller_vars = {**task_vars, "ansible_python_interpreter": python}
+        delegated = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to or "")
+        if delegated is not None:  # Ansible takes a delegated task's interpreter from the delegated host's vars
+            on_controller = {**delegated, "ansible_python_interpreter": python}
+            controller_vars["ansible_delegated_vars"] = {**task_vars["ansible_delegated_vars"],
+                                                         self._task.delegate_to: on_controller}
         device_connection = self._connection
         socket_path = getattr(device_connection, "socket_path", None)
         if socket_path:  # network_cli: the module talks to the router through this connection's socket

@@ -38,6 +38,8 @@ PLAN: dict[str, str] = {
         "options checked against playbooks/demo.yml's variables",
     "./mip demo -e demo_stream_seconds=1": "options checked against playbooks/demo.yml's variables (the demo "
                                            "test runs this setting)",
+    "./mip demo -e demo_platforms=linux": "options checked against playbooks/demo.yml's variables (the demo "
+                                          "test runs the demo with each platform setting)",
     "./mip demo --sim": RUN,
     # real hosts
     "ansible-galaxy collection install .": RUN,

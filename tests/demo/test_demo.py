@@ -70,8 +70,9 @@ def _leftovers(mgmt: str) -> dict[str, object]:
 
 
 class Demo:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, platforms: str) -> None:
         self.tmp = tmp
+        self.platforms = platforms
         self.mgmt = labenv.free_network("10.253", 20, 219)  # a range no other test uses
         self.summary_path = tmp / "summary.json"
         self.logs = tmp / "logs"
@@ -94,6 +95,7 @@ class Demo:
     def run(self) -> None:
         argv = [str(VENV_BIN / "ansible-playbook"), str(self.collection / "playbooks" / "demo.yml"), *self.lab,
                 "-e", f"demo_stream_seconds={STREAM_SECONDS}", "-e", f"demo_summary={self.summary_path}",
+                "-e", f"demo_platforms={self.platforms}",
                 "-e", f"demo_logs={self.logs}"]
         start = time.monotonic()
         self.proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, cwd=self.collection,
@@ -122,9 +124,10 @@ class Demo:
         shutil.rmtree(STATE_DIR, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    d = Demo(tmp_path_factory.mktemp("demo"))
+@pytest.fixture(scope="module", params=["mixed", "linux"])
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The demo as ./mip demo runs it (mixed: IOS-like home agent and FA2), and its Linux-only variant."""
+    d = Demo(tmp_path_factory.mktemp("demo"), request.param)
     try:
         d.run()
         yield d
@@ -148,7 +151,12 @@ def test_demo_passes_and_prints_its_summary(demo):
         assert text in demo.proc.stdout
     assert [h["role"] for h in summary["hosts"]] == ["home_agent", "foreign_agent", "foreign_agent", "mobile_node",
                                                      "correspondent", "router"]
-    print(f"\ndemo: {demo.seconds:.0f} s")
+    # the mixed demo (the default): the home agent and FA2 are IOS-like routers, read through their show output
+    ios = {"ha", "fa2"} if demo.platforms == "mixed" else set()
+    assert {h["name"]: h["platform"] for h in summary["hosts"]} == {
+        name: "ios" if name in ios else "linux" for name in ("ha", "fa1", "fa2", "mn1", "cn", "rt")}
+    assert re.search(rf"\bha +home_agent +{'ios' if ios else 'linux'} ", demo.proc.stdout)
+    print(f"\ndemo ({demo.platforms}): {demo.seconds:.0f} s")
     print("\n".join(summary["table"]))
 
 

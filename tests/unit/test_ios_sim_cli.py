@@ -348,7 +348,8 @@ def test_question_mark_help(tmp_path: Path) -> None:
                                      HelpRequest("show bogus "), ""])
     assert "R1#sh?\nshow  \n\nR1#show privilege\nCurrent privilege level is 15\n" in screen
     assert ("R1#show ip mobile ?\n  binding  Mobility bindings\n  globals  Mobile IP global information\n"
-            "  host     Mobile node host\n  secure   Mobile IP security association\n"
+            "  host     Mobile node host\n  router   Mobile router information\n"
+            "  secure   Mobile IP security association\n"
             "  traffic  Mobile IP protocol counters\n  tunnel   Mobile IP tunnels\n  visitor  Mobile visitors\n\n"
             "R1#show ip mobile binding\nMobility Binding List:\n") in screen
     assert "  begin    Begin with the line that matches\n" in screen

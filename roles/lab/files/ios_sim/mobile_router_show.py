@@ -17,7 +17,7 @@ import ipaddress
 from typing import Any
 
 from ios_sim.cli import Command, Context
-from ios_sim.grammar import seq
+from ios_sim.grammar import Kw, seq
 from ios_sim.mipd_attach import MipdUnavailable
 from ios_sim.mobileip_show import hms
 
@@ -84,4 +84,4 @@ async def _router(ctx: Context) -> None:
 
 
 def commands() -> list[Command]:
-    return [Command(seq("show", "ip", "mobile", "router"), _router, pipes=True)]
+    return [Command(seq("show", "ip", "mobile", Kw("router", help="Mobile router information")), _router, pipes=True)]
