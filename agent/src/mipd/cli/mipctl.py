@@ -36,63 +36,64 @@ EXIT_STATUS = """exit status:
      is logged and shown by `mipctl status`"""
 
 
-def _status(r: dict[str, Any]) -> str:
+def _status(reply: dict[str, Any]) -> str:
     pairs: list[tuple[str, Any]] = [
-        ("roles", r["roles"]), ("version", r["version"]), ("pid", r["pid"]), ("uptime", f"{r['uptime']:g} s"),
-        ("config", r["config"]), ("keys file", r["keys_file"]), ("state db", r["state_db"]),
-        ("dataplane", r["dataplane"]),
+        ("roles", reply["roles"]), ("version", reply["version"]), ("pid", reply["pid"]),
+        ("uptime", f"{reply['uptime']:g} s"),
+        ("config", reply["config"]), ("keys file", reply["keys_file"]), ("state db", reply["state_db"]),
+        ("dataplane", reply["dataplane"]),
     ]
-    pairs += [(k.replace("_", " "), v) for k, v in r.get("counts", {}).items()]
-    if "reload" in r:
-        pairs.append(("reload", _reload_state(r["reload"])))
-    for server in r.get("radius", []):
+    pairs += [(k.replace("_", " "), v) for k, v in reply.get("counts", {}).items()]
+    if "reload" in reply:
+        pairs.append(("reload", _reload_state(reply["reload"])))
+    for server in reply.get("radius", []):
         state = f"dead for {server['dead_for']:g} s" if server["dead_for"] else "in use"
         pairs.append((f"radius {server['server']}", f"{state}, {server['in_flight']} in flight"))
-    for name, err in r.get("missing_links", {}).items():
+    for name, err in reply.get("missing_links", {}).items():
         pairs.append((f"link {name}", f"missing ({err})"))
     text = block(pairs)
-    if "registration" in r:
-        text += "\n\n" + _registration(r["registration"])
+    if "registration" in reply:
+        text += "\n\n" + _registration(reply["registration"])
     return text
 
 
-def _reload_state(r: dict[str, Any]) -> str | None:
-    if r.get("in_progress"):
+def _reload_state(reply: dict[str, Any]) -> str | None:
+    if reply.get("in_progress"):
         return "in progress"
-    last = r.get("last")
+    last = reply.get("last")
     if last == "applied":
-        return f"applied ({r.get('security_associations')} security associations, {r.get('seconds')} s)"
+        return f"applied ({reply.get('security_associations')} security associations, {reply.get('seconds')} s)"
     if last == "refused":
-        return f"refused: {r.get('error')}"
+        return f"refused: {reply.get('error')}"
     return None
 
 
-def _registration(r: dict[str, Any]) -> str:
-    left = r.get("lifetime_left")
-    code = r.get("last_reply_code")
+def _registration(reply: dict[str, Any]) -> str:
+    left = reply.get("lifetime_left")
+    code = reply.get("last_reply_code")
     return block([
-        ("location", r.get("location")), ("registered", r.get("registered")), ("pending", r.get("pending")),
-        ("care-of address", r.get("care_of_address")), ("agent", r.get("agent_address")),
-        ("interface", r.get("interface")), ("home agent", r.get("home_agent")),
+        ("location", reply.get("location")), ("registered", reply.get("registered")), ("pending", reply.get("pending")),
+        ("care-of address", reply.get("care_of_address")), ("agent", reply.get("agent_address")),
+        ("interface", reply.get("interface")), ("home agent", reply.get("home_agent")),
         ("lifetime left", None if left is None else f"{left:g} s"),
-        ("last reply", None if code is None else f"{code} ({r.get('last_reply_name')})"),
+        ("last reply", None if code is None else f"{code} ({reply.get('last_reply_name')})"),
     ])
 
 
-def _counters(r: dict[str, Any]) -> str:
+def _counters(reply: dict[str, Any]) -> str:
     rows = []
-    for section, values in (*((f"{n}", v) for n, v in r.get("roles", {}).items()),
-                            ("runtime", r.get("runtime", {})), ("dataplane", r.get("dataplane", {}))):
+    for section, values in (*((f"{n}", v) for n, v in reply.get("roles", {}).items()),
+                            ("runtime", reply.get("runtime", {})), ("dataplane", reply.get("dataplane", {}))):
         rows += [{"where": section, "counter": k, "value": v} for k, v in sorted(values.items())]
     return table(rows, [("where", "WHERE"), ("counter", "COUNTER"), ("value", "VALUE")])
 
 
-def _reload(r: dict[str, Any]) -> str:
-    text = (f"reloaded: roles {', '.join(r['roles'])}; {r['security_associations']} security associations; "
-            f"{r['seconds']:g} s")
-    if r.get("restart_needed"):
-        text += f"\nrestart needed for: {', '.join(r['restart_needed'])}"
-    for w in r.get("warnings", []):
+def _reload(reply: dict[str, Any]) -> str:
+    text = (f"reloaded: roles {', '.join(reply['roles'])}; {reply['security_associations']} security associations; "
+            f"{reply['seconds']:g} s")
+    if reply.get("restart_needed"):
+        text += f"\nrestart needed for: {', '.join(reply['restart_needed'])}"
+    for w in reply.get("warnings", []):
         text += f"\nwarning: {w}"
     return text
 
@@ -117,7 +118,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
         ("peer", "PEER"), ("spi", "SPI"), ("algorithm", "ALGORITHM"), ("replay", "REPLAY"),
         ("replay_window", "WINDOW"), ("roles", "ROLES"), ("source", "SOURCE"), ("server", "SERVER"),
         ("expires_in", "EXPIRES IN"), ("key_fingerprint", "KEY FINGERPRINT")]),
-    "drop-sas": lambda r: f"dropped the SAs fetched for {r['dropped']} node(s)",
+    "drop-sas": lambda reply: f"dropped the SAs fetched for {reply['dropped']} node(s)",
     "reload": _reload,
 }
 
@@ -136,18 +137,20 @@ def _socket_path(args: argparse.Namespace) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mipctl", description="Query or reload a running mipd.", epilog=EXIT_STATUS,
+    argparser = argparse.ArgumentParser(prog="mipctl", description="Query or reload a running mipd.",
+                                        epilog=EXIT_STATUS,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--socket", "-s", help=f"control socket (default: from the config, else {DEFAULT_CONTROL_SOCKET})")
-    p.add_argument("--config", "-c", help="read the control socket path from this mipd configuration")
-    p.add_argument("--json", action="store_true", help="print the answer as JSON")
-    p.add_argument("--timeout", "-t", type=_seconds, metavar="SECONDS",
+    argparser.add_argument("--socket", "-s",
+                           help=f"control socket (default: from the config, else {DEFAULT_CONTROL_SOCKET})")
+    argparser.add_argument("--config", "-c", help="read the control socket path from this mipd configuration")
+    argparser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    argparser.add_argument("--timeout", "-t", type=_seconds, metavar="SECONDS",
                    help=f"wait this long for the answer (default: {RELOAD_TIMEOUT:g} for reload, "
                         f"{TIMEOUT:g} otherwise)")
-    p.add_argument("command", choices=COMMANDS)
-    p.add_argument("node", nargs="?", help="drop-sas: the home address or NAI whose fetched SAs to forget")
-    p.add_argument("--all", action="store_true", help="drop-sas: forget the fetched SAs of every node")
-    return p
+    argparser.add_argument("command", choices=COMMANDS)
+    argparser.add_argument("node", nargs="?", help="drop-sas: the home address or NAI whose fetched SAs to forget")
+    argparser.add_argument("--all", action="store_true", help="drop-sas: forget the fetched SAs of every node")
+    return argparser
 
 
 def _seconds(text: str) -> float:
@@ -168,12 +171,12 @@ def _fail(args: argparse.Namespace, text: str, status: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser()
-    args = p.parse_args(argv)
+    argparser = parser()
+    args = argparser.parse_args(argv)
     if args.command == "drop-sas" and (args.node is None) == (not args.all):
-        p.error("drop-sas needs a NODE or --all (one of them)")
+        argparser.error("drop-sas needs a NODE or --all (one of them)")
     if args.command != "drop-sas" and (args.node is not None or args.all):
-        p.error(f"{args.command} takes no NODE or --all")
+        argparser.error(f"{args.command} takes no NODE or --all")
     path = _socket_path(args)
     timeout = args.timeout or (RELOAD_TIMEOUT if args.command == "reload" else TIMEOUT)
     try:

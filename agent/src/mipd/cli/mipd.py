@@ -31,9 +31,10 @@ def check_config(path: str) -> int:
         return 1
     for text in config.warnings:
         print(f"warning: {text}", file=sys.stderr)
-    n = len(config.sas)
+    count = len(config.sas)
     radius = f"; RADIUS servers {', '.join(s.name for s in config.radius.servers)}" if config.radius else ""
-    print(f"config OK: roles {', '.join(config.roles)}; {n} security association{'s' if n != 1 else ''}{radius}")
+    plural = "s" if count != 1 else ""
+    print(f"config OK: roles {', '.join(config.roles)}; {count} security association{plural}{radius}")
     return 0
 
 
@@ -96,24 +97,24 @@ def _serve(config: Config, level: str, log_file: str | None, pid_file: str | Non
 def _write_pid_file(path: str) -> None:
     """The agent's pid in `path`, mode 0600 even when the file was there with another mode."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w") as out:
         with contextlib.suppress(PermissionError):  # a file of another user's (we could write it): leave its mode
             os.fchmod(fd, 0o600)
-        f.write(f"{os.getpid()}\n")
+        out.write(f"{os.getpid()}\n")
 
 
 def _detach(serve: Callable[[Callable[[str | None], None]], int]) -> int:
     """Double fork into a new session; the caller gets the child's readiness (or error) through a pipe."""
-    r, w = os.pipe()
+    read_end, write_end = os.pipe()
     if os.fork():
-        os.close(w)
-        with os.fdopen(r, "rb") as pipe:
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
             answer = pipe.read().decode(errors="replace")
         if answer == "ok":
             return 0
         print(f"mipd: cannot start: {answer or 'the agent exited during start-up'}", file=sys.stderr)
         return 1
-    os.close(r)
+    os.close(read_end)
     os.setsid()
     if os.fork():
         os._exit(0)
@@ -125,8 +126,8 @@ def _detach(serve: Callable[[Callable[[str | None], None]], int]) -> int:
 
     def ready(error: str | None) -> None:
         with contextlib.suppress(OSError):
-            os.write(w, b"ok" if error is None else error.encode())
-            os.close(w)
+            os.write(write_end, b"ok" if error is None else error.encode())
+            os.close(write_end)
 
     code = 1
     try:
@@ -136,19 +137,20 @@ def _detach(serve: Callable[[Callable[[str | None], None]], int]) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mipd", description="Mobile IPv4 agent (RFC 5944): home agent, foreign "
+    argparser = argparse.ArgumentParser(prog="mipd", description="Mobile IPv4 agent (RFC 5944): home agent, foreign "
                                 "agent, mobile node.")
-    p.add_argument("--version", action="version", version=f"mipd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check-config", help="validate a configuration (and its keys file) and exit")
-    c.add_argument("file", nargs="?", default=DEFAULT_CONFIG)
-    r = sub.add_parser("run", help="run the agent")
-    r.add_argument("--config", "-c", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
-    r.add_argument("--foreground", "-f", action="store_true", help="do not detach; log to stderr by default")
-    r.add_argument("--log-file", help="append the log here (overrides log.file)")
-    r.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log.level")
-    r.add_argument("--pid-file", help="write the agent's pid here once it is up; removed when it stops")
-    return p
+    argparser.add_argument("--version", action="version", version=f"mipd {__version__}")
+    sub = argparser.add_subparsers(dest="command", required=True)
+    check_cmd = sub.add_parser("check-config", help="validate a configuration (and its keys file) and exit")
+    check_cmd.add_argument("file", nargs="?", default=DEFAULT_CONFIG)
+    run_cmd = sub.add_parser("run", help="run the agent")
+    run_cmd.add_argument("--config", "-c", default=DEFAULT_CONFIG,
+                         help=f"configuration file (default {DEFAULT_CONFIG})")
+    run_cmd.add_argument("--foreground", "-f", action="store_true", help="do not detach; log to stderr by default")
+    run_cmd.add_argument("--log-file", help="append the log here (overrides log.file)")
+    run_cmd.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log.level")
+    run_cmd.add_argument("--pid-file", help="write the agent's pid here once it is up; removed when it stops")
+    return argparser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -305,33 +305,33 @@ def _is_unicast(address: str) -> bool:
     return address != UNSPECIFIED and address != LIMITED_BROADCAST and first < 224
 
 
-def _is_authorization_enabling(e: Extension) -> bool:
+def _is_authorization_enabling(extension: Extension) -> bool:
     """MHAE, or the MN-AAA extension standing in for it (§3.7.2.2, RFC 3012 §6)."""
-    return e.type == MHAE or (isinstance(e, GenAuthExtension) and e.subtype == GEN_AUTH_MN_AAA)
+    return extension.type == MHAE or (isinstance(extension, GenAuthExtension) and extension.subtype == GEN_AUTH_MN_AAA)
 
 
-def _is_mhae(e: Extension) -> bool:
-    return e.type == MHAE
+def _is_mhae(extension: Extension) -> bool:
+    return extension.type == MHAE
 
 
-def _is_mn_authenticator(e: Extension) -> bool:
+def _is_mn_authenticator(extension: Extension) -> bool:
     """What may authenticate a challenge for the foreign agent (RFC 3012 §3.2): MFAE or MN-AAA."""
-    return e.type == MFAE or (isinstance(e, GenAuthExtension) and e.subtype == GEN_AUTH_MN_AAA)
+    return extension.type == MFAE or (isinstance(extension, GenAuthExtension) and extension.subtype == GEN_AUTH_MN_AAA)
 
 
 def _end_of_last(msg: reg.RegistrationRequest | reg.RegistrationReply, wanted: Any) -> int | None:
     """Offset just after the last extension for which `wanted(e)` holds, or None."""
     exts = msg.extensions
     end = None
-    for i, e in enumerate(exts):
-        if wanted(e):
+    for i, extension in enumerate(exts):
+        if wanted(extension):
             end = exts[i + 1].offset if i + 1 < len(exts) else len(msg.raw)
     return end
 
 
 def _nai(msg: reg.RegistrationRequest | reg.RegistrationReply) -> str | None:
-    e = next((e for e in msg.extensions if isinstance(e, NAIExtension)), None)
-    return e.nai if e is not None else None
+    extension = next((extension for extension in msg.extensions if isinstance(extension, NAIExtension)), None)
+    return extension.nai if extension is not None else None
 
 
 def _challenge(msg: reg.RegistrationRequest | reg.RegistrationReply) -> ChallengeExtension | None:
@@ -348,20 +348,22 @@ def _fixed_part(data: bytes, length: int, decoder: Any) -> Any:
         return None
 
 
-def _dataplane(v: Visitor | None) -> dict[str, tuple[Action, Action]]:
+def _dataplane(current: Visitor | None) -> dict[str, tuple[Action, Action]]:
     """What a visitor installs, as (add, remove) per part (§4.2.2, RFC 3024 §5)."""
-    if v is None or v.colocated:
+    if current is None or current.colocated:
         return {}
     parts: dict[str, tuple[Action, Action]] = {
         "tunnel": (
-            AddTunnel(v.care_of_address, v.home_agent, v.encap),
-            RemoveTunnel(v.care_of_address, v.home_agent, v.encap),
+            AddTunnel(current.care_of_address, current.home_agent, current.encap),
+            RemoveTunnel(current.care_of_address, current.home_agent, current.encap),
         ),
-        "route": (AddHostRoute(v.home_address, v.interface, v.lladdr), RemoveHostRoute(v.home_address, v.interface)),
+        "route": (AddHostRoute(current.home_address, current.interface, current.lladdr),
+                  RemoveHostRoute(current.home_address, current.interface)),
     }
-    if v.reverse_tunnel:
-        add = AddReverseTunnel(v.home_address, v.care_of_address, v.home_agent, v.encap, v.interface, v.delivery)
-        parts["reverse"] = (add, RemoveReverseTunnel(v.home_address))
+    if current.reverse_tunnel:
+        add = AddReverseTunnel(current.home_address, current.care_of_address, current.home_agent, current.encap,
+                               current.interface, current.delivery)
+        parts["reverse"] = (add, RemoveReverseTunnel(current.home_address))
     return parts
 
 
@@ -417,22 +419,22 @@ class ForeignAgent:
 
     def visitors(self, now: float | None = None) -> list[VisitorInfo]:
         """The visitor list; lifetimes left counted from `now` (default: the last event's time)."""
-        t = self._now if now is None else now
+        moment = self._now if now is None else now
         return [
             VisitorInfo(
                 v.home_address, v.nai, v.care_of_address, v.home_agent, v.interface, v.lladdr,
-                v.remaining(t), v.identification, v.reverse_tunnel, v.encap, v.delivery, v.lifetime,
+                v.remaining(moment), v.identification, v.reverse_tunnel, v.encap, v.delivery, v.lifetime,
             )
             for v in self._visitors.values()
         ]
 
     def pending(self, now: float | None = None) -> list[PendingInfo]:
         """Relayed requests awaiting a reply; timeouts left counted from `now` (default: last event)."""
-        t = self._now if now is None else now
+        moment = self._now if now is None else now
         return [
             PendingInfo(
                 p.mn.home_address, p.mn.nai, p.care_of_address, p.mn.home_agent, p.mn.interface, p.mn.lladdr,
-                p.mn.lifetime, max(0.0, p.deadline - t), p.mn.identification, p.reverse_tunnel, p.encap,
+                p.mn.lifetime, max(0.0, p.deadline - moment), p.mn.identification, p.reverse_tunnel, p.encap,
             )
             for p in self._pending.values()
         ]
@@ -891,9 +893,9 @@ class ForeignAgent:
         home address 0.0.0.0 and this NAI, and the same low-order 32 bits of Identification."""
         low = low32(identification)
         if home != UNSPECIFIED:
-            p = self._pending.get((home, low))
-            if p is not None and (nai is None or p.mn.nai is None or p.mn.nai == nai):
-                return p
+            found = self._pending.get((home, low))
+            if found is not None and (nai is None or found.mn.nai is None or found.mn.nai == nai):
+                return found
         return self._pending.get((nai, low)) if nai is not None else None
 
     def _check_reply(self, reply: reg.RegistrationReply, pending: _Pending) -> None:
@@ -988,22 +990,22 @@ class ForeignAgent:
         actions.append(CancelTimer(timer) if new.expires == INFINITE else ArmTimer(timer, new.expires))
         return actions
 
-    def _remove_visitor(self, v: Visitor) -> list[Action]:
+    def _remove_visitor(self, leaving: Visitor) -> list[Action]:
         """Tear down the visitor's data plane and forget it (§3.7.3.2, §3.7)."""
-        self._visitors.pop(v.home_address, None)
-        actions = _dataplane_changes(v, None)
-        actions.append(CancelTimer((VISITOR_TIMER, v.home_address)))
-        actions.append(DeleteRecord("visitor", v.home_address))
+        self._visitors.pop(leaving.home_address, None)
+        actions = _dataplane_changes(leaving, None)
+        actions.append(CancelTimer((VISITOR_TIMER, leaving.home_address)))
+        actions.append(DeleteRecord("visitor", leaving.home_address))
         return actions
 
     def _on_visitor_expiry(self, home: str, now: float) -> list[Action]:
         """§3.7: the lifetime ran out; remove the visitor and send nothing ("MUST NOT")."""
-        v = self._visitors.get(home)
-        if v is None or v.expires > now:
+        known = self._visitors.get(home)
+        if known is None or known.expires > now:
             return []
         self.counters["visitor.expired"] += 1
-        actions = self._remove_visitor(v)
-        actions.append(Log("visitor-expired", {"node": v.nai or home, "coa": v.care_of_address}))
+        actions = self._remove_visitor(known)
+        actions.append(Log("visitor-expired", {"node": known.nai or home, "coa": known.care_of_address}))
         return actions
 
     def _find_visitor(self, home: str, nai: str | None) -> Visitor | None:
@@ -1017,23 +1019,23 @@ class ForeignAgent:
 
     def _on_pending_timeout(self, key: tuple[str, int], now: float) -> list[Action]:
         """§3.7.1: no reply within pending_timeout -> drop the pending request and deny with 78."""
-        p = self._pending.get(key)
-        if p is None or p.deadline > now:
+        waiting = self._pending.get(key)
+        if waiting is None or waiting.deadline > now:
             return []
         self.counters["pending.timeout"] += 1
         del self._pending[key]
-        reason = f"no reply from home agent {p.mn.home_agent} within {self.config.pending_timeout:g} s"
-        return self._deny(p.mn, _Denied(codes.FA_TIMEOUT, reason), now, p.mn_spi)
+        reason = f"no reply from home agent {waiting.mn.home_agent} within {self.config.pending_timeout:g} s"
+        return self._deny(waiting.mn, _Denied(codes.FA_TIMEOUT, reason), now, waiting.mn_spi)
 
-    def _drop_pending(self, p: _Pending) -> list[Action]:
-        key = (p.mn.node, low32(p.mn.identification))
+    def _drop_pending(self, waiting: _Pending) -> list[Action]:
+        key = (waiting.mn.node, low32(waiting.mn.identification))
         self._pending.pop(key, None)
         return [CancelTimer((PENDING_TIMER, *key))]
 
-    def _fail(self, p: _Pending, denied: _Denied, now: float) -> list[Action]:
+    def _fail(self, waiting: _Pending, denied: _Denied, now: float) -> list[Action]:
         """Reject a pending registration ourselves (68, 71, 78, 80-88, ...); the visitor entry, if
         any, is left as it was (§3.7.2)."""
-        return self._drop_pending(p) + self._deny(p.mn, denied, now, p.mn_spi)
+        return self._drop_pending(waiting) + self._deny(waiting.mn, denied, now, waiting.mn_spi)
 
     def _deny(self, mn: _Requester, denied: _Denied, now: float, mn_spi: int | None = None) -> list[Action]:
         """§3.7.2.3: a Registration Reply copying Home Address, Home Agent and Identification, with our

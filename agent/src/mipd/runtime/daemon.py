@@ -93,12 +93,12 @@ def open_driver(config: Config) -> Driver:
 
     # What a killed mipd left behind (routes, rules, neighbour and proxy entries stamped with our
     # protocol number) goes first; the state database then brings back what is still valid.
-    with Netlink() as nl:
-        purged = nl.purge(proto=RTPROT_MIPD, priority=DEFAULT_RULE_PRIORITY)
+    with Netlink() as rtnl:
+        purged = rtnl.purge(proto=RTPROT_MIPD, priority=DEFAULT_RULE_PRIORITY)
     if purged:
         log.warning("removed %d routes/rules/neighbour entries left by an earlier mipd", purged)
-    dp = open_dataplane(config.dataplane_backend, require=encapsulations(config), tun_name=config.tun)
-    return Driver(dp, MobileHost() if config.mobile_node is not None else None)
+    backend = open_dataplane(config.dataplane_backend, require=encapsulations(config), tun_name=config.tun)
+    return Driver(backend, MobileHost() if config.mobile_node is not None else None)
 
 
 def encapsulations(config: Config) -> list[str]:
@@ -220,7 +220,7 @@ class Daemon:
         if (cfg.home_agent is not None or cfg.foreign_agent is not None) and cfg.dataplane_backend != "none":
             self._enable_forwarding()
         for kind, call in self.driver.handlers.items():
-            self._handlers[kind] = lambda role, a, call=call: call(a)
+            self._handlers[kind] = lambda role, act, call=call: call(act)
         self._handlers[SetDefaultRoute] = self._default_route_action
         self.timers = Timers(loop, self._on_timer, self.clock)
         self.roles = build(cfg, self.rng, copies=self.driver.copies)  # RFC 5944 §4.2.3
@@ -230,7 +230,7 @@ class Daemon:
                 self.radius = RadiusClient(loop, cfg.radius, self._on_sa_lookup, self.counters)
             except OSError as e:
                 raise StartupError(f"RADIUS client sockets: {e.strerror or e}") from None
-            self._handlers[LookupSA] = lambda role, a: self.radius.lookup(a.identity)  # type: ignore[union-attr]
+            self._handlers[LookupSA] = lambda role, act: self.radius.lookup(act.identity)  # type: ignore[union-attr]
         for role in self._journaled:
             role.machine.track_commits()  # a failed commit is undone and answered (_commit_failed)
         loop.add_reader(self.udp.fileno(), self._on_udp)
@@ -296,8 +296,8 @@ class Daemon:
         assert self.store is not None
         now = self.clock()
 
-        def bad(key: str, e: Exception) -> None:
-            log.warning("state record %s does not decode (%s): skipped", key, e)
+        def bad(key: str, error: Exception) -> None:
+            log.warning("state record %s does not decode (%s): skipped", key, error)
 
         ha = self.roles.get(HOME_AGENT)
         if ha is not None:
@@ -464,7 +464,7 @@ class Daemon:
         """
         udp = self.udp
         assert udp is not None
-        t0 = time.perf_counter()
+        batch_start = time.perf_counter()
         now = self.clock()
         admit = self._admit(now) if udp.backlog else None
         batch = udp.recv_batch(BATCH, self.config.limits.message_size, admit)
@@ -503,7 +503,7 @@ class Daemon:
         if not udp.backlog:
             self._on_icmp_errors(now)
         self._flush()
-        self._time_batch(time.perf_counter() - t0)
+        self._time_batch(time.perf_counter() - batch_start)
 
     def _admit(self, now: float) -> Callable[[str], bool] | None:
         """Whether a datagram from a source is read on, while there is a backlog (see _on_udp)."""
@@ -570,19 +570,19 @@ class Daemon:
         trusted[source] = now + TRUST_TIME
 
     def _count_drops(self, udp: UdpSocket) -> None:
-        c = self.counters
-        c["discard.oversize"] += udp.oversize
-        c["discard.source_over_rate"] += udp.refused
+        tally = self.counters
+        tally["discard.oversize"] += udp.oversize
+        tally["discard.source_over_rate"] += udp.refused
         udp.oversize = udp.refused = 0
 
     def _time_batch(self, seconds: float) -> None:
         """How long a batch took from reading to the last reply sent: a coarse histogram and the maximum."""
-        c = self.counters
-        c["batches"] += 1
-        c["batch.le_1ms" if seconds <= 0.001 else "batch.le_5ms" if seconds <= 0.005 else "batch.gt_5ms"] += 1
-        us = int(seconds * 1e6)
-        if us > c["batch.max_us"]:
-            c["batch.max_us"] = us
+        tally = self.counters
+        tally["batches"] += 1
+        tally["batch.le_1ms" if seconds <= 0.001 else "batch.le_5ms" if seconds <= 0.005 else "batch.gt_5ms"] += 1
+        micros = int(seconds * 1e6)
+        if micros > tally["batch.max_us"]:
+            tally["batch.max_us"] = micros
 
     def _on_icmp_errors(self, now: float) -> None:
         assert self.udp is not None
@@ -595,12 +595,12 @@ class Daemon:
         if errors:
             self._flush()
 
-    def _on_frames(self, ps: PacketSocket) -> None:
+    def _on_frames(self, sock: PacketSocket) -> None:
         """Frames from a link: requests (FA) and solicitations (FA, HA), or advertisements (MN)."""
         now = self.clock()
-        got = ps.recv_batch(BATCH)
+        got = sock.recv_batch(BATCH)
         fa, ha, mn = self.roles.get(FOREIGN_AGENT), self.roles.get(HOME_AGENT), self.roles.get(MOBILE_NODE)
-        name = ps.ifname
+        name = sock.ifname
         fa_link = fa is not None and name in self._fa_links
         ha_link = ha is not None and name == self._ha_link
         for frame, csum_ready in got:
@@ -643,18 +643,18 @@ class Daemon:
                 self._execute(role, role.machine.on_sa_lookup(result, self.clock()))
         self._flush()
 
-    def _on_link_change(self, ev: LinkChange) -> None:
+    def _on_link_change(self, change: LinkChange) -> None:
         """A mobile node's link went up/down or changed address (§2.4.2): packet sockets first, then the node."""
         mn = self.roles.get(MOBILE_NODE)
         assert self.links is not None
-        log.info("link %s %s address=%s/%s gateway=%s", ev.interface, "up" if ev.up else "down", ev.address,
-                 ev.prefix_length, ev.gateway)
-        if ev.up:
+        log.info("link %s %s address=%s/%s gateway=%s", change.interface, "up" if change.up else "down", change.address,
+                 change.prefix_length, change.gateway)
+        if change.up:
             self._sync_links()
-        elif self._ifindex(ev.interface) == 0:
-            self.links.reopen(ev.interface)  # deleted: a recreated link gets a new packet socket
+        elif self._ifindex(change.interface) == 0:
+            self.links.reopen(change.interface)  # deleted: a recreated link gets a new packet socket
         if mn is not None:
-            self._execute(mn, mn.machine.on_link(ev, self.clock()))
+            self._execute(mn, mn.machine.on_link(change, self.clock()))
             self._flush()
 
     def _our_gateway(self, interface: str, gateway: str) -> bool:
@@ -727,60 +727,60 @@ class Daemon:
                     self.clock() - self._commit_failing_since)
         self._commit_failures = 0
 
-    def _send(self, a: SendUDP | SendICMP) -> None:
+    def _send(self, action: SendUDP | SendICMP) -> None:
         try:
-            if isinstance(a, SendICMP):
+            if isinstance(action, SendICMP):
                 assert self.icmp is not None
-                ifindex = self._ifindex(a.interface)
+                ifindex = self._ifindex(action.interface)
                 if not ifindex:  # a link-local message for a link that is not there (now)
                     self.counters["tx.no_such_link"] += 1
                     return
-                self.icmp.send(a.payload, a.dest, ifindex, a.source, a.ttl)
+                self.icmp.send(action.payload, action.dest, ifindex, action.source, action.ttl)
                 self.counters["tx.icmp"] += 1
-            elif a.lladdr and a.interface:
+            elif action.lladdr and action.interface:
                 assert self.links is not None
-                self.links.send_udp(a.interface, a.lladdr, a.source, a.dest, a.source_port, a.dest_port, a.payload,
-                                    a.ttl)
+                self.links.send_udp(action.interface, action.lladdr, action.source, action.dest, action.source_port,
+                                    action.dest_port, action.payload, action.ttl)
                 self.counters["tx.frame"] += 1
             else:
                 assert self.udp is not None
-                ifindex = self._ifindex(a.interface) if a.interface else 0
-                if a.interface and not ifindex:
+                ifindex = self._ifindex(action.interface) if action.interface else 0
+                if action.interface and not ifindex:
                     self.counters["tx.no_such_link"] += 1
                     return
-                self.udp.send(a.payload, a.dest, a.dest_port, a.source, ifindex, a.ttl)
+                self.udp.send(action.payload, action.dest, action.dest_port, action.source, ifindex, action.ttl)
                 self.counters["tx.udp"] += 1
         except OSError as e:
             self.counters["tx.error"] += 1
-            log.warning("send to %s failed: %s", a.dest, e.strerror or e)
+            log.warning("send to %s failed: %s", action.dest, e.strerror or e)
 
-    def _queue_send(self, role: Role, a: SendUDP | SendICMP) -> None:
-        self._outbox.append(a)
+    def _queue_send(self, role: Role, action: SendUDP | SendICMP) -> None:
+        self._outbox.append(action)
 
-    def _store_record(self, role: Role, a: StoreRecord) -> None:
+    def _store_record(self, role: Role, action: StoreRecord) -> None:
         assert self.store is not None
-        self.store.put(a.kind, a.record)
+        self.store.put(action.kind, action.record)
         self._stored = True
 
-    def _delete_record(self, role: Role, a: DeleteRecord) -> None:
+    def _delete_record(self, role: Role, action: DeleteRecord) -> None:
         assert self.store is not None
-        self.store.delete(a.kind, a.key)
+        self.store.delete(action.kind, action.key)
 
-    def _arm(self, role: Role, a: ArmTimer) -> None:
+    def _arm(self, role: Role, action: ArmTimer) -> None:
         assert self.timers is not None
-        self.timers.arm(role.name, a.key, a.at)
+        self.timers.arm(role.name, action.key, action.at)
 
-    def _cancel(self, role: Role, a: CancelTimer) -> None:
+    def _cancel(self, role: Role, action: CancelTimer) -> None:
         assert self.timers is not None
-        self.timers.cancel(role.name, a.key)
+        self.timers.cancel(role.name, action.key)
 
-    def _log(self, role: Role, a: Log) -> None:
-        role.log.emit(a.event, a.fields, a.level)
+    def _log(self, role: Role, action: Log) -> None:
+        role.log.emit(action.event, action.fields, action.level)
 
-    def _default_route_action(self, role: Role, a: SetDefaultRoute) -> None:
+    def _default_route_action(self, role: Role, action: SetDefaultRoute) -> None:
         assert self.driver is not None
-        self._default_route = (a.gateway, a.interface)
-        self.driver.handlers[SetDefaultRoute](a)
+        self._default_route = (action.gateway, action.interface)
+        self.driver.handlers[SetDefaultRoute](action)
 
     # ------------------------------------------------------------------ reload
 
@@ -862,8 +862,9 @@ class Daemon:
                 log.exception("%s: applying the new configuration failed", name)
         if self.linkmon is not None and new.mobile_node is not None:
             mn = self.roles[MOBILE_NODE]
-            m = new.mobile_node
-            for ev in self.linkmon.watch(m.interfaces, f"{m.home_address}/{m.home_prefix_length}"):  # new links
+            mn_config = new.mobile_node
+            home_network = f"{mn_config.home_address}/{mn_config.home_prefix_length}"
+            for ev in self.linkmon.watch(mn_config.interfaces, home_network):  # new links
                 self._execute(mn, mn.machine.on_link(ev, now))
         self._flush()
         logs.set_level(new.log_level)
@@ -917,7 +918,7 @@ def _parse(path: str) -> tuple[Config, dict[str, SecurityAssociations]]:
             gc.enable()
 
 
-def _in_thread(fn: Callable[..., Any], *args: Any, name: str) -> asyncio.Future[Any]:
+def _in_thread(func: Callable[..., Any], *args: Any, name: str) -> asyncio.Future[Any]:
     """fn(*args) on a new daemon thread; its result (or exception) in a future of the running loop.
     A daemon thread, so a reload still parsing never holds up the process's exit."""
     loop = asyncio.get_running_loop()
@@ -933,7 +934,7 @@ def _in_thread(fn: Callable[..., Any], *args: Any, name: str) -> asyncio.Future[
 
     def target() -> None:
         try:
-            value, error = fn(*args), None
+            value, error = func(*args), None
         except BaseException as e:  # handed to the loop
             value, error = None, e
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile

@@ -86,16 +86,16 @@ class IcmpError:
 
 def interface_mac(name: str) -> bytes:
     """The hardware address of interface `name` (SIOCGIFHWADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        res = fcntl.ioctl(s.fileno(), SIOCGIFHWADDR, struct.pack("256s", name.encode()[:15]))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as new_sock:
+        res = fcntl.ioctl(new_sock.fileno(), SIOCGIFHWADDR, struct.pack("256s", name.encode()[:15]))
     return res[18:24]
 
 
 def interface_address(name: str) -> str | None:
     """The primary IPv4 address of interface `name` (SIOCGIFADDR), None when it has none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as new_sock:
         try:
-            res = fcntl.ioctl(s.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+            res = fcntl.ioctl(new_sock.fileno(), SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
         except OSError:
             return None
     return socket.inet_ntoa(res[20:24])
@@ -120,21 +120,21 @@ class UdpSocket:
     """UDP port 434 on every address (or `address`), non-blocking."""
 
     def __init__(self, port: int = 434, address: str = UNSPECIFIED) -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        new_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            s.setsockopt(SOL_IP, IP_PKTINFO, 1)
-            s.setsockopt(SOL_IP, IP_RECVTTL, 1)
-            s.setsockopt(SOL_IP, IP_RECVERR, 1)
-            _big_rcvbuf(s)
-            s.bind((address, port))
-            s.setblocking(False)
+            new_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            new_sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            new_sock.setsockopt(SOL_IP, IP_PKTINFO, 1)
+            new_sock.setsockopt(SOL_IP, IP_RECVTTL, 1)
+            new_sock.setsockopt(SOL_IP, IP_RECVERR, 1)
+            _big_rcvbuf(new_sock)
+            new_sock.bind((address, port))
+            new_sock.setblocking(False)
         except OSError:
-            s.close()
+            new_sock.close()
             raise
-        self.sock = s
-        self.port = s.getsockname()[1]
+        self.sock = new_sock
+        self.port = new_sock.getsockname()[1]
         self.backlog = False  # the last recv_batch stopped at its limit, not on an empty socket
         self.oversize = 0  # datagrams dropped for their size (recv_batch)
         self.refused = 0  # datagrams dropped for their source (recv_batch)
@@ -229,16 +229,16 @@ class IcmpSender:
     """A raw ICMP socket that only sends (every type filtered out on receive)."""
 
     def __init__(self) -> None:
-        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        new_sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         try:
-            s.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", 0xFFFFFFFF))
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-            s.setblocking(False)
+            new_sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("=I", 0xFFFFFFFF))
+            new_sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            new_sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            new_sock.setblocking(False)
         except OSError:
-            s.close()
+            new_sock.close()
             raise
-        self.sock = s
+        self.sock = new_sock
 
     def send(self, message: bytes, dest: str, ifindex: int, source: str | None, ttl: int) -> None:
         """Send `message` out of `ifindex` (multicast, broadcast and unicast alike) with IP TTL `ttl`."""
@@ -306,24 +306,24 @@ class PacketSocket:
         self.ifname = ifname
         self.ifindex = socket.if_nametoindex(ifname)
         self.mac = interface_mac(ifname)
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+        new_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
         try:
             program = bpf_filter(udp434, icmp_types)
             buf = ctypes.create_string_buffer(program, len(program))  # the kernel copies it
             fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(buf))
-            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+            new_sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
             try:
-                s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+                new_sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             except OSError:
                 pass  # kernel < 4.20: outgoing frames are dropped by pkttype below
-            s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
-            _big_rcvbuf(s)
-            s.bind((ifname, ETH_P_IP))
-            s.setblocking(False)
+            new_sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            _big_rcvbuf(new_sock)
+            new_sock.bind((ifname, ETH_P_IP))
+            new_sock.setblocking(False)
         except OSError:
-            s.close()
+            new_sock.close()
             raise
-        self.sock = s
+        self.sock = new_sock
         self._drain()  # frames queued between socket() and the filter attaching
 
     def _drain(self) -> None:
