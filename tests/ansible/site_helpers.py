@@ -23,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,21 @@ class SiteLab:
                         "-n", "-U", "-c", str(count), "-w", str(pcap), "udp dst port 434"],
                        capture_output=True, check=False, timeout=timeout + 10)
         return [spi for payload in udp_payloads(pcap) if (spi := mhae_spi(payload)) is not None]
+
+
+def mixed_lab(tmp: Path, prefix: str, ios_hosts: list[str]) -> Iterator[SiteLab]:
+    """A one-node lab whose `ios_hosts` are IOS-like routers, up for a module's tests and torn down after; then no
+    key may have shown in any playbook's output (a module fixture: `yield from sh.mixed_lab(...)`)."""
+    lab = SiteLab(tmp, prefix, mobile_nodes=1)
+    lab.lab_vars += ["-e", json.dumps({"lab_ios_like_hosts": ios_hosts})]
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.teardown()
+    for output in lab.outputs:
+        for key in lab.all_keys():
+            assert key not in output, "a key in a playbook's output"
 
 
 def udp_payloads(pcap: Path) -> list[bytes]:
