@@ -31,8 +31,7 @@ from mipd.protocol.config import (
 )
 from mipd.protocol.filters import ACTIONS, FilterRule, HostSet, RegistrationFilters, RuleList
 from mipd.protocol.foreign_agent import validate_config as validate_foreign_agent
-from mipd.runtime import schema as s
-from mipd.runtime import yamlfile
+from mipd.runtime import schema, yamlfile
 from mipd.runtime.radius_config import RadiusSettings, read_radius, read_secrets
 from mipd.runtime.schema import ConfigError, Section
 from mipd.security import ALGORITHMS, REPLAY_METHODS, SPI_MIN, SecurityAssociation, SecurityAssociations, parse_key
@@ -129,7 +128,7 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     warnings: list[str] = []
 
     def file_path(sec: Section, name: str, default: str | None) -> str | None:
-        value = sec.get(name, s.file_path, default)
+        value = sec.get(name, schema.file_path, default)
         return None if value is None else os.path.normpath(os.path.join(base, value))
 
     for role in ROLES:
@@ -174,10 +173,10 @@ def _load(path: str, check_key_permissions: bool) -> Config:
         keys_file=keys_file,
         control_socket=file_path(top, "control_socket", DEFAULT_CONTROL_SOCKET) or DEFAULT_CONTROL_SOCKET,
         state_db=file_path(top, "state_db", DEFAULT_STATE_DB) or DEFAULT_STATE_DB,
-        state_sync=top.get("state_sync", s.choice, "normal", STATE_SYNC),
-        dataplane_backend=dp.get("backend", s.choice, "auto", DATAPLANE_BACKENDS),
-        tun=dp.get("tun", s.ifname, "mip0"),
-        log_level=log.get("level", s.choice, "info", LOG_LEVELS),
+        state_sync=top.get("state_sync", schema.choice, "normal", STATE_SYNC),
+        dataplane_backend=dp.get("backend", schema.choice, "auto", DATAPLANE_BACKENDS),
+        tun=dp.get("tun", schema.ifname, "mip0"),
+        log_level=log.get("level", schema.choice, "info", LOG_LEVELS),
         log_file=file_path(log, "file", None),
         home_agent=ha,
         foreign_agent=fa,
@@ -200,27 +199,28 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
     if not home_networks and not virtual_networks:
         raise ConfigError(sec.at("home_networks"), "at least one home network (or virtual network) is needed")
     mobile_hosts = sec.get("mobile_hosts", _host_set, HostSet())
-    address = sec.get("address", s.ipv4)
-    nai_hosts = sec.get("nai_hosts", lambda v, p: _nai_hosts(v, p, address, home_networks + virtual_networks), ())
+    address = sec.get("address", schema.ipv4)
+    networks = home_networks + virtual_networks
+    nai_hosts = sec.get("nai_hosts", lambda item, at: _nai_hosts(item, at, address, networks), ())
     if not mobile_hosts.entries and not nai_hosts:
         warnings.append(f"{sec.at('mobile_hosts')}: empty, every registration will be refused (code 129)")
     filters = sec.section("filters", ("care_of", "roaming"))
-    reverse = sec.get("reverse_tunnel", s.boolean, True)
-    mandatory = sec.get("reverse_tunnel_mandatory", s.boolean, False)
+    reverse = sec.get("reverse_tunnel", schema.boolean, True)
+    mandatory = sec.get("reverse_tunnel_mandatory", schema.boolean, False)
     if mandatory and not reverse:
         raise ConfigError(sec.at("reverse_tunnel_mandatory"), "true needs reverse_tunnel: true")
     adv = sec.section("advertisement", HA_ADV_KEYS)
     interval, lifetime = _advert_timing(adv, 5.0, 15)
     return HomeAgentConfig(
         address=address,
-        interface=sec.get("interface", s.ifname),
+        interface=sec.get("interface", schema.ifname),
         home_networks=home_networks,
         virtual_networks=virtual_networks,
         mobile_hosts=mobile_hosts,
         nai_hosts=nai_hosts,
-        max_lifetime=sec.get("max_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
-        simultaneous_bindings=sec.get("simultaneous_bindings", s.integer, 0, 0, 255),
-        binding_limit=sec.get("binding_limit", s.integer, 0, 0),
+        max_lifetime=sec.get("max_lifetime", schema.integer, 1800, 1, LIFETIME_MAX),
+        simultaneous_bindings=sec.get("simultaneous_bindings", schema.integer, 0, 0, 255),
+        binding_limit=sec.get("binding_limit", schema.integer, 0, 0),
         reverse_tunnel=reverse,
         reverse_tunnel_mandatory=mandatory,
         encapsulations=sec.get("encapsulations", _encapsulations, frozenset(ENCAPSULATIONS)),
@@ -228,7 +228,7 @@ def _home_agent(value: object, path: str, warnings: list[str]) -> HomeAgentConfi
             care_of=filters.get("care_of", _rule_list, RuleList()),
             roaming=filters.get("roaming", _rule_list, RuleList()),
         ),
-        advertise=adv.get("enabled", s.boolean, True),
+        advertise=adv.get("enabled", schema.boolean, True),
         advertisement_interval=interval,
         advertisement_lifetime=lifetime,
         advertisement_code=adv.get("code", _adv_code, 16),
@@ -245,16 +245,16 @@ def _foreign_agent(value: object, path: str, warnings: list[str]) -> ForeignAgen
         advertisement_interval=interval,
         advertisement_lifetime=lifetime,
         advertisement_code=adv.get("code", _adv_code, 16),
-        advertise_broadcast=adv.get("broadcast", s.boolean, False),
-        advertise_prefix_lengths=adv.get("prefix_lengths", s.boolean, True),
-        challenge=adv.get("challenge", s.boolean, False),
-        registration_lifetime=sec.get("registration_lifetime", s.integer, 1800, 1, LIFETIME_MAX),
-        registration_required=sec.get("registration_required", s.boolean, False),
+        advertise_broadcast=adv.get("broadcast", schema.boolean, False),
+        advertise_prefix_lengths=adv.get("prefix_lengths", schema.boolean, True),
+        challenge=adv.get("challenge", schema.boolean, False),
+        registration_lifetime=sec.get("registration_lifetime", schema.integer, 1800, 1, LIFETIME_MAX),
+        registration_required=sec.get("registration_required", schema.boolean, False),
         reverse_tunnel=sec.get("reverse_tunnel", _reverse_mode, "offered"),
         encapsulations=sec.get("encapsulations", _encapsulations, frozenset(ENCAPSULATIONS)),
-        visitor_limit=sec.get("visitor_limit", s.integer, 0, 0),
-        pending_limit=sec.get("pending_limit", s.integer, 5, 0),
-        pending_timeout=sec.get("pending_timeout", s.number, 7.0, 0.0, 3600.0, True),
+        visitor_limit=sec.get("visitor_limit", schema.integer, 0, 0),
+        pending_limit=sec.get("pending_limit", schema.integer, 5, 0),
+        pending_timeout=sec.get("pending_timeout", schema.number, 7.0, 0.0, 3600.0, True),
         filters=RegistrationFilters(home_agents=sec.section("filters", ("home_agents",)).get(
             "home_agents", _rule_list, RuleList())),
     )
@@ -267,28 +267,28 @@ def _foreign_agent(value: object, path: str, warnings: list[str]) -> ForeignAgen
 
 def _mobile_node(value: object, path: str, warnings: list[str]) -> MobileNodeConfig:
     sec = Section(value, path, MN_KEYS)
-    lifetime = sec.get("lifetime", s.integer, 1800, 1, LIFETIME_MAX)
-    margin = sec.get("reregister_margin", s.integer, 10, 0, LIFETIME_MAX)
+    lifetime = sec.get("lifetime", schema.integer, 1800, 1, LIFETIME_MAX)
+    margin = sec.get("reregister_margin", schema.integer, 10, 0, LIFETIME_MAX)
     if lifetime != LIFETIME_MAX and margin >= lifetime:
         raise ConfigError(sec.at("reregister_margin"), f"{margin} must be shorter than lifetime ({lifetime})")
-    solicit = sec.get("solicit_interval", s.number, 1.0, 0.0, 3600.0, True)
-    cap = sec.get("max_retransmit_interval", s.number, 32.0, 0.0, 3600.0, True)
+    solicit = sec.get("solicit_interval", schema.number, 1.0, 0.0, 3600.0, True)
+    cap = sec.get("max_retransmit_interval", schema.number, 32.0, 0.0, 3600.0, True)
     if cap < solicit:
         raise ConfigError(sec.at("max_retransmit_interval"), f"{cap:g} is shorter than solicit_interval ({solicit:g})")
-    home_address = sec.get("home_address", s.ipv4)
-    home_agent = sec.get("home_agent", s.ipv4)
+    home_address = sec.get("home_address", schema.ipv4)
+    home_agent = sec.get("home_agent", schema.ipv4)
     if home_address == home_agent:
         raise ConfigError(sec.at("home_agent"), "is the mobile node's own home address")
     return MobileNodeConfig(
         home_address=home_address,
         home_agent=home_agent,
-        home_prefix_length=sec.get("home_prefix_length", s.integer, 24, 1, 32),
-        home_gateway=sec.get("home_gateway", s.ipv4, None),
-        nai=sec.get("nai", s.nai, None),
+        home_prefix_length=sec.get("home_prefix_length", schema.integer, 24, 1, 32),
+        home_gateway=sec.get("home_gateway", schema.ipv4, None),
+        nai=sec.get("nai", schema.nai, None),
         interfaces=sec.get("interfaces", _ifnames),
-        colocated=sec.get("colocated", s.boolean, False),
-        reverse_tunnel=sec.get("reverse_tunnel", s.boolean, False),
-        encapsulation=sec.get("encapsulation", s.choice, "ipip", ENCAPSULATIONS),
+        colocated=sec.get("colocated", schema.boolean, False),
+        reverse_tunnel=sec.get("reverse_tunnel", schema.boolean, False),
+        encapsulation=sec.get("encapsulation", schema.choice, "ipip", ENCAPSULATIONS),
         lifetime=lifetime,
         reregister_margin=margin,
         solicit_interval=solicit,
@@ -303,14 +303,14 @@ def _limits(sec: Section, warnings: list[str]) -> Limits:
     replies = sec.section("denial_replies", RATE_KEYS)
     lines = sec.section("denial_log_lines", RATE_KEYS)
     limits = Limits(
-        message_size=sec.get("message_size", s.integer, default.message_size, MIN_MESSAGE_SIZE, 65535),
-        extensions=sec.get("extensions", s.integer, default.extensions, 2, 255),
-        denial_replies_per_source=replies.get("per_source", s.number, default.denial_replies_per_source, 0.0),
-        denial_replies_total=replies.get("total", s.number, default.denial_replies_total, 0.0),
-        denial_logs_per_source=lines.get("per_source", s.number, default.denial_logs_per_source, 0.0),
-        denial_logs_total=lines.get("total", s.number, default.denial_logs_total, 0.0),
-        source_rate=sec.get("source_rate", s.number, default.source_rate, 0.0),
-        source_block_time=sec.get("source_block_time", s.number, default.source_block_time, 0.0, 86400.0),
+        message_size=sec.get("message_size", schema.integer, default.message_size, MIN_MESSAGE_SIZE, 65535),
+        extensions=sec.get("extensions", schema.integer, default.extensions, 2, 255),
+        denial_replies_per_source=replies.get("per_source", schema.number, default.denial_replies_per_source, 0.0),
+        denial_replies_total=replies.get("total", schema.number, default.denial_replies_total, 0.0),
+        denial_logs_per_source=lines.get("per_source", schema.number, default.denial_logs_per_source, 0.0),
+        denial_logs_total=lines.get("total", schema.number, default.denial_logs_total, 0.0),
+        source_rate=sec.get("source_rate", schema.number, default.source_rate, 0.0),
+        source_block_time=sec.get("source_block_time", schema.number, default.source_block_time, 0.0, 86400.0),
     )
     if limits.message_size < LARGEST_REQUEST:
         warnings.append(f"{sec.at('message_size')}: {limits.message_size} bytes refuses a request with a long NAI "
@@ -322,21 +322,21 @@ def _limits(sec: Section, warnings: list[str]) -> Limits:
 
 
 def _prefixes(value: object, path: str) -> tuple[str, ...]:
-    return s.items(value, path, s.prefix)
+    return schema.items(value, path, schema.prefix)
 
 
 def _ifnames(value: object, path: str) -> tuple[str, ...]:
-    return s.items(value, path, s.ifname, min_items=1)
+    return schema.items(value, path, schema.ifname, min_items=1)
 
 
 def _encapsulations(value: object, path: str) -> frozenset[str]:
-    return frozenset(s.items(value, path, lambda v, p: s.choice(v, p, ENCAPSULATIONS), min_items=1))
+    return frozenset(schema.items(value, path, lambda item, at: schema.choice(item, at, ENCAPSULATIONS), min_items=1))
 
 
 def _advert_timing(adv: Section, interval: float, lifetime: int) -> tuple[float, int]:
     """(interval, lifetime) of agent advertisements, checked by the agents' own rule (RFC 5944 §2.1)."""
-    lifetime = adv.get("lifetime", s.integer, lifetime, 1, LIFETIME_MAX)
-    interval = adv.get("interval", s.number, interval, 0.0, None, True)
+    lifetime = adv.get("lifetime", schema.integer, lifetime, 1, LIFETIME_MAX)
+    interval = adv.get("interval", schema.number, interval, 0.0, None, True)
     try:
         check_timing(interval, lifetime)
     except TimingError as e:
@@ -346,14 +346,15 @@ def _advert_timing(adv: Section, interval: float, lifetime: int) -> tuple[float,
 
 def _adv_code(value: object, path: str) -> int:
     if value not in (0, 16) or isinstance(value, bool):
-        raise ConfigError(path, f"must be 16 (mobility agent only) or 0 (also a router), got {s.VALUE}", value=value)
+        raise ConfigError(path, f"must be 16 (mobility agent only) or 0 (also a router), got {schema.VALUE}",
+                          value=value)
     return value  # type: ignore[return-value]
 
 
 def _reverse_mode(value: object, path: str) -> str:
     if value is False:  # YAML reads a bare `off` as false
         return "off"
-    return s.choice(value, path, REVERSE_TUNNEL_MODES)
+    return schema.choice(value, path, REVERSE_TUNNEL_MODES)
 
 
 def _host_entry(value: object, path: str) -> str:
@@ -365,11 +366,11 @@ def _host_entry(value: object, path: str) -> str:
         except ValueError:
             pass
     raise ConfigError(path, "must be an address, range a.b.c.d-e.f.g.h, prefix a.b.c.d/len or NAI pattern "
-                      f"(user@realm, * allowed), got {s.VALUE}", value=value)
+                      f"(user@realm, * allowed), got {schema.VALUE}", value=value)
 
 
 def _host_set(value: object, path: str) -> HostSet:
-    return HostSet(s.items(value, path, _host_entry))
+    return HostSet(schema.items(value, path, _host_entry))
 
 
 def _nai_hosts(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> tuple[NaiHost, ...]:
@@ -378,15 +379,15 @@ def _nai_hosts(value: object, path: str, ha_address: str, networks: tuple[str, .
     Every address must lie in a home or virtual network and be neither the home agent's address nor
     a network's network or broadcast address (those are never bound); no address is held by two NAIs.
     """
-    hosts = s.items(value, path, lambda v, p: _nai_host(v, p, ha_address, networks), unique=False)
+    hosts = schema.items(value, path, lambda item, at: _nai_host(item, at, ha_address, networks), unique=False)
     holders: dict[str, str] = {}
     for i, host in enumerate(hosts):
-        where = s.join(path, i)
+        where = schema.join(path, i)
         if host.nai.lower() in holders.values():
-            raise ConfigError(s.join(where, "nai"), f"{host.nai} is listed twice")
+            raise ConfigError(schema.join(where, "nai"), f"{host.nai} is listed twice")
         for j, home in enumerate(host.home_addresses):
             if home in holders:
-                raise ConfigError(s.join(s.join(where, "home_addresses"), j),
+                raise ConfigError(schema.join(schema.join(where, "home_addresses"), j),
                                   f"{home} is already held by {holders[home]}")
             holders[home] = host.nai.lower()
     return hosts
@@ -394,16 +395,18 @@ def _nai_hosts(value: object, path: str, ha_address: str, networks: tuple[str, .
 
 def _nai_host(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> NaiHost:
     sec = Section(value, path, NAI_HOST_KEYS)
-    nai = sec.get("nai", s.nai)
+    nai = sec.get("nai", schema.nai)
     if "*" in nai or "?" in nai:
         raise ConfigError(sec.at("nai"), "must be one NAI, not a pattern (patterns belong in mobile_hosts)")
-    homes = sec.get("home_addresses", lambda v, p: s.items(v, p, lambda a, q: _home_address(a, q, ha_address,
-                                                                                             networks), min_items=1))
+    def home_address(item: object, at: str) -> str:
+        return _home_address(item, at, ha_address, networks)
+
+    homes = sec.get("home_addresses", lambda item, at: schema.items(item, at, home_address, min_items=1))
     return NaiHost(nai, homes)
 
 
 def _home_address(value: object, path: str, ha_address: str, networks: tuple[str, ...]) -> str:
-    address = s.ipv4(value, path)
+    address = schema.ipv4(value, path)
     ip = ipaddress.IPv4Address(address)
     nets = [ipaddress.IPv4Network(n, strict=False) for n in networks]
     if address == ha_address:
@@ -417,48 +420,48 @@ def _home_address(value: object, path: str, ha_address: str, networks: tuple[str
 
 def _rule(value: object, path: str) -> FilterRule:
     sec = Section(value, path, RULE_KEYS)
-    action = sec.get("action", s.choice, None, ACTIONS)
+    action = sec.get("action", schema.choice, None, ACTIONS)
     if action is None:
         raise ConfigError(sec.at("action"), "is required (permit or deny)")
     if sec.has("prefix") == sec.has("nai"):
         raise ConfigError(path, "needs exactly one of prefix or nai")
     if sec.has("prefix"):
         return FilterRule(action, prefix=sec.get("prefix", _prefix_or_address))
-    return FilterRule(action, nai=sec.get("nai", s.string, None, 255))
+    return FilterRule(action, nai=sec.get("nai", schema.string, None, 255))
 
 
 def _prefix_or_address(value: object, path: str) -> str:
     if isinstance(value, str) and "/" not in value:
-        return s.ipv4(value, path) + "/32"
-    return s.prefix(value, path)
+        return schema.ipv4(value, path) + "/32"
+    return schema.prefix(value, path)
 
 
 def _rule_list(value: object, path: str) -> RuleList:
     sec = Section(value, path, RULES_KEYS)
     return RuleList(
-        rules=sec.get("rules", lambda v, p: s.items(v, p, _rule, unique=False), ()),
-        default=sec.get("default", s.choice, "permit", ACTIONS),
+        rules=sec.get("rules", lambda item, at: schema.items(item, at, _rule, unique=False), ()),
+        default=sec.get("default", schema.choice, "permit", ACTIONS),
     )
 
 
 def _served_interface(value: object, path: str) -> ServedInterface:
     sec = Section(value, path, IFACE_KEYS)
-    address = sec.get("address", s.ipv4)
+    address = sec.get("address", schema.ipv4)
     return ServedInterface(
-        name=sec.get("name", s.ifname),
+        name=sec.get("name", schema.ifname),
         address=address,
-        prefix_length=sec.get("prefix_length", s.integer, 24, 1, 32),
-        care_of_addresses=sec.get("care_of_addresses", lambda v, p: s.items(v, p, s.ipv4, min_items=1),
-                                  (address,)),
+        prefix_length=sec.get("prefix_length", schema.integer, 24, 1, 32),
+        care_of_addresses=sec.get("care_of_addresses",
+                                  lambda item, at: schema.items(item, at, schema.ipv4, min_items=1), (address,)),
     )
 
 
 def _served_interfaces(value: object, path: str) -> tuple[ServedInterface, ...]:
-    interfaces = s.items(value, path, _served_interface, min_items=1)
+    interfaces = schema.items(value, path, _served_interface, min_items=1)
     names: set[str] = set()
     for i, iface in enumerate(interfaces):
         if iface.name in names:
-            raise ConfigError(s.join(s.join(path, i), "name"), f"interface {iface.name!r} is listed twice")
+            raise ConfigError(schema.join(schema.join(path, i), "name"), f"interface {iface.name!r} is listed twice")
         names.add(iface.name)
     return interfaces
 
@@ -496,35 +499,35 @@ def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], t
     secrets = read_secrets(top.raw("radius_secrets"), "radius_secrets") if top.has("radius_secrets") else {}
     entries = top.raw("security_associations", [])
     if not isinstance(entries, list):
-        raise ConfigError("security_associations", f"must be a list, got {s.VALUE}", value=entries)
+        raise ConfigError("security_associations", f"must be a list, got {schema.VALUE}", value=entries)
     sas = SecurityAssociations()
     limited: dict[tuple[str, int], tuple[str, ...]] = {}
     for i, entry in enumerate(entries):
-        where = s.join("security_associations", i)
+        where = schema.join("security_associations", i)
         sa = _security_association(entry, where)
         if sas.get(sa.peer, sa.spi) is not None:
-            raise ConfigError(s.join(where, "spi"), f"peer {sa.peer} already has an SA with SPI {sa.spi}")
+            raise ConfigError(schema.join(where, "spi"), f"peer {sa.peer} already has an SA with SPI {sa.spi}")
         sas.add(sa)
         if isinstance(entry, dict) and entry.get("roles") is not None:
-            limited[(sa.peer, sa.spi)] = s.items(entry["roles"], s.join(where, "roles"),
-                                                 lambda v, p: s.choice(v, p, ROLES), min_items=1)
+            limited[(sa.peer, sa.spi)] = schema.items(entry["roles"], schema.join(where, "roles"),
+                                                 lambda item, at: schema.choice(item, at, ROLES), min_items=1)
     yamlfile.release(entries)  # in chunks: a reload thread must not hold the GIL for long
     return sas, limited, secrets
 
 
 def _spi(value: object, path: str) -> int:
-    if s.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
-        raise ConfigError(path, f"0-{SPI_MIN - 1} are reserved (RFC 5944 §1.6), got {s.VALUE}", value=value)
-    return s.integer(value, path, SPI_MIN, SPI_MAX)
+    if schema.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
+        raise ConfigError(path, f"0-{SPI_MIN - 1} are reserved (RFC 5944 §1.6), got {schema.VALUE}", value=value)
+    return schema.integer(value, path, SPI_MIN, SPI_MAX)
 
 
 def _peer(value: object, path: str) -> str:
     if isinstance(value, str) and "@" in value:
-        return s.nai(value, path)
+        return schema.nai(value, path)
     try:
-        return s.ipv4(value, path)
+        return schema.ipv4(value, path)
     except ConfigError:
-        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {s.VALUE}",
+        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {schema.VALUE}",
                           value=value) from None
 
 
@@ -532,7 +535,7 @@ def _security_association(value: object, path: str) -> SecurityAssociation:
     sec = Section(value, path, SA_KEYS)
     peer = sec.get("peer", _peer)
     spi = sec.get("spi", _spi)
-    form = sec.get("key_format", s.choice, "hex", KEY_FORMS)
+    form = sec.get("key_format", schema.choice, "hex", KEY_FORMS)
     raw_key = sec.raw("key")  # never passed to describe(): a key value must not reach any message
     if not isinstance(raw_key, str):
         kind = "number" if isinstance(raw_key, (int, float)) else "non-string"
@@ -545,10 +548,10 @@ def _security_association(value: object, path: str) -> SecurityAssociation:
         peer=peer,
         spi=spi,
         key=key,
-        algorithm=sec.get("algorithm", s.choice, "hmac-md5", ALGORITHMS),
-        replay=sec.get("replay", s.choice, "timestamp", REPLAY_METHODS),
-        replay_window=sec.get("replay_window", s.integer, 7, 1, 3600),
-        fallback=sec.get("fallback", s.boolean, False),
+        algorithm=sec.get("algorithm", schema.choice, "hmac-md5", ALGORITHMS),
+        replay=sec.get("replay", schema.choice, "timestamp", REPLAY_METHODS),
+        replay_window=sec.get("replay_window", schema.integer, 7, 1, 3600),
+        fallback=sec.get("fallback", schema.boolean, False),
     )
 
 
