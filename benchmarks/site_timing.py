@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Wall time of playbooks/site.yml on the namespace lab, and of its second (no-change) run, per host.
 
-    .venv/bin/python benchmarks/site_timing.py [--mobile-nodes N] [--forks F]
+    .venv/bin/python benchmarks/site_timing.py [--mobile-nodes N [N ...]] [--forks F] [--ios-like HOST ...]
+                                               [--rotate]
 
 Brings up a lab of its own (playbooks/lab_up.yml: ha, fa1, fa2, rt, cn and N mobile nodes; prefix
 ``mbench<pid>``, its own management network, inventory and state directory), roams mn1 to visit1 and
@@ -12,6 +13,11 @@ times come from a small callback plugin (written to a temporary directory) that 
 start and result. The first run includes building the agent's wheel on the controller (a fresh cache)
 and making each host's virtualenv. Checks that the second run changed nothing and that verify.yml
 passes, then removes the lab (lab_down.yml). Needs root, sshd, tcpdump (tests/ansible/site_helpers.py).
+With several --mobile-nodes values it builds one lab per value (fleets of N + 3 agent hosts: 7, 22 and
+47 mobile nodes make the issue's 10, 25 and 50) and ends with a table of how wall time per host and
+tasks per host grow with the fleet. --ios-like makes those hosts IOS-like routers (the simulator with
+a real mipd behind its CLI; e.g. `--ios-like ha fa2` for a mixed fleet); --rotate also times one
+rotate_keys.yml run (every MN-HA and FA-HA key, with overlap).
 Prints figures, asserts nothing else.
 """
 
@@ -90,13 +96,14 @@ class CallbackModule(CallbackBase):
 '''
 
 
-def timed(lab: sh.SiteLab, plugins: Path, name: str, *args: str) -> tuple[float, dict, dict]:
-    """Run site.yml with the timing callback: (wall seconds, recap per host, callback figures)."""
+def timed(lab: sh.SiteLab, plugins: Path, name: str, playbook: str = "site.yml",
+          **kw: object) -> tuple[float, dict, dict]:
+    """Run a playbook with the timing callback: (wall seconds, recap per host, callback figures)."""
     out = plugins / f"{name}.json"
     lab.env.update({"ANSIBLE_CALLBACK_PLUGINS": str(plugins), "ANSIBLE_CALLBACKS_ENABLED": "mip_host_timer",
                     "MIP_HOST_TIMES": str(out)})
     start = time.monotonic()
-    proc, recap = lab.ok("site.yml", *args)
+    proc, recap = lab.ok(playbook, **kw)
     wall = time.monotonic() - start
     return wall, recap, json.loads(out.read_text())
 
@@ -110,40 +117,78 @@ def report(title: str, wall: float, recap: dict, figures: dict) -> None:
         print(f"  {host:<6} {f['span']:>7.1f} {f['busy']:>12.1f} {f['tasks']:>6} {changed!s:>8}")
 
 
+def per_host(run: tuple[float, dict, dict]) -> tuple[float, float]:
+    """(wall seconds per host, tasks per host) of a timed run, over the hosts that ran tasks."""
+    hosts = run[2]["hosts"]
+    count = max(1, len(hosts))
+    return run[0] / count, sum(h["tasks"] for h in hosts.values()) / count
+
+
+def measure(tmp_path: Path, plugins: Path, mobile_nodes: int, args: argparse.Namespace) -> dict[str, object]:
+    """One lab of `mobile_nodes` nodes: its site.yml runs (and rotate_keys.yml), printed; the summary row."""
+    (tmp_path / f"lab{mobile_nodes}").mkdir()
+    lab = sh.SiteLab(tmp_path / f"lab{mobile_nodes}", f"mb{os.getpid() % 100_000}n{mobile_nodes}",
+                     mobile_nodes=mobile_nodes)
+    lab.env["ANSIBLE_FORKS"] = str(args.forks)
+    if args.ios_like:
+        lab.lab_vars += ["-e", json.dumps({"lab_ios_like_hosts": args.ios_like})]
+    row: dict[str, object] = {"mobile_nodes": mobile_nodes}
+    try:
+        start = time.monotonic()
+        lab.up()
+        lab.roam("mn1", "visit1")
+        if mobile_nodes > 1:
+            lab.roam("mn2", "visit2")
+        row["hosts"] = len(lab.hosts())
+        print(f"\nlab up with {row['hosts']} agent hosts (+ rt, cn; IOS-like: {', '.join(args.ios_like) or 'none'}) "
+              f"in {time.monotonic() - start:.1f} s; ssh pipelining on, {args.forks} forks, {os.cpu_count()} CPUs")
+        first = timed(lab, plugins, f"first{mobile_nodes}")
+        report("site.yml, first run (fresh hosts: wheel build, virtualenvs, configuration, start)", *first)
+        second = timed(lab, plugins, f"second{mobile_nodes}")
+        report("site.yml, second run (no change)", *second)
+        row["first"], row["second"] = per_host(first), per_host(second)
+        row["unchanged"] = all(r["changed"] == 0 for r in second[1].values())
+        if args.rotate:
+            rotated = timed(lab, plugins, f"rotate{mobile_nodes}", "rotate_keys.yml",
+                            inventories=(lab.inventory, lab.keys_inventory, lab.next_inventory))
+            report("rotate_keys.yml", *rotated)
+            row["rotate"] = rotated[0]
+        lab.env.pop("ANSIBLE_CALLBACKS_ENABLED")
+        row["verified"] = lab.playbook("verify.yml").returncode == 0
+        print(f"\nsecond run changed nothing: {row['unchanged']}; verify.yml passed: {row['verified']}")
+    finally:
+        lab.teardown()
+    return row
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mobile-nodes", type=int, default=2, help="mobile nodes in the lab (default 2)")
+    p.add_argument("--mobile-nodes", type=int, nargs="+", default=[2],
+                   help="mobile nodes in the lab; several values: one lab each (default 2)")
     p.add_argument("--forks", type=int, default=10, help="ansible forks (default 10)")
+    p.add_argument("--ios-like", nargs="*", default=[], metavar="HOST",
+                   help="hosts of the lab made IOS-like routers (ha, fa1, fa2, mnN)")
+    p.add_argument("--rotate", action="store_true", help="also time one rotate_keys.yml run")
     args = p.parse_args()
     why = sh.unavailable()
     if why is not None:
         print(f"site_timing: skipped ({why})")
         return 0
+    rows = []
     with tempfile.TemporaryDirectory(prefix="mip-site-timing-") as tmp:
         tmp_path = Path(tmp)
         plugins = tmp_path / "callback_plugins"
         plugins.mkdir()
         (plugins / "mip_host_timer.py").write_text(CALLBACK)
-        lab = sh.SiteLab(tmp_path, f"mbench{os.getpid() % 1_000_000}", mobile_nodes=args.mobile_nodes)
-        lab.env["ANSIBLE_FORKS"] = str(args.forks)
-        try:
-            start = time.monotonic()
-            lab.up()
-            lab.roam("mn1", "visit1")
-            if args.mobile_nodes > 1:
-                lab.roam("mn2", "visit2")
-            print(f"lab up with {len(lab.hosts())} agent hosts (+ rt, cn) in {time.monotonic() - start:.1f} s; "
-                  f"ssh pipelining on, {args.forks} forks, {os.cpu_count()} CPUs")
-            first = timed(lab, plugins, "first")
-            report("site.yml, first run (fresh hosts: wheel build, virtualenvs, configuration, start)", *first)
-            second = timed(lab, plugins, "second")
-            report("site.yml, second run (no change)", *second)
-            unchanged = all(r["changed"] == 0 for r in second[1].values())
-            lab.env.pop("ANSIBLE_CALLBACKS_ENABLED")
-            verified = lab.playbook("verify.yml").returncode == 0
-            print(f"\nsecond run changed nothing: {unchanged}; verify.yml passed: {verified}")
-        finally:
-            lab.teardown()
+        for mobile_nodes in args.mobile_nodes:
+            rows.append(measure(tmp_path, plugins, mobile_nodes, args))
+    print("\nhow it grows with the fleet (per host: wall time of the run / hosts that ran tasks)")
+    print(f"  {'hosts':>5} {'first s/host':>13} {'tasks/host':>11} {'no-change s/host':>17} {'tasks/host':>11}"
+          f" {'rotate s':>9}")
+    for row in rows:
+        (first_s, first_t), (second_s, second_t) = row["first"], row["second"]  # type: ignore[misc]
+        rotate = f"{row['rotate']:.1f}" if "rotate" in row else "-"
+        print(f"  {row['hosts']:>5} {first_s:>13.1f} {first_t:>11.1f} {second_s:>17.1f} {second_t:>11.1f} {rotate:>9}")
     return 0
 
 
