@@ -16,6 +16,11 @@ remembered for `negative_lifetime` seconds (negative cache). An SA fetched for i
 (`HomeAgentConfig.holds`, RFC 2794). Cached SAs live until the node's binding ends (`cache_lifetime`
 None, IOS ``load-sa``) or a fixed time, refreshed in the background when used within
 `refresh_margin` of that; while the AAA server is unreachable a cached SA stays in use.
+
+The foreign agent uses the same cache for its FA-HA SAs (RFC 5944 §3.7.2.2, §3.5.4), keyed by the
+home agent's address (`subject` "home_agent" names it in the log lines); `hold` tells it whether the
+request waits (HELD), was dropped by a bound (DROPPED, the node retransmits) or met a recent failure
+(NEGATIVE), so it can apply its own policy for a home agent it has no SA with.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mipd.protocol.actions import Action, ArmTimer, Log
-from mipd.protocol.ratelimit import TokenBucket
+from mipd.protocol.ratelimit import OncePerInterval, TokenBucket
 from mipd.security import SecurityAssociation, fingerprint
 
 SWEEP_TIMER = "aaa-sweep"
@@ -33,6 +38,7 @@ SWEEP_INTERVAL = 30.0  # seconds between drops of expired cache and negative ent
 INFINITE = float("inf")
 ACCEPT, REJECT, UNREACHABLE, MALFORMED = "accept", "reject", "unreachable", "malformed"
 OUTCOMES = (ACCEPT, REJECT, UNREACHABLE, MALFORMED)
+HELD, DROPPED, NEGATIVE = "held", "dropped", "negative"  # what `hold` did with a request
 MAX_FAILURE_LOGS = 4096  # nodes whose last failure line is remembered (logged once per interval)
 
 
@@ -87,8 +93,10 @@ class _Pending:
 class AaaCache:
     """SAs fetched from AAA by identity, lookups in flight with the requests they hold, negative entries."""
 
-    def __init__(self, settings: AaaSettings, counters: Counter[str], now: float = 0.0) -> None:
+    def __init__(self, settings: AaaSettings, counters: Counter[str], now: float = 0.0,
+                 subject: str = "node") -> None:
         self.settings = settings
+        self.subject = subject  # what an identity names, in log lines: "node" (HA) or "home_agent" (FA)
         self.counters = counters
         self.outbox: list[Action] = []
         self._cached: dict[str, CachedSAs] = {}
@@ -96,7 +104,7 @@ class AaaCache:
         self._pending: dict[str, _Pending] = {}
         self._refreshing = 0
         self._negative: dict[str, float] = {}
-        self._logged: dict[str, float] = {}
+        self._failure_logs = OncePerInterval(settings.failure_log_interval, MAX_FAILURE_LOGS)
         self._rate = TokenBucket(settings.lookup_rate, max(1.0, settings.lookup_rate), now)
         self._sweep_at = INFINITE
 
@@ -126,32 +134,34 @@ class AaaCache:
 
     # ------------------------------------------------------------------ decisions
 
-    def hold(self, identity: str, item: Any, now: float) -> None:
-        """A request from `identity` that no SA authenticates yet: hold it for a lookup, or drop it (counted)."""
+    def hold(self, identity: str, item: Any, now: float) -> str:
+        """A request for `identity` that no SA authenticates yet: hold it for a lookup (HELD), or not (counted):
+        a lookup of it failed lately (NEGATIVE), or a bound is reached (DROPPED)."""
         s = self.settings
         until = self._negative.get(identity)
         if until is not None:
             if until > now:
                 self.counters["aaa.negative_cached"] += 1
-                return
+                return NEGATIVE
             del self._negative[identity]
         pending = self._pending.get(identity)
         if pending is not None:
             if len(pending.held) >= s.pending_per_node:
                 self.counters["aaa.held_over_limit"] += 1
-                return
+                return DROPPED
             pending.held.append(item)
             self.counters["aaa.lookup_shared"] += 1
-            return
+            return HELD
         if len(self._pending) + self._refreshing >= s.pending_lookups:
             self.counters["aaa.pending_full"] += 1
-            return
+            return DROPPED
         if not self._rate.take(now):
             self.counters["aaa.over_rate"] += 1
-            return
+            return DROPPED
         self._pending[identity] = _Pending([item])
         self.counters["aaa.lookup"] += 1
         self.outbox.append(LookupSA(identity))
+        return HELD
 
     def used(self, identity: str, now: float, bound_until: float | None) -> None:
         """An SA of `identity` authenticated a registration that leaves its bindings ending at `bound_until`
@@ -193,7 +203,7 @@ class AaaCache:
                 Log(
                     "aaa-sa-fetched",
                     {
-                        "node": identity,
+                        self.subject: identity,
                         "server": result.server,
                         "spis": [sa.spi for sa in result.sas],
                         "keys": [fingerprint(sa.key) for sa in result.sas],
@@ -233,7 +243,7 @@ class AaaCache:
                 self._drop(identity)
                 self.counters["aaa.expired"] += 1
         self._negative = {k: t for k, t in self._negative.items() if t > now}
-        self._logged = {k: t for k, t in self._logged.items() if t > now}
+        self._failure_logs.forget_expired(now)
         actions: list[Action] = []
         if self._cached or self._negative:
             self._sweep_at = now + SWEEP_INTERVAL
@@ -243,6 +253,7 @@ class AaaCache:
     def configure(self, settings: AaaSettings, now: float) -> None:
         self.settings = settings
         self._rate = TokenBucket(settings.lookup_rate, max(1.0, settings.lookup_rate), now)
+        self._failure_logs.interval = settings.failure_log_interval
 
     # ------------------------------------------------------------------ internals
 
@@ -261,25 +272,20 @@ class AaaCache:
             self.outbox.append(ArmTimer(SWEEP_TIMER, self._sweep_at))
 
     def _log_failure(self, result: LookupResult, held: int, now: float) -> None:
-        """One line per node and `failure_log_interval` (the rest are counted only)."""
-        if self._logged.get(result.identity, 0.0) > now:
+        """One line per identity and `failure_log_interval` (the rest are counted only)."""
+        if not self._failure_logs.due(result.identity, now):
             self.counters["aaa.failure_log_suppressed"] += 1
             return
-        if len(self._logged) >= MAX_FAILURE_LOGS:
-            self._logged = {k: t for k, t in self._logged.items() if t > now}
-            if len(self._logged) >= MAX_FAILURE_LOGS:
-                return
-        self._logged[result.identity] = now + self.settings.failure_log_interval
         level = "warning" if result.outcome in (MALFORMED, UNREACHABLE) else "info"
         self.outbox.append(
             Log(
                 "aaa-lookup-failed",
                 {
-                    "node": result.identity,
+                    self.subject: result.identity,
                     "outcome": result.outcome,
                     "server": result.server,
                     "reason": result.reason,
-                    "requests_refused": held,
+                    "requests_held": held,
                 },
                 level,
             )

@@ -167,6 +167,8 @@ class ForeignAgentConfig:
     pending_limit: int = 5  # §3.7.1: pending requests per FA; beyond -> 66; 0 = unlimited
     pending_timeout: float = 7.0  # §3.7.1: pending longer -> 78
     challenge: bool = False  # RFC 3012 challenges in advertisements
+    # §3.5.4, §3.7.2.2: relay registrations only with an FHAE; with no FA-HA SA for their home agent -> 65
+    require_fa_ha_auth: bool = False
     filters: RegistrationFilters = RegistrationFilters()
     limits: Limits = field(default=Limits(), compare=False)
 

@@ -16,9 +16,13 @@ The foreign agent
 - forgets a visitor whose lifetime ran out without sending anything (§3.7);
 - with `aaa` settings, fetches the FA-HA SA of a home agent it has none for from the AAA server
   (protocol/aaa.py, the same cache the home agent uses, keyed by the home agent's address): the
-  request waits for the lookup, then is relayed with its FHAE (§3.7.2.2); a refused or malformed
-  answer relays it without one (the home agent decides, §3.8.2.1 c), an unreachable server drops it
-  (the node retransmits). An SA fetched for a home agent authenticates that home agent only.
+  request waits for the lookup, then is relayed with its FHAE (§3.7.2.2, §3.5.4) and the home agent's
+  reply is checked with it (§3.7.3.1). An SA fetched for a home agent authenticates that home agent
+  only. While the server is unreachable a cached SA stays in use. With no SA at all (refused,
+  malformed, unreachable, or a lookup that failed within the negative lifetime) the request is relayed
+  without an FHAE (the home agent decides, §3.8.2.1 c) unless `require_fa_ha_auth` is set: then it is
+  refused with 65, administratively prohibited (§3.7.2.3), counted, and logged once per home agent
+  and interval. A lookup bound reached (protocol/aaa.py) drops the request: the node retransmits.
 
 Choices where the RFCs leave room are documented where they are made.
 """
@@ -32,7 +36,7 @@ from typing import Any
 
 from mipd.ipv4 import LIMITED_BROADCAST, UNSPECIFIED
 from mipd.protocol import codes
-from mipd.protocol.aaa import SWEEP_TIMER, UNREACHABLE, AaaCache, AaaSettings, LookupResult
+from mipd.protocol.aaa import NEGATIVE, SWEEP_TIMER, AaaCache, AaaSettings, LookupResult
 from mipd.protocol.actions import (
     Action,
     AddHostRoute,
@@ -57,7 +61,7 @@ from mipd.protocol.config import (
     ServedInterface,
     encap_for_flags,
 )
-from mipd.protocol.ratelimit import DenialGate
+from mipd.protocol.ratelimit import DenialGate, OncePerInterval
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import low32
 from mipd.wire import icmp
@@ -240,11 +244,13 @@ class _Discard(Exception):
 class _Denied(Exception):
     """Deny with `code` (§3.7.2.3); `lifetime` overrides the one copied from the request (69)."""
 
-    def __init__(self, code: int, reason: str, security: bool = False, lifetime: int | None = None) -> None:
+    def __init__(self, code: int, reason: str, security: bool = False, lifetime: int | None = None,
+                 logged: bool = True) -> None:
         self.code = code
         self.reason = reason
         self.security = security
         self.lifetime = lifetime
+        self.logged = logged  # False: the caller logs this kind of denial itself (no registration-denied line)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -399,7 +405,8 @@ class ForeignAgent:
         self.config = config
         self.sas = sas
         self.counters: Counter[str] = Counter()
-        self.aaa = AaaCache(aaa, self.counters) if aaa is not None else None  # FA-HA SAs from an AAA server
+        self.aaa = AaaCache(aaa, self.counters, subject="home_agent") if aaa is not None else None  # FA-HA SAs
+        self._missing_sa_logs = OncePerInterval((aaa or AaaSettings()).failure_log_interval)  # by home agent
         self._rng = rng
         self._ifaces = {i.name: i for i in config.interfaces}
         self._own = self._own_addresses(config)
@@ -461,12 +468,12 @@ class ForeignAgent:
                 self.counters["discard.oversize"] += 1
                 return []
             kind = reg.message_type(pkt.data)
-            if kind == reg.REQUEST:
-                return self._on_request(pkt, now) + (self.aaa.drain() if self.aaa is not None else [])
-            if kind == reg.REPLY:
-                return self._on_reply(pkt, now)
-            self.counters["discard.malformed"] += 1
-            return []
+            if kind not in (reg.REQUEST, reg.REPLY):
+                self.counters["discard.malformed"] += 1
+                return []
+            actions = self._on_request(pkt, now) if kind == reg.REQUEST else self._on_reply(pkt, now)
+            # lookups a request asked for; refreshes an accepted reply asked for (protocol/aaa.py)
+            return actions + (self.aaa.drain() if self.aaa is not None else [])
         except Exception as e:  # a bug must not take the agent down: count it and drop the packet
             self.counters["discard.internal_error"] += 1
             return [Log("internal-error", {"error": repr(e), "source": pkt.source}, "error")]
@@ -504,16 +511,14 @@ class ForeignAgent:
 
     def on_sa_lookup(self, result: LookupResult, now: float) -> list[Action]:
         """The outcome of a LookupSA for a home agent's FA-HA SA: relay the requests held for it, with an FHAE
-        when SAs came (§3.7.2.2), without one when the server refused or answered malformed; drop them when it
-        was unreachable (the nodes retransmit)."""
+        when SAs came (§3.7.2.2); with none, as `_relay_request` decides (without FHAE, or refused with 65)."""
         self._now = now
         if self.aaa is None:
             return []
-        held, accepted = self.aaa.on_result(result, now)
+        held, _accepted = self.aaa.on_result(result, now)
         actions = self.aaa.drain()
         for ctx in held:
-            if accepted or result.outcome != UNREACHABLE:
-                actions += self._relay_request(ctx, now, fetch=False)
+            actions += self._relay_request(ctx, now, fetch=False)
         return actions
 
     def drop_sas(self, identity: str | None) -> int:
@@ -831,16 +836,21 @@ class ForeignAgent:
         """§3.7.2.2: relay the bytes through the last authorization-enabling extension unchanged,
         drop what follows (extensions for us: MFAE, challenge, delivery style), add the FHAE when
         we share an SA with the home agent and the lifetime is not 0; then wait for the reply.
-        With `fetch` and an AAA server, a request to a home agent we have no SA with waits for its lookup."""
+        With `fetch` and an AAA server, a request to a home agent we have no SA with waits for its lookup;
+        with no SA at all it goes without FHAE, or is refused when `require_fa_ha_auth` (§3.5.4)."""
         req, mn = ctx.msg, ctx.mn
         colocated = bool(req.flags & reg.FLAG_D)
         coa = offered_care_of_addresses(ctx.iface)[0] if colocated else req.care_of_address
         payload = req.raw[: ctx.auth_end]
         ha_sas = self._ha_sas(req.home_agent)
-        if not ha_sas and fetch and self.aaa is not None and req.lifetime != reg.LIFETIME_DEREGISTER:
-            self.aaa.hold(req.home_agent, ctx, now)
-            return []
-        if ha_sas and req.lifetime != reg.LIFETIME_DEREGISTER:
+        registering = req.lifetime != reg.LIFETIME_DEREGISTER
+        if not ha_sas and registering:
+            if fetch and self.aaa is not None and self.aaa.hold(req.home_agent, ctx, now) != NEGATIVE:
+                return []  # waits for the lookup (on_sa_lookup), or a lookup bound dropped it (it is retransmitted)
+            if self.config.require_fa_ha_auth:
+                return self._refuse_without_ha_sa(ctx, now)
+            self.counters["relayed.without_fhae"] += 1
+        if ha_sas and registering:
             payload = sign(ha_sas[-1], payload, FHAE)  # the newest, as mobile nodes do (rotation adds last)
         key = (mn.node, low32(req.identification))
         deadline = now + self.config.pending_timeout
@@ -857,6 +867,20 @@ class ForeignAgent:
             Log("request-relayed", fields),
             SendUDP(req.home_agent, payload, reg.PORT, coa, reg.PORT),
         ]
+
+    def _refuse_without_ha_sa(self, ctx: _Incoming, now: float) -> list[Action]:
+        """`require_fa_ha_auth` and no FA-HA SA with the home agent (§3.5.4; none in the keys file, none from
+        AAA): 65, administratively prohibited (§3.7.2.3), counted per request, one line per home agent and
+        interval instead of a registration-denied line per request."""
+        home_agent = ctx.msg.home_agent
+        self.counters["refused.no_fa_ha_sa"] += 1
+        actions: list[Action] = []
+        if self._missing_sa_logs.due(home_agent, now):
+            fields = {"home_agent": home_agent, "code": codes.FA_PROHIBITED,
+                      "reason": "no FA-HA SA with this home agent and require_fa_ha_auth is set"}
+            actions.append(Log("fa-ha-sa-missing", fields, "warning"))
+        reason = f"no FA-HA SA with home agent {home_agent}"
+        return actions + self._deny(ctx.mn, _Denied(codes.FA_PROHIBITED, reason, logged=False), now, ctx.mn_spi)
 
     # ------------------------------------------------------------------ replies from home agents (§3.7.3)
 
@@ -1048,7 +1072,7 @@ class ForeignAgent:
         rate_limited = self._rate_limited(mn.node, code, now)
         if rate_limited:
             self.counters["denial.rate_limited"] += 1
-        send, line, extra = self.denials.admit(mn.source, now, reply=not rate_limited)
+        send, line, extra = self.denials.admit(mn.source, now, reply=not rate_limited, line=denied.logged)
         actions: list[Action] = list(extra)
         if line:
             fields: dict[str, Any] = {"node": mn.node, "coa": mn.care_of_address, "code": code,

@@ -10,6 +10,8 @@ limits, RFC 1812 §4.3.2.8) limit per source and in total instead, which is what
 does on top: a token bucket per source address and one for all sources, for replies and (with
 their own, lower rates) for log lines. Log lines over the limit are counted per source and summed
 up once a second ("N more like this from X"), at most SUMMARY_SOURCES lines, the rest in one line.
+`OncePerInterval` is the plainer gate for lines about one subject (a node, a home agent) that are
+written at most once per interval however often the event recurs.
 Per-source state is bounded (MAX_SOURCES): beyond it, sources idle long enough to have a full
 bucket are forgotten (looked for at most once a second); meanwhile a new source is held by the
 total bucket only.
@@ -105,6 +107,31 @@ class SourceLimiter:
         return len(self._buckets) < before
 
 
+class OncePerInterval:
+    """At most one `due` per key and `interval` seconds; at most `max_keys` keys remembered (beyond that,
+    once the expired ones are forgotten, further keys are not due: the lines are left out, not the memory)."""
+
+    __slots__ = ("interval", "max_keys", "_until")
+
+    def __init__(self, interval: float, max_keys: int = MAX_SOURCES) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._until: dict[str, float] = {}
+
+    def due(self, key: str, now: float) -> bool:
+        if self._until.get(key, -1.0) > now:
+            return False
+        if key not in self._until and len(self._until) >= self.max_keys:
+            self.forget_expired(now)
+            if len(self._until) >= self.max_keys:
+                return False
+        self._until[key] = now + self.interval
+        return True
+
+    def forget_expired(self, now: float) -> None:
+        self._until = {key: until for key, until in self._until.items() if until > now}
+
+
 class DenialGate:
     """Whether a denial is answered and logged (see the module docstring); the summaries of the
     lines left out. `counters` is the state machine's: denial.reply_suppressed, denial.log_suppressed.
@@ -124,14 +151,18 @@ class DenialGate:
         self.replies = SourceLimiter(limits.denial_replies_per_source, limits.denial_replies_total, now)
         self.lines = SourceLimiter(limits.denial_logs_per_source, limits.denial_logs_total, now)
 
-    def admit(self, source: str, now: float, reply: bool = True) -> tuple[bool, bool, tuple[Action, ...]]:
+    def admit(self, source: str, now: float, reply: bool = True,
+              line: bool = True) -> tuple[bool, bool, tuple[Action, ...]]:
         """(send the reply, write the log line, actions to add: the summary timer when armed).
 
         `reply` False: no reply is wanted anyway (e.g. the §3.7.2 per-node limit), spend nothing on it.
+        `line` False: the owner logs this kind of denial its own way (e.g. once per home agent), spend nothing.
         """
         send = reply and self.replies.allow(source, now)
         if reply and not send:
             self.counters["denial.reply_suppressed"] += 1
+        if not line:
+            return send, False, NOTHING
         if self.lines.allow(source, now):
             return send, True, NOTHING
         self.counters["denial.log_suppressed"] += 1

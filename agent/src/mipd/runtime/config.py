@@ -56,7 +56,8 @@ HA_KEYS = ("address", "interface", "home_networks", "virtual_networks", "mobile_
            "encapsulations", "filters", "advertisement")
 HA_ADV_KEYS = ("enabled", "interval", "lifetime", "code")
 FA_KEYS = ("interfaces", "advertisement", "registration_lifetime", "registration_required", "reverse_tunnel",
-           "encapsulations", "visitor_limit", "pending_limit", "pending_timeout", "filters")
+           "encapsulations", "visitor_limit", "pending_limit", "pending_timeout", "filters",
+           "require_fa_ha_auth")
 ADV_KEYS = ("interval", "lifetime", "code", "prefix_lengths", "challenge", "broadcast")
 IFACE_KEYS = ("name", "address", "prefix_length", "care_of_addresses")
 MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "nai", "interfaces", "colocated",
@@ -255,6 +256,7 @@ def _foreign_agent(value: object, path: str, warnings: list[str]) -> ForeignAgen
         visitor_limit=sec.get("visitor_limit", schema.integer, 0, 0),
         pending_limit=sec.get("pending_limit", schema.integer, 5, 0),
         pending_timeout=sec.get("pending_timeout", schema.number, 7.0, 0.0, 3600.0, True),
+        require_fa_ha_auth=sec.get("require_fa_ha_auth", schema.boolean, False),
         filters=RegistrationFilters(home_agents=sec.section("filters", ("home_agents",)).get(
             "home_agents", _rule_list, RuleList())),
     )
