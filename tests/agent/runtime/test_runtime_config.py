@@ -114,6 +114,7 @@ FIELD_ERRORS = [
     ("foreign_agent", "foreign_agent.reverse_tunnel", "sometimes", "foreign_agent.reverse_tunnel: must be one of off, "
      "offered, mandatory"),
     ("foreign_agent", "foreign_agent.pending_timeout", -1, "foreign_agent.pending_timeout: must be a number > 0"),
+    ("foreign_agent", "foreign_agent.require_fa_ha_auth", "yes", "foreign_agent.require_fa_ha_auth: must be"),
     ("foreign_agent", "foreign_agent.visitor_limit", 1.5, "foreign_agent.visitor_limit: must be an integer >= 0"),
     ("foreign_agent", "foreign_agent.filters", {"home_agents": {"rules": [{"action": "deny", "prefix": "x"}]}},
      "foreign_agent.filters.home_agents.rules[0].prefix: must be an IPv4 address"),
@@ -428,6 +429,7 @@ def test_foreign_agent_config(tmp_path):
         "visitor_limit": 10,
         "pending_limit": 0,
         "pending_timeout": 3.5,
+        "require_fa_ha_auth": True,
         "filters": {"home_agents": {"default": "deny", "rules": [{"action": "permit", "prefix": "10.1.0.0/16"}]}},
     }
     c = load_config(str(h.write(tmp_path, h.config(home_agent=None, foreign_agent=fa))))
@@ -440,6 +442,7 @@ def test_foreign_agent_config(tmp_path):
     assert (f.registration_lifetime, f.registration_required, f.reverse_tunnel) == (600, True, "off")
     assert f.encapsulations == frozenset({"ipip"})
     assert (f.visitor_limit, f.pending_limit, f.pending_timeout) == (10, 0, 3.5)
+    assert f.require_fa_ha_auth is True
     assert f.filters.home_agents.permits("10.1.2.3") and not f.filters.home_agents.permits("10.2.0.9")
 
 
