@@ -171,6 +171,7 @@ FOREIGN_AGENT = Schema({
     "visitor_limit": Field("int", _int(0), default=0),
     "pending_limit": Field("int", _int(0), default=5),
     "pending_timeout": Field("float", _seconds(3600.0), default=7.0),
+    "require_fa_ha_auth": Field("bool", v.boolean, default=False),
 })
 
 

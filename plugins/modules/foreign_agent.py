@@ -109,6 +109,12 @@ options:
       pending_timeout:
         description: Seconds a relayed request may stay pending (then code 78), up to 3600. Default 7.
         type: float
+      require_fa_ha_auth:
+        description:
+          - Relay registrations only with an FA-HA authentication extension (RFC 5944 section 3.5.4); a request for a
+            home agent with no FA-HA SA (none in the keys file, none from RADIUS) is refused with code 65. Default
+            false (relayed without one; the home agent decides). Linux hosts only.
+        type: bool
 """
 
 EXAMPLES = r"""

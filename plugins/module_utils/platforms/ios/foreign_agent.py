@@ -178,7 +178,7 @@ def unsupported(value: dict[str, Any] | None, path: str) -> list[ModelError]:
     if value is None:
         return []
     errors = []
-    fixed = {"encapsulations": list(model.ENCAPSULATIONS), "pending_limit": 5}
+    fixed = {"encapsulations": list(model.ENCAPSULATIONS), "pending_limit": 5, "require_fa_ha_auth": False}
     for name, default in fixed.items():
         if value.get(name) not in (None, default):
             errors.append(ModelError(join(path, name), f"IOS-like routers have no foreign agent setting for it "
