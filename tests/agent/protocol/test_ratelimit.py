@@ -6,7 +6,14 @@ from collections import Counter
 
 from mipd.protocol import actions as A
 from mipd.protocol.config import Limits
-from mipd.protocol.ratelimit import SUMMARY_INTERVAL, SUMMARY_SOURCES, DenialGate, SourceLimiter, TokenBucket
+from mipd.protocol.ratelimit import (
+    SUMMARY_INTERVAL,
+    SUMMARY_SOURCES,
+    DenialGate,
+    OncePerInterval,
+    SourceLimiter,
+    TokenBucket,
+)
 
 T0 = 1_000.0
 
@@ -114,3 +121,11 @@ def test_gate_configure_applies_new_rates():
     assert not g.admit("a", T0)[0]
     g.configure(Limits(denial_replies_per_source=5), T0)
     assert all(g.admit("a", T0)[0] for _ in range(5))
+
+
+def test_once_per_interval_per_key_with_bounded_memory() -> None:
+    gate = OncePerInterval(60.0, max_keys=2)
+    assert gate.due("10.1.0.1", 0.0) and not gate.due("10.1.0.1", 59.0) and gate.due("10.1.0.1", 60.0)
+    assert gate.due("10.1.0.2", 61.0)
+    assert not gate.due("10.1.0.3", 62.0)  # memory full, nothing expired: left out, not remembered
+    assert gate.due("10.1.0.3", 121.0)  # the first key expired and is forgotten
