@@ -281,12 +281,27 @@ def test_roam_moves_the_mobile_node_with_a_link_change(lab):
     assert recap["changed"] == 1 and bridge_of("mn1") == "br-home"
 
 
+def sshd_zombie(tmp: Path) -> subprocess.Popen[bytes]:
+    """A process named sshd that has exited and is not reaped yet (state Z) until its ``wait()``."""
+    exe = tmp / "sshd"
+    shutil.copy("/bin/true", exe)
+    child = subprocess.Popen([str(exe)])
+    stat = Path(f"/proc/{child.pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    return child
+
+
 def test_lab_down_leaves_nothing_behind(lab):
     """lab_down removes every namespace, root link, sshd, the state dir and inventory; a second run changes nothing."""
     assert snapshot() != lab.before
-    start = time.monotonic()
-    proc, recap = lab.playbook("lab_down.yml", *lab.extra)
-    lab.runs["down"] = (proc, time.monotonic() - start)
+    zombie = sshd_zombie(lab.tmp)  # a killed sshd that PID 1 has not reaped yet is not a running sshd
+    try:
+        start = time.monotonic()
+        proc, recap = lab.playbook("lab_down.yml", *lab.extra)
+        lab.runs["down"] = (proc, time.monotonic() - start)
+    finally:
+        zombie.wait()
     lab.down = True
     assert recap["changed"] > 0
     time.sleep(0.2)
