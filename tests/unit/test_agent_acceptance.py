@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from test_model_validation import BAD_SAS, BAD_VALUES, SA, with_
 
 agent_config = pytest.importorskip("mipd.runtime.config", reason="the agent's loader (mipd.runtime.config) is needed")
+keys_lines = pytest.importorskip("mipd.runtime.keys_lines", reason="the agent's keys file reader is needed")
 ConfigError = pytest.importorskip("mipd.runtime.schema").ConfigError
 
 SETTINGS = {"dataplane": {"backend": "none", "tun": "mip0"}, "log": {"level": "info"}}
@@ -119,7 +120,7 @@ def test_option_names_are_the_agents():
     assert names(model.MOBILE_NODE) == set(agent_config.MN_KEYS)
     assert names(model.RULE_LIST) == set(agent_config.RULES_KEYS)
     assert names(model.RULE) == set(agent_config.RULE_KEYS)
-    assert names(model.SECURITY_ASSOCIATION) - {"kind"} == set(agent_config.SA_KEYS)
+    assert names(model.SECURITY_ASSOCIATION) - {"kind"} == set(keys_lines.SA_KEYS)
     assert set(model.FILTER_OWNER) == {"care_of", "roaming", "home_agents"}
 
 

@@ -5,6 +5,7 @@ with the new SA count, 1 refused and nothing changed, 4 not answered in time whi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -21,6 +22,7 @@ from mipd.wire import registration as reg
 pytestmark = pytest.mark.netns
 
 BIG = 20_000  # SAs in the reloaded keys file (the issue: about 4 s without replies before)
+HUGE = 200_000  # SAs in a keys file that takes long enough to read for a client to stop waiting
 
 
 def big_keys(count: int, bad_at: int | None = None) -> str:
@@ -29,7 +31,8 @@ def big_keys(count: int, bad_at: int | None = None) -> str:
              f'  - {{peer: {h.HOME}, spi: {h.SPI}, key: "{h.KEY_HEX}", algorithm: hmac-md5}}']
     for i in range(count):
         spi = 12 if i == bad_at else 300
-        lines.append(f'  - {{peer: 10.3.{i >> 8}.{i & 255}, spi: {spi}, key: "{secrets.token_hex(16)}"}}')
+        peer = f"10.{3 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+        lines.append(f'  - {{peer: {peer}, spi: {spi}, key: "{secrets.token_hex(16)}"}}')
     return "\n".join(lines) + "\n"
 
 
@@ -126,14 +129,14 @@ def test_refused_reload_changes_nothing(ha, netns):
 
 def test_reload_not_answered_in_time_goes_on(ha):
     """Exit 4 tells the reload was delivered and is still running; it is then applied."""
-    write_keys(ha.config_path.parent, big_keys(BIG))
+    write_keys(ha.config_path.parent, big_keys(HUGE))  # about a second to read
     r = ha.ctl("reload", "--timeout", "0.05")
     assert r.returncode == 4 and "the reload goes on" in r.stderr
-    assert ha.ctl_json("status")["reload"]["in_progress"] is True
+    assert ha.ctl_json("status")["reload"]["in_progress"] is True, ha.ctl_json("status")["reload"]
     deadline = time.monotonic() + 60
     while ha.ctl_json("status")["reload"]["in_progress"] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert ha.ctl_json("status")["reload"]["last"] == "applied" and sa_count(ha) == BIG + 1
+    assert ha.ctl_json("status")["reload"]["last"] == "applied" and sa_count(ha) == HUGE + 1
 
 
 def test_reloads_at_once_are_queued_and_all_answered(ha):
@@ -160,3 +163,55 @@ def test_bad_timeout_is_a_usage_error(tmp_path):
     r = subprocess.run([h.MIPCTL, "--socket", str(tmp_path / "none.sock"), "--timeout", "-1", "reload"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "--timeout" in r.stderr
+
+
+def sa_line(peer: str, spi: int, key: str, algorithm: str = "hmac-md5") -> str:
+    return f'  - {{peer: {peer}, spi: {spi}, key: "{key}", algorithm: {algorithm}}}'
+
+
+def register(ns: h.Netns, key: bytes = h.KEY, spi: int = h.SPI, wait: float = 10.0) -> int | None:
+    """One request of the test node signed with `key` under `spi`: the reply code (None: no reply)."""
+    with contextlib.closing(h.udp_socket(ns.name)) as sock:
+        sock.settimeout(wait)
+        sock.sendto(h.request(key=key, spi=spi)[0], (h.HA_ADDRESS, 434))
+        try:
+            reply = reg.decode(sock.recvfrom(4096)[0])
+        except TimeoutError:
+            return None
+    assert isinstance(reply, reg.RegistrationReply)
+    return reply.code
+
+
+def test_reload_reports_the_difference_and_applies_it_at_once(ha, netns):
+    """Added, removed, changed key and changed algorithm, counted by (peer, SPI) in `mipctl reload`, the
+    log and `status`; the test node's SA is changed to another key: the old key is refused (131, RFC 5944
+    §3.8.2.1) by the very next request, the new one accepted; then removed: discarded (no SA to answer
+    with, §3.8.2.1) and counted."""
+    others = [(f"10.3.0.{i}", 300, secrets.token_hex(16)) for i in range(1, 11)]
+    first = [sa_line(h.HOME, h.SPI, h.KEY_HEX), *(sa_line(*sa) for sa in others)]
+    write_keys(ha.config_path.parent, "security_associations:\n" + "\n".join(first) + "\n")
+    assert ha.ctl("reload").returncode == 0 and register(netns) == codes.ACCEPTED
+
+    new_key = secrets.token_hex(16)
+    second = [sa_line(h.HOME, h.SPI, new_key),  # changed key
+              *(sa_line(*sa) for sa in others[:6]),  # 4 removed
+              sa_line(*others[6][:2], secrets.token_hex(16)),  # changed key
+              sa_line(*others[7], algorithm="md5-prefix-suffix"),  # changed algorithm
+              *(sa_line(*sa) for sa in others[8:]),
+              *(sa_line(f"10.3.1.{i}", 300, secrets.token_hex(16)) for i in range(3))]  # 3 added
+    second.remove(sa_line(*others[5]))
+    write_keys(ha.config_path.parent, "security_associations:\n" + "\n".join(second) + "\n")
+    r = ha.ctl("reload")
+    assert r.returncode == 0 and "(3 added, 1 removed, 3 changed)" in r.stdout, r.stdout
+    assert ha.ctl_json("status")["reload"]["sa_changes"] == {"added": 3, "removed": 1, "changed": 3, "unchanged": 7}
+    assert "added=3 removed=1 changed=3" in ha.log_text()
+    assert register(netns) == codes.HA_MN_AUTH  # the old key, at once
+    assert register(netns, key=bytes.fromhex(new_key)) == codes.ACCEPTED
+    assert new_key not in r.stdout + ha.log_text()
+
+    write_keys(ha.config_path.parent, "security_associations:\n" + "\n".join(second[1:]) + "\n")
+    r = ha.ctl("reload")
+    assert r.returncode == 0 and "(0 added, 1 removed, 0 changed)" in r.stdout, r.stdout
+    discarded = ha.ctl_json("counters")["roles"]["home_agent"].get("discard.no_sa", 0)
+    assert register(netns, key=bytes.fromhex(new_key), wait=1.0) is None
+    assert ha.ctl_json("counters")["roles"]["home_agent"]["discard.no_sa"] == discarded + 1

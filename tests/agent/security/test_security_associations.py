@@ -158,7 +158,7 @@ def test_several_spis_per_peer_in_the_order_added() -> None:
     sas.add(older)
     assert sas.for_peer("10.1.1.10") == [new, old, older]
     assert sas.for_peer("10.1.1.11") == [other_peer_same_spi]
-    assert sas.get("10.1.1.10", 0x200) is older and sas.get("10.1.1.11", 0x100) is other_peer_same_spi
+    assert sas.get("10.1.1.10", 0x200) == older and sas.get("10.1.1.11", 0x100) == other_peer_same_spi
     assert sas.get("10.1.1.10", 0x400) is None and sas.get("10.9.9.9", 0x100) is None
     assert sas.for_peer("10.9.9.9") == [] and not sas.has_peer("10.9.9.9") and sas.has_peer("10.1.1.11")
     assert len(sas) == 4 and set(sas) == {new, old, older, other_peer_same_spi}

@@ -62,10 +62,19 @@ def _reload_state(reply: dict[str, Any]) -> str | None:
         return "in progress"
     last = reply.get("last")
     if last == "applied":
-        return f"applied ({reply.get('security_associations')} security associations, {reply.get('seconds')} s)"
+        return (f"applied ({reply.get('security_associations')} security associations{_sa_changes(reply)}, "
+                f"{reply.get('seconds')} s)")
     if last == "refused":
         return f"refused: {reply.get('error')}"
     return None
+
+
+def _sa_changes(reply: dict[str, Any]) -> str:
+    """" (3 added, 1 removed, 2 changed)": what a reload changed in the keys file's SAs."""
+    changes = reply.get("sa_changes")
+    if not changes:
+        return ""
+    return f" ({changes['added']} added, {changes['removed']} removed, {changes['changed']} changed)"
 
 
 def _registration(reply: dict[str, Any]) -> str:
@@ -89,8 +98,8 @@ def _counters(reply: dict[str, Any]) -> str:
 
 
 def _reload(reply: dict[str, Any]) -> str:
-    text = (f"reloaded: roles {', '.join(reply['roles'])}; {reply['security_associations']} security associations; "
-            f"{reply['seconds']:g} s")
+    text = (f"reloaded: roles {', '.join(reply['roles'])}; {reply['security_associations']} security associations"
+            f"{_sa_changes(reply)}; {reply['seconds']:g} s")
     if reply.get("restart_needed"):
         text += f"\nrestart needed for: {', '.join(reply['restart_needed'])}"
     for w in reply.get("warnings", []):

@@ -32,11 +32,10 @@ from mipd.protocol.config import (
 from mipd.protocol.filters import ACTIONS, FilterRule, HostSet, RegistrationFilters, RuleList
 from mipd.protocol.foreign_agent import validate_config as validate_foreign_agent
 from mipd.runtime import schema, yamlfile
-from mipd.runtime.radius_config import RadiusSettings, read_radius, read_secrets
+from mipd.runtime.keys_file import ROLES, read_keys_file
+from mipd.runtime.radius_config import RadiusSettings, read_radius
 from mipd.runtime.schema import ConfigError, Section
-from mipd.security import ALGORITHMS, REPLAY_METHODS, SPI_MIN, SecurityAssociation, SecurityAssociations, parse_key
-from mipd.security.associations import SPI_MAX
-from mipd.security.keys import KEY_FORMS
+from mipd.security import SecurityAssociations
 from mipd.wire.registration import LARGEST_REQUEST
 
 DEFAULT_CONFIG = "/etc/mipd/mipd.yaml"
@@ -46,7 +45,6 @@ DEFAULT_KEYS_FILE = "keys.yaml"  # next to the config file
 DATAPLANE_BACKENDS = ("auto", "kernel", "userspace", "none")  # none: signalling only (tests, benchmarks)
 STATE_SYNC = ("normal", "full")  # SQLite synchronous: normal survives a process kill, full a power cut
 LOG_LEVELS = ("debug", "info", "warning", "error")
-ROLES = ("home_agent", "foreign_agent", "mobile_node")
 
 TOP_KEYS = ("dataplane", "control_socket", "state_db", "state_sync", "keys_file", "log", "limits", "radius", *ROLES)
 LIMITS_KEYS = ("message_size", "extensions", "denial_replies", "denial_log_lines", "source_rate", "source_block_time")
@@ -66,7 +64,6 @@ MN_KEYS = ("home_address", "home_agent", "home_prefix_length", "home_gateway", "
 RULES_KEYS = ("default", "rules")
 RULE_KEYS = ("action", "prefix", "nai")
 NAI_HOST_KEYS = ("nai", "home_addresses")
-SA_KEYS = ("peer", "spi", "algorithm", "key", "key_format", "replay", "replay_window", "fallback", "roles")
 ADV_TIMING_FIELDS = {"advertisement_interval": "interval", "advertisement_lifetime": "lifetime"}  # -> advertisement.*
 LIFETIME_MAX = 0xFFFF  # 16-bit lifetime fields; 0xffff = infinity (§3.3, §2.1.1)
 MIN_MESSAGE_SIZE = 64  # a request with an MHAE (46 bytes with HMAC-MD5) and a little more
@@ -155,7 +152,8 @@ def _load(path: str, check_key_permissions: bool) -> Config:
     sa_roles: dict[tuple[str, int], tuple[str, ...]] = {}
     radius_secrets: dict[str, bytes] = {}
     if keys_file is not None:
-        sas, sa_roles, radius_secrets = _read_keys_file(keys_file)
+        keys = read_keys_file(keys_file)
+        sas, sa_roles, radius_secrets = keys.sas, keys.sa_roles, keys.radius_secrets
         mode = stat.S_IMODE(os.stat(keys_file).st_mode)
         if mode & 0o077:
             text = f"{keys_file} is readable by group or others (mode {mode:04o}); chmod 600 it"
@@ -473,95 +471,14 @@ def _served_interfaces(value: object, path: str) -> tuple[ServedInterface, ...]:
 
 def load_keys(path: str) -> SecurityAssociations:
     """The security associations in keys file `path`. Errors name the field, never a key value."""
-    return read_keys(path)[0]
-
-
-def read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]]]:
-    """The SAs in keys file `path`, and the roles each is limited to (only those that have a `roles` list).
-
-    No error shows a value from this file: a key placed in the wrong field (`spi`, `peer`, a role,
-    an unknown key's name...) would be echoed otherwise. Errors name the field and the value's kind.
-    """
-    sas, limited, _secrets = _read_keys_file(path)
-    return sas, limited
-
-
-def _read_keys_file(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]],
-                                        dict[str, bytes]]:
-    """read_keys, and the RADIUS shared secrets of the file (`radius_secrets`, radius_config.read_secrets)."""
-    try:
-        return _read_keys(path)
-    except ConfigError as e:
-        e.file = path
-        raise e.hide_value() from None
-
-
-def _read_keys(path: str) -> tuple[SecurityAssociations, dict[tuple[str, int], tuple[str, ...]], dict[str, bytes]]:
-    top = Section(yamlfile.load(path, "keys_file", secret=True), "", ("security_associations", "radius_secrets"))
-    secrets = read_secrets(top.raw("radius_secrets"), "radius_secrets") if top.has("radius_secrets") else {}
-    entries = top.raw("security_associations", [])
-    if not isinstance(entries, list):
-        raise ConfigError("security_associations", f"must be a list, got {schema.VALUE}", value=entries)
-    sas = SecurityAssociations()
-    limited: dict[tuple[str, int], tuple[str, ...]] = {}
-    for i, entry in enumerate(entries):
-        where = schema.join("security_associations", i)
-        sa = _security_association(entry, where)
-        if sas.get(sa.peer, sa.spi) is not None:
-            raise ConfigError(schema.join(where, "spi"), f"peer {sa.peer} already has an SA with SPI {sa.spi}")
-        sas.add(sa)
-        if isinstance(entry, dict) and entry.get("roles") is not None:
-            limited[(sa.peer, sa.spi)] = schema.items(entry["roles"], schema.join(where, "roles"),
-                                                 lambda item, at: schema.choice(item, at, ROLES), min_items=1)
-    yamlfile.release(entries)  # in chunks: a reload thread must not hold the GIL for long
-    return sas, limited, secrets
-
-
-def _spi(value: object, path: str) -> int:
-    if schema.is_int(value) and 0 <= value < SPI_MIN:  # type: ignore[operator]
-        raise ConfigError(path, f"0-{SPI_MIN - 1} are reserved (RFC 5944 §1.6), got {schema.VALUE}", value=value)
-    return schema.integer(value, path, SPI_MIN, SPI_MAX)
-
-
-def _peer(value: object, path: str) -> str:
-    if isinstance(value, str) and "@" in value:
-        return schema.nai(value, path)
-    try:
-        return schema.ipv4(value, path)
-    except ConfigError:
-        raise ConfigError(path, f"must be an IPv4 address or an NAI (user@realm), got {schema.VALUE}",
-                          value=value) from None
-
-
-def _security_association(value: object, path: str) -> SecurityAssociation:
-    sec = Section(value, path, SA_KEYS)
-    peer = sec.get("peer", _peer)
-    spi = sec.get("spi", _spi)
-    form = sec.get("key_format", schema.choice, "hex", KEY_FORMS)
-    raw_key = sec.raw("key")  # never passed to describe(): a key value must not reach any message
-    if not isinstance(raw_key, str):
-        kind = "number" if isinstance(raw_key, (int, float)) else "non-string"
-        raise ConfigError(sec.at("key"), f'must be a quoted string (YAML read this key as a {kind}; write key: "...")')
-    try:
-        key = parse_key(raw_key, form)
-    except ValueError as e:
-        raise ConfigError(sec.at("key"), str(e)) from None  # parse_key's messages never echo the value
-    return SecurityAssociation(
-        peer=peer,
-        spi=spi,
-        key=key,
-        algorithm=sec.get("algorithm", schema.choice, "hmac-md5", ALGORITHMS),
-        replay=sec.get("replay", schema.choice, "timestamp", REPLAY_METHODS),
-        replay_window=sec.get("replay_window", schema.integer, 7, 1, 3600),
-        fallback=sec.get("fallback", schema.boolean, False),
-    )
+    return read_keys_file(path).sas
 
 
 def _for_role(sas: SecurityAssociations, sa_roles: dict[tuple[str, int], tuple[str, ...]],
               role: str) -> SecurityAssociations:
     if not sa_roles:
         return sas
-    return SecurityAssociations([sa for sa in sas if role in sa_roles.get((sa.peer, sa.spi), ROLES)])
+    return sas.select(lambda peer, spi: role in sa_roles.get((peer, spi), ROLES))
 
 
 def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: SecurityAssociations,
@@ -578,6 +495,6 @@ def _check_sas(ha: HomeAgentConfig | None, mn: MobileNodeConfig | None, sas: Sec
     if not len(ha_sas) and not radius:
         warnings.append("security_associations: none, the home agent will discard every request (§3.8.2.1)")
     held = {h.nai.lower() for h in ha.nai_hosts}
-    for peer in sorted({sa.peer for sa in ha_sas if "@" in sa.peer and sa.peer.lower() not in held}):
+    for peer in sorted({peer for peer in ha_sas.peers() if "@" in peer and peer.lower() not in held}):
         warnings.append(f"security_associations: the SA of {peer} authenticates no home address: give it one in "
                         "home_agent.nai_hosts (RFC 2794); its requests are refused with code 131")

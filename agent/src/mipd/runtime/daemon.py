@@ -58,6 +58,7 @@ from mipd.runtime.sockets import IcmpSender, PacketSocket, UdpSocket
 from mipd.runtime.store import Store, StoreError
 from mipd.runtime.timers import Timers
 from mipd.security import SecurityAssociations
+from mipd.security.table import Difference
 from mipd.wire.icmp import AGENTS_GROUP, ICMP_ROUTER_ADVERTISEMENT, ICMP_ROUTER_SOLICITATION
 from mipd.wire.registration import REPLY, REQUEST, message_type
 
@@ -831,8 +832,7 @@ class Daemon:
         old = self.config
         self.reload_state = {"in_progress": True, "started": round(self.clock(), 3)}
         try:
-            parsed = await _in_thread(_parse, old.path, name="mipd-reload")
-            new, sas = parsed
+            new, sas, difference = await _in_thread(_parse, old.path, old.sas, name="mipd-reload")
             if new.roles != old.roles:
                 raise ConfigError("", f"roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
                                   "restart mipd to change roles")
@@ -844,8 +844,12 @@ class Daemon:
             raise ReloadRefused(f"reload refused: {text}; the running configuration stays") from None
         result = self._apply(old, new, sas)
         result["seconds"] = round(time.monotonic() - started, 3)
+        result["sa_changes"] = dataclasses.asdict(difference)
         self.reload_state = {"in_progress": False, "last": "applied", "seconds": result["seconds"],
-                             "security_associations": result["security_associations"]}
+                             "security_associations": result["security_associations"],
+                             "sa_changes": result["sa_changes"]}
+        log.info("reloaded config=%s security_associations=%d added=%d removed=%d changed=%d seconds=%.3f",
+                 new.path, len(new.sas), difference.added, difference.removed, difference.changed, result["seconds"])
         return result
 
     def _apply(self, old: Config, new: Config, sas: dict[str, SecurityAssociations]) -> dict[str, Any]:
@@ -856,6 +860,7 @@ class Daemon:
         self.config = new
         self._sources = source_limiter(new.limits)
         for name, role in self.roles.items():
+            sas[name].carry_prepared(role.machine.sas)  # unchanged SAs keep their key schedules
             try:
                 self._execute(role, role.machine.on_config(getattr(new, name), sas[name], now))
             except Exception:  # validated above, so a bug: keep running with what was applied
@@ -874,7 +879,6 @@ class Daemon:
             log.warning("config %s", text)
         if restart:
             log.warning("reload: %s changed; takes effect after a restart", ", ".join(restart))
-        log.info("reloaded config=%s security_associations=%d", new.path, len(new.sas))
         gc.freeze()
         return {"reloaded": True, "roles": list(new.roles), "security_associations": len(new.sas),
                 "restart_needed": restart, "warnings": list(new.warnings)}
@@ -899,8 +903,9 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     log.error("unexpected error: %s", context.get("message", "?"), exc_info=exc)
 
 
-def _parse(path: str) -> tuple[Config, dict[str, SecurityAssociations]]:
-    """Read and validate `path` and its keys file, and each role's SAs (on the reload thread).
+def _parse(path: str, running: SecurityAssociations) -> tuple[Config, dict[str, SecurityAssociations], Difference]:
+    """Read and validate `path` and its keys file, each role's SAs, and what the keys file changes
+    against the `running` SAs (on the reload thread: it only reads those).
 
     The cyclic garbage collector is paused meanwhile: the parse allocates millions of objects,
     and the full collections that triggers walk the growing heap holding the GIL, so the loop
@@ -911,7 +916,7 @@ def _parse(path: str) -> tuple[Config, dict[str, SecurityAssociations]]:
     gc.disable()
     try:
         config = load_config(path, check_key_permissions=True)
-        return config, {role: config.sas_for(role) for role in config.roles}
+        return config, {role: config.sas_for(role) for role in config.roles}, config.sas.difference(running)
     finally:
         gc.freeze()  # what the parse made is counted as young: out of the collections before they resume
         if was_enabled:

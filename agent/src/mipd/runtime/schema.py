@@ -45,6 +45,7 @@ class ConfigError(ValueError):
         self.hidden_as = hidden_as  # what stands for the value once hidden (default: its kind, "value hidden")
         self.hidden = False
         self.file = file  # the file the field is in, when known
+        self.line: int | None = None  # the line the entry starts on, when known (keys file entries)
 
     def hide_value(self) -> ConfigError:
         """Never show the value (it may be key material); returns self."""
@@ -65,8 +66,11 @@ class ConfigError(ValueError):
         return f"{self.path}: {self.message}" if self.path else self.message
 
     def located(self) -> str:
-        """"FILE: path: message" (just the error when the file is unknown)."""
-        return f"{self.file}: {self}" if self.file else str(self)
+        """"FILE: path: message", "FILE line N: path: message" when the line is known (just the error
+        when the file is unknown)."""
+        if not self.file:
+            return str(self)
+        return f"{self.file} line {self.line}: {self}" if self.line else f"{self.file}: {self}"
 
 
 def join(path: str, name: str | int) -> str:

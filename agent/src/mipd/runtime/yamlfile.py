@@ -50,7 +50,7 @@ def load(path: str, what: str, secret: bool = False) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(what, f"{path} is not UTF-8 text") from None
     try:
-        return _parse(text)
+        return parse_text(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -68,8 +68,9 @@ def _without_tokens(problem: str) -> str:
     return problem if cut < 0 else problem[:cut].rstrip() + " (value hidden)"
 
 
-def _parse(text: str) -> Any:
-    """yaml.load(text, _StrictLoader) (a SafeLoader subclass), then the node tree freed in chunks."""
+def parse_text(text: str) -> Any:
+    """yaml.load(text, _StrictLoader) (a SafeLoader subclass), then the node tree freed in chunks;
+    yaml.YAMLError when `text` is not one YAML document."""
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()

@@ -8,13 +8,13 @@ from mipd.security.associations import (
     REPLAY_METHODS,
     SPI_MIN,
     SecurityAssociation,
-    SecurityAssociations,
     sign,
     sign_mn_aaa,
     verify,
 )
 from mipd.security.keys import fingerprint, parse_key
 from mipd.security.replay import ReplayState, next_request_id
+from mipd.security.table import SecurityAssociations
 
 __all__ = [
     "ALGORITHMS", "HMAC_MD5", "MD5_PREFIX_SUFFIX", "REPLAY_METHODS", "RFC2002_MD5", "SPI_MIN",

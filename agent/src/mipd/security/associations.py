@@ -8,7 +8,6 @@ An SA is keyed by (peer, SPI); a peer may have several SPIs at once (key rotatio
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mipd.security import algorithms
@@ -71,41 +70,6 @@ def validate(sa: SecurityAssociation) -> None:
 def _is_int(value: object) -> bool:
     """An int that is not a bool (YAML `yes` must not become SPI or window 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-class SecurityAssociations:
-    """The SAs an agent or node holds, looked up by (peer, SPI)."""
-
-    __slots__ = ("_by_key", "_by_peer")
-
-    def __init__(self, sas: list[SecurityAssociation] | tuple[SecurityAssociation, ...] = ()) -> None:
-        self._by_key: dict[tuple[str, int], SecurityAssociation] = {}
-        self._by_peer: dict[str, list[SecurityAssociation]] = {}
-        for sa in sas:
-            self.add(sa)
-
-    def add(self, sa: SecurityAssociation) -> None:
-        key = (sa.peer, sa.spi)
-        if key in self._by_key:
-            raise ValueError(f"spi: duplicate SA for peer {sa.peer} SPI {sa.spi}")
-        self._by_key[key] = sa
-        self._by_peer.setdefault(sa.peer, []).append(sa)
-
-    def get(self, peer: str, spi: int) -> SecurityAssociation | None:
-        return self._by_key.get((peer, spi))
-
-    def for_peer(self, peer: str) -> list[SecurityAssociation]:
-        """Every SA with `peer`, in the order added (the last one is the newest); a copy."""
-        return list(self._by_peer.get(peer, ()))
-
-    def has_peer(self, peer: str) -> bool:
-        return peer in self._by_peer
-
-    def __iter__(self) -> Iterator[SecurityAssociation]:
-        return iter(self._by_key.values())
-
-    def __len__(self) -> int:
-        return len(self._by_key)
 
 
 def sign(sa: SecurityAssociation, data: bytes, ext_type: int) -> bytes:

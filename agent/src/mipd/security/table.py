@@ -1,0 +1,188 @@
+"""The SAs an agent or node holds, compact enough for a million (RFC 5944 §3.5, §5.1).
+
+An SA is keyed by (peer, SPI); a peer may hold several SPIs at once (key rotation, newest last).
+Each peer's SAs are kept as one packed record (SPI, algorithm, replay method and window, fallback,
+key: about 170 bytes per SA with the dictionary's share), not as objects: a home agent with
+1,000,000 mobile node keys holds them in under 200 MB. A :class:`SecurityAssociation` with its key
+schedule done (what authenticating needs) is made on first use of a peer and kept in a bounded
+first-in-first-out cache (`prepared_limit` peers), so the registration path pays the key schedule
+once per peer, not once per message.
+
+A table is not changed once a role holds it: a reload reads a new one and swaps it in whole,
+carrying over the prepared SAs of peers whose record did not change (:meth:`carry_prepared`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from mipd.security import algorithms
+from mipd.security.associations import REPLAY_METHODS, SecurityAssociation
+
+PREPARED_LIMIT = 65_536  # peers whose prepared SAs are cached (about 1 KB each)
+
+_HEADER = struct.Struct(">IBBHBH")  # spi, algorithm, replay method, replay window, fallback, key length
+_ALGORITHM_CODES = {name: i for i, name in enumerate(algorithms.ALGORITHMS)}
+_REPLAY_CODES = {name: i for i, name in enumerate(REPLAY_METHODS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """What a new table changes against an old one, counted by SA (peer, SPI)."""
+
+    added: int
+    removed: int
+    changed: int  # same (peer, SPI), another key, algorithm, replay setting or fallback
+    unchanged: int
+
+
+def pack(sa: SecurityAssociation) -> bytes:
+    """One SA as its packed record entry."""
+    return _HEADER.pack(sa.spi, _ALGORITHM_CODES[sa.algorithm], _REPLAY_CODES[sa.replay], sa.replay_window,
+                        sa.fallback, len(sa.key)) + sa.key
+
+
+def pack_fields(spi: int, key: bytes, algorithm: str, replay: str, replay_window: int, fallback: bool) -> bytes:
+    """A validated SA's fields as its packed record entry (the keys file reader's path: no object made)."""
+    return _HEADER.pack(spi, _ALGORITHM_CODES[algorithm], _REPLAY_CODES[replay], replay_window, fallback,
+                        len(key)) + key
+
+
+def _entries(record: bytes) -> Iterator[tuple[int, int, int]]:
+    """(SPI, start of the entry, end of the entry) of each SA in a peer's record, in the order added."""
+    at, size = 0, len(record)
+    while at < size:
+        spi, _alg, _replay, _window, _fallback, key_len = _HEADER.unpack_from(record, at)
+        end = at + _HEADER.size + key_len
+        yield spi, at, end
+        at = end
+
+
+def _unpack(peer: str, record: bytes, at: int) -> SecurityAssociation:
+    spi, alg, replay, window, fallback, key_len = _HEADER.unpack_from(record, at)
+    start = at + _HEADER.size
+    return SecurityAssociation(peer=peer, spi=spi, key=record[start:start + key_len],
+                               algorithm=algorithms.ALGORITHMS[alg], replay=REPLAY_METHODS[replay],
+                               replay_window=window, fallback=bool(fallback))
+
+
+class SecurityAssociations:
+    """The SAs an agent or node holds, looked up by (peer, SPI)."""
+
+    __slots__ = ("_records", "_count", "_prepared", "prepared_limit")
+
+    def __init__(self, sas: Iterable[SecurityAssociation] = (), prepared_limit: int = PREPARED_LIMIT) -> None:
+        self._records: dict[str, bytes] = {}
+        self._count = 0
+        self._prepared: dict[str, tuple[SecurityAssociation, ...]] = {}
+        self.prepared_limit = prepared_limit
+        for sa in sas:
+            self.add(sa)
+
+    def add(self, sa: SecurityAssociation) -> None:
+        """Add `sa` (while the table is being built); a second SA with the same (peer, SPI) is refused."""
+        self.add_packed(sa.peer, sa.spi, pack(sa))
+
+    def add_packed(self, peer: str, spi: int, entry: bytes) -> None:
+        """Add one packed SA entry (:func:`pack_fields`) of `peer`."""
+        record = self._records.get(peer)
+        if record is None:
+            self._records[peer] = entry
+        elif any(s == spi for s, _, _ in _entries(record)):
+            raise ValueError(f"spi: duplicate SA for peer {peer} SPI {spi}")
+        else:
+            self._records[peer] = record + entry
+            self._prepared.pop(peer, None)
+        self._count += 1
+
+    def get(self, peer: str, spi: int) -> SecurityAssociation | None:
+        for sa in self._prepare(peer):
+            if sa.spi == spi:
+                return sa
+        return None
+
+    def for_peer(self, peer: str) -> list[SecurityAssociation]:
+        """Every SA with `peer`, in the order added (the last one is the newest); a copy."""
+        return list(self._prepare(peer))
+
+    def has_peer(self, peer: str) -> bool:
+        return peer in self._records
+
+    def peers(self) -> Iterator[str]:
+        """Every peer that has an SA (no SA is prepared for it)."""
+        return iter(self._records)
+
+    def has(self, peer: str, spi: int) -> bool:
+        record = self._records.get(peer)
+        return record is not None and any(s == spi for s, _, _ in _entries(record))
+
+    def select(self, keep: Callable[[str, int], bool]) -> SecurityAssociations:
+        """A new table of the SAs for which `keep(peer, spi)` is true."""
+        table = SecurityAssociations(prepared_limit=self.prepared_limit)
+        for peer, record in self._records.items():
+            for spi, start, end in _entries(record):
+                if keep(peer, spi):
+                    table.add_packed(peer, spi, record[start:end])
+        return table
+
+    def difference(self, old: SecurityAssociations) -> Difference:
+        """What this table changes against `old` (a reload's report)."""
+        added = removed = changed = unchanged = 0
+        for peer, record in self._records.items():
+            before = old._records.get(peer)
+            if before == record:
+                unchanged += len(list(_entries(record)))
+                continue
+            old_entries = {} if before is None else {s: before[a:b] for s, a, b in _entries(before)}
+            for spi, start, end in _entries(record):
+                entry = old_entries.pop(spi, None)
+                if entry is None:
+                    added += 1
+                elif entry == record[start:end]:
+                    unchanged += 1
+                else:
+                    changed += 1
+            removed += len(old_entries)
+        for peer, record in old._records.items():
+            if peer not in self._records:
+                removed += len(list(_entries(record)))
+        return Difference(added, removed, changed, unchanged)
+
+    def carry_prepared(self, old: SecurityAssociations) -> int:
+        """Take over `old`'s prepared SAs of peers whose record is the same here; how many peers.
+
+        Called on the thread that uses both tables (the daemon's loop): `old` is not changed.
+        """
+        carried = 0
+        for peer, prepared in list(old._prepared.items()):
+            if len(self._prepared) >= self.prepared_limit:
+                break
+            record = self._records.get(peer)
+            if record is not None and record == old._records.get(peer):
+                self._prepared[peer] = prepared
+                carried += 1
+        return carried
+
+    def _prepare(self, peer: str) -> tuple[SecurityAssociation, ...]:
+        prepared = self._prepared.get(peer)
+        if prepared is not None:
+            return prepared
+        record = self._records.get(peer)
+        if record is None:
+            return ()
+        prepared = tuple(_unpack(peer, record, at) for _, at, _ in _entries(record))
+        if len(self._prepared) >= self.prepared_limit:
+            del self._prepared[next(iter(self._prepared))]  # first in, first out
+        self._prepared[peer] = prepared
+        return prepared
+
+    def __iter__(self) -> Iterator[SecurityAssociation]:
+        """Every SA, made afresh (a listing: nothing is added to the prepared cache)."""
+        for peer, record in self._records.items():
+            for _, at, _ in _entries(record):
+                yield _unpack(peer, record, at)
+
+    def __len__(self) -> int:
+        return self._count
