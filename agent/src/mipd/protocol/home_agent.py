@@ -586,9 +586,10 @@ class HomeAgent:
             simultaneous,
         )
         queued = INFINITE  # the expiry the heap already holds an entry for, at this care-of address
+        refresh = False  # the node was bound at this care-of address already
         for b in current:
             if b.care_of_address == coa:
-                queued = b.expires
+                queued, refresh = b.expires, True
                 break
         actions = self._install(binding, current, keep_others=simultaneous)
         if binding.expires < queued:  # new, or shortened: a re-registration's later expiry waits in its entry
@@ -603,7 +604,10 @@ class HomeAgent:
             actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.registration"] += 1
         self._aaa_used(sa, home, now)
-        actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime}))
+        # a new binding or a move at info; a refresh of the same binding only at debug: a fleet re-registers
+        # every few minutes, and an operator needs to see where nodes are, not each renewal (RFC 5944 §3.8.2.2)
+        actions.append(Log("registration", {"node": node, "coa": coa, "code": code, "lifetime": lifetime},
+                           "debug" if refresh else "info"))
         actions.append(self._reply(request, code, lifetime, reply_id, sa))
         return actions
 

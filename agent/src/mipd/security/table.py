@@ -15,6 +15,7 @@ carrying over the prepared SAs of peers whose record did not change (:meth:`carr
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -76,7 +77,9 @@ class SecurityAssociations:
     def __init__(self, sas: Iterable[SecurityAssociation] = (), prepared_limit: int = PREPARED_LIMIT) -> None:
         self._records: dict[str, bytes] = {}
         self._count = 0
-        self._prepared: dict[str, tuple[SecurityAssociation, ...]] = {}
+        # an OrderedDict: popping its oldest entry is O(1); a dict's first entry after many deletions is found
+        # by scanning the deleted slots before it (measured: 16 us per eviction with 300,000 peers)
+        self._prepared: OrderedDict[str, tuple[SecurityAssociation, ...]] = OrderedDict()
         self.prepared_limit = prepared_limit
         for sa in sas:
             self.add(sa)
@@ -174,7 +177,7 @@ class SecurityAssociations:
             return ()
         prepared = tuple(_unpack(peer, record, at) for _, at, _ in _entries(record))
         if len(self._prepared) >= self.prepared_limit:
-            del self._prepared[next(iter(self._prepared))]  # first in, first out
+            self._prepared.popitem(last=False)  # first in, first out
         self._prepared[peer] = prepared
         return prepared
 
