@@ -61,6 +61,13 @@ def _entries(record: bytes) -> Iterator[tuple[int, int, int]]:
         at = end
 
 
+def _count(record: bytes) -> int:
+    """How many SAs a peer's record holds (nearly always one)."""
+    if _HEADER.size + _HEADER.unpack_from(record)[5] == len(record):
+        return 1
+    return sum(1 for _ in _entries(record))
+
+
 def _unpack(peer: str, record: bytes, at: int) -> SecurityAssociation:
     spi, alg, replay, window, fallback, key_len = _HEADER.unpack_from(record, at)
     start = at + _HEADER.size
@@ -136,7 +143,7 @@ class SecurityAssociations:
         for peer, record in self._records.items():
             before = old._records.get(peer)
             if before == record:
-                unchanged += len(list(_entries(record)))
+                unchanged += _count(record)
                 continue
             old_entries = {} if before is None else {s: before[a:b] for s, a, b in _entries(before)}
             for spi, start, end in _entries(record):
@@ -150,7 +157,7 @@ class SecurityAssociations:
             removed += len(old_entries)
         for peer, record in old._records.items():
             if peer not in self._records:
-                removed += len(list(_entries(record)))
+                removed += _count(record)
         return Difference(added, removed, changed, unchanged)
 
     def carry_prepared(self, old: SecurityAssociations) -> int:
