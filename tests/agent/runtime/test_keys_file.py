@@ -171,3 +171,25 @@ def test_an_error_at_entry_500000_names_the_entry_and_its_line(tmp_path: Path) -
     assert err.value.located() == (f"{path} line 500002: security_associations[500000].spi: must be an integer "
                                    "256-4294967295, got a number (value hidden)")
     assert bad_spi not in err.value.located() and HEX not in err.value.located()
+
+
+@pytest.mark.parametrize(("name", "text", "field"), [
+    # a key of 4 MB on one line: refused by its length, never echoed
+    ("oversized key", f'security_associations:\n  - {{peer: 10.1.0.5, spi: 300, key: "{"ab" * (2 << 20)}"}}\n',
+     "security_associations[0].key"),
+    # an alias bomb (each level nine times the one before): PyYAML shares aliases, the entry is still one mapping
+    ("alias bomb", "security_associations:\n  - peer: &a [x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"    l{i}: &a{i} [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" for i in range(8)) + f'    key: "{HEX}"\n',
+     "security_associations[0]"),
+    # another identity's entry given twice under one peer: the second SA for (peer, SPI) is refused
+    ("duplicate identity", f'security_associations:\n  - {{peer: 10.1.0.5, spi: 300, key: "{HEX}"}}\n'
+     f'  - {{peer: 10.1.0.5, spi: 300, key: "{"cd" * 16}"}}\n', "security_associations[1].spi"),
+])
+def test_hostile_keys_files_are_refused_naming_the_field(tmp_path: Path, name: str, text: str, field: str) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        keys_file.read_keys_file(str(path))
+    assert err.value.path.startswith(field), (name, err.value.located())
+    located = err.value.located()
+    assert len(located) < 300 and HEX not in located and "cd" * 16 not in located and "abab" not in located

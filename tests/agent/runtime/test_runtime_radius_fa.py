@@ -86,11 +86,18 @@ def register_via_fa(netns: h.Netns, tries: int = 6, home_agent: str = h.HA_ADDRE
         mn.close()
 
 
-def test_the_foreign_agent_fetches_its_fa_ha_sa_and_the_registration_is_accepted(agent, netns):
+def started(agent, key: str | None = FA_HA_KEY) -> h.Mipd:
+    """The agent started, FreeRADIUS holding its FA-HA SA with `key` (None: FreeRADIUS never started)."""
     mipd, server = agent
-    server.add_sa(h.HA_ADDRESS, FA_HA_SPI, FA_HA_KEY)
-    server.start()
+    if key is not None:
+        server.add_sa(h.HA_ADDRESS, FA_HA_SPI, key)
+        server.start()
     mipd.start()
+    return mipd
+
+
+def test_the_foreign_agent_fetches_its_fa_ha_sa_and_the_registration_is_accepted(agent, netns):
+    mipd, server = started(agent), agent[1]
     reply = register_via_fa(netns)
     assert reply is not None and reply.code == codes.ACCEPTED
     counters = mipd.ctl_json("counters")["roles"]
@@ -107,10 +114,7 @@ def test_the_foreign_agent_fetches_its_fa_ha_sa_and_the_registration_is_accepted
 
 
 def test_a_wrong_key_on_the_server_is_refused_by_the_home_agent(agent, netns):
-    mipd, server = agent
-    server.add_sa(h.HA_ADDRESS, FA_HA_SPI, "00" * 16)
-    server.start()
-    mipd.start()
+    mipd = started(agent, key="00" * 16)
     reply = register_via_fa(netns)
     assert reply is not None and reply.code in (codes.HA_FA_AUTH, codes.FA_HA_AUTH)
     counters = mipd.ctl_json("counters")["roles"]
@@ -124,8 +128,7 @@ def assert_no_key(mipd: h.Mipd) -> None:
 
 
 def test_with_radius_down_and_no_sa_the_request_goes_without_fhae_and_the_home_agent_refuses(agent, netns):
-    mipd, _server = agent  # FreeRADIUS never started
-    mipd.start()
+    mipd = started(agent, key=None)
     reply = register_via_fa(netns)
     assert reply is not None and reply.code == codes.HA_FA_AUTH  # §3.8.2.1 c: the home agent requires the FHAE
     counters = mipd.ctl_json("counters")["roles"]
@@ -135,8 +138,7 @@ def test_with_radius_down_and_no_sa_the_request_goes_without_fhae_and_the_home_a
 
 @pytest.mark.parametrize("agent", [{"require_fa_ha_auth": True}], indirect=True)
 def test_with_radius_down_and_fa_ha_auth_required_the_foreign_agent_refuses_with_65(agent, netns):
-    mipd, _server = agent
-    mipd.start()
+    mipd = started(agent, key=None)
     reply = register_via_fa(netns)
     assert reply is not None and reply.code == codes.FA_PROHIBITED
     counters = mipd.ctl_json("counters")["roles"]
@@ -147,10 +149,7 @@ def test_with_radius_down_and_fa_ha_auth_required_the_foreign_agent_refuses_with
 
 @pytest.mark.parametrize("agent", [{"require_fa_ha_auth": True}], indirect=True)
 def test_an_sa_fetched_for_one_home_agent_is_not_used_for_another(agent, netns):
-    mipd, server = agent
-    server.add_sa(h.HA_ADDRESS, FA_HA_SPI, FA_HA_KEY)
-    server.start()
-    mipd.start()
+    mipd = started(agent)
     reply = register_via_fa(netns)
     assert reply is not None and reply.code == codes.ACCEPTED
     for _ in range(2):  # RADIUS refuses OTHER_HA; the retransmission meets the negative cache

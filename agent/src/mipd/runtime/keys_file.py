@@ -35,8 +35,6 @@ ROLES = ("home_agent", "foreign_agent", "mobile_node")
 SA_LIST, RADIUS_SECRETS = "security_associations", "radius_secrets"
 _SA_KEY_SET = frozenset(SA_KEYS)
 _TOP_KEY = re.compile(r"(security_associations|radius_secrets): *(?:#.*)?").fullmatch
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-                   r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])").fullmatch
 
 READ_BUFFER = 1 << 20  # bytes read at a time
 # Off the main thread (a reload), the reader sleeps briefly every PAUSE_EVERY entries (about 6 ms of
@@ -129,7 +127,7 @@ class _Body:
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         for lineno, text in self._numbered:
-            if text[:1] not in ("", " ", "#", "-") or text[:1] == "-" and text[:2] != "- " and text != "-":
+            if text[:1] not in ("", " ", "#") and not keys_lines.starts_item(text, 0):
                 self.next_top = (lineno, text)
                 break
             yield lineno, text
@@ -208,9 +206,10 @@ def _add(entry: object, where: str, result: KeysFile) -> None:
     else:
         sa = security_association(entry, where)
         peer, spi, packed = sa.peer, sa.spi, pack(sa)
-    if result.sas.has(peer, spi):
-        raise ConfigError(schema.join(where, "spi"), f"peer {peer} already has an SA with SPI {spi}")
-    result.sas.add_packed(peer, spi, packed)
+    try:
+        result.sas.add_packed(peer, spi, packed)
+    except ValueError:  # the table refuses a second SA with this (peer, SPI)
+        raise ConfigError(schema.join(where, "spi"), f"peer {peer} already has an SA with SPI {spi}") from None
     roles = entry.get("roles") if isinstance(entry, dict) else None
     if roles is not None:
         result.sa_roles[(peer, spi)] = schema.items(roles, schema.join(where, "roles"),
@@ -225,11 +224,8 @@ def _simple_fields(entry: object) -> tuple[str, int, bytes, str, str, int, bool]
     peer, spi = entry.get("peer"), entry.get("spi")
     if type(peer) is not str or type(spi) is not int or not SPI_MIN <= spi <= SPI_MAX:
         return None
-    if _IPV4(peer):
-        first = int(peer[:peer.index(".")])
-        if 224 <= first <= 239 or peer in ("0.0.0.0", "255.255.255.255"):
-            return None
-    elif "@" not in peer or len(peer.encode()) > 255 or any(c.isspace() for c in peer):
+    if not schema.plain_unicast_ipv4(peer) and ("@" not in peer or len(peer.encode()) > 255
+                                               or any(c.isspace() for c in peer)):
         return None
     form, key = entry.get("key_format", "hex"), entry.get("key")
     algorithm = entry.get("algorithm", ALGORITHMS[0])

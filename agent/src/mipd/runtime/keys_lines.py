@@ -40,6 +40,11 @@ def ignorable(text: str) -> bool:
     return not stripped or stripped[0] == "#"
 
 
+def starts_item(text: str, column: int) -> bool:
+    """Whether `text` has a list item's `-` at `column` (followed by a space or nothing)."""
+    return text.startswith("- ", column) or len(text) == column + 1 and text[column] == "-"
+
+
 def entries(body: Iterator[tuple[int, str]], not_streamable: type[Exception]) -> Iterator[tuple[int, list[str]]]:
     """(line number of its `-`, its lines) of each list entry; `not_streamable` when the lines are not
     one list entry after another at one indentation."""
@@ -51,7 +56,7 @@ def entries(body: Iterator[tuple[int, str]], not_streamable: type[Exception]) ->
                 lines.append(text)  # a block scalar's blank or '#' line is part of its value
             continue
         column = len(text) - len(text.lstrip(" "))
-        item = text.startswith("- ", column) or len(text) == column + 1 and text[column] == "-"
+        item = starts_item(text, column)
         if indent < 0:
             if not item:
                 raise not_streamable

@@ -179,6 +179,18 @@ def ipv4(value: object, path: str) -> str:
     return str(addr)
 
 
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                          r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])").fullmatch
+
+
+def plain_unicast_ipv4(value: str) -> bool:
+    """The quick test of what `ipv4` accepts as it is (no leading zeros, not unspecified, multicast or
+    broadcast); False says only "ask `ipv4`" (a keys file reads a million addresses)."""
+    if not _DOTTED_QUAD(value):
+        return False
+    return not 224 <= int(value[:value.index(".")]) <= 239 and value not in ("0.0.0.0", "255.255.255.255")
+
+
 def prefix(value: object, path: str) -> str:
     """An IPv4 prefix "a.b.c.d/len" (host bits allowed), normalised to its network form."""
     try:

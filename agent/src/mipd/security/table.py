@@ -41,8 +41,7 @@ class Difference:
 
 def pack(sa: SecurityAssociation) -> bytes:
     """One SA as its packed record entry."""
-    return _HEADER.pack(sa.spi, _ALGORITHM_CODES[sa.algorithm], _REPLAY_CODES[sa.replay], sa.replay_window,
-                        sa.fallback, len(sa.key)) + sa.key
+    return pack_fields(sa.spi, sa.key, sa.algorithm, sa.replay, sa.replay_window, sa.fallback)
 
 
 def pack_fields(spi: int, key: bytes, algorithm: str, replay: str, replay_window: int, fallback: bool) -> bytes:
@@ -59,6 +58,10 @@ def _entries(record: bytes) -> Iterator[tuple[int, int, int]]:
         end = at + _HEADER.size + key_len
         yield spi, at, end
         at = end
+
+
+def _holds(record: bytes, spi: int) -> bool:
+    return any(entry_spi == spi for entry_spi, _, _ in _entries(record))
 
 
 def _count(record: bytes) -> int:
@@ -100,7 +103,7 @@ class SecurityAssociations:
         record = self._records.get(peer)
         if record is None:
             self._records[peer] = entry
-        elif any(s == spi for s, _, _ in _entries(record)):
+        elif _holds(record, spi):
             raise ValueError(f"spi: duplicate SA for peer {peer} SPI {spi}")
         else:
             self._records[peer] = record + entry
@@ -123,10 +126,6 @@ class SecurityAssociations:
     def peers(self) -> Iterator[str]:
         """Every peer that has an SA (no SA is prepared for it)."""
         return iter(self._records)
-
-    def has(self, peer: str, spi: int) -> bool:
-        record = self._records.get(peer)
-        return record is not None and any(s == spi for s, _, _ in _entries(record))
 
     def select(self, keep: Callable[[str, int], bool]) -> SecurityAssociations:
         """A new table of the SAs for which `keep(peer, spi)` is true."""
