@@ -85,6 +85,7 @@ class Runtime:
         null = NullDataplane()
         self.driver = Driver(null, null)
         self.sent = 0
+        self.cpu = {"protocol": 0.0, "actions": 0.0, "commit": 0.0}  # CPU seconds by part (see process)
         handlers: dict[type, Any] = {
             StoreRecord: lambda a: self.store.put(a.kind, a.record),
             DeleteRecord: lambda a: self.store.delete(a.kind, a.key),
@@ -101,12 +102,22 @@ class Runtime:
         self.sent += 1
 
     def process(self, packets: list[Packet], now: float) -> None:
-        handlers, on_packet = self.handlers, self.ha.on_packet
+        """Each batch: the state machine's decisions, then their actions, then one commit, each timed
+        (process CPU, which includes the store's checkpoint thread) into `cpu`."""
+        handlers, on_packet, cpu, clock = self.handlers, self.ha.on_packet, self.cpu, time.process_time
         for start in range(0, len(packets), BATCH):
-            for pkt in packets[start : start + BATCH]:
-                for a in on_packet(pkt, now):
+            t0 = clock()
+            decided = [on_packet(pkt, now) for pkt in packets[start : start + BATCH]]
+            t1 = clock()
+            for actions in decided:
+                for a in actions:
                     handlers[type(a)](a)
+            t2 = clock()
             self.store.commit()
+            t3 = clock()
+            cpu["protocol"] += t1 - t0
+            cpu["actions"] += t2 - t1
+            cpu["commit"] += t3 - t2
         self.loop.run_until_complete(asyncio.sleep(0))  # lets asyncio drop cancelled timer handles
 
     def close(self) -> None:
@@ -151,22 +162,28 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
     rss2 = rss_kib()
     assert len(ha) == n, (len(ha), dict(ha.counters))
     costs = []
+    parts = dict.fromkeys(rt.cpu, 0.0)
+    timed = 0
     for r in range(repeats):
         for move in (False, True):
             picks = [rng.randrange(n) for _ in range(samples)]
             batch = requests(keys, picks, now + 1 + 2 * r + move, move)
             accepted = ha.counters["accepted.registration"]
+            before = dict(rt.cpu)
             c0 = time.process_time()
             rt.process(batch, now)
             cpu = time.process_time() - c0
             done = ha.counters["accepted.registration"] - accepted
+            for part in parts:
+                parts[part] += rt.cpu[part] - before[part]
+            timed += max(1, done)
             costs.append(cpu / max(1, done) * 1e6)
             if done != samples:
                 print(f"  WARNING: {samples - done} of {samples} not accepted: {dict(ha.counters)}")
     rt.close()
     del rt, ha, sas, keys
     gc.collect()
-    return {"n": n, "us": statistics.median(costs), "best_us": min(costs), "setup_s": setup,
+    return {"n": n, "us": statistics.median(costs), **{part: v / timed * 1e6 for part, v in parts.items()}, "best_us": min(costs), "setup_s": setup,
             "sa_bytes": (rss1 - rss0) * 1024 / n, "binding_bytes": (rss2 - rss1) * 1024 / n}
 
 
@@ -189,10 +206,14 @@ def main() -> int:
                   f"rounds of {args.measure:,}; best {r['best_us']:.1f} us) = {1e6 / r['us']:,.0f}/s; "
                   f"memory {r['binding_bytes']:,.0f} bytes per binding + {r['sa_bytes']:,.0f} bytes per SA; "
                   f"set-up {r['setup_s']:.1f} s")
+            print(f"  {'':>9}   CPU by part (mean over rounds): protocol {r['protocol']:.1f} us + actions "
+                  f"{r['actions']:.1f} us + commit {r['commit']:.1f} us")
             sys.stdout.flush()
         small, large = results
         print(f"  ratio {large['n']:,} / {small['n']:,} bindings: {large['us'] / small['us']:.2f} "
-              f"[target <= 1.5]; load average {load()}")
+              f"[target <= 1.5]; by part: " + ", ".join(f"{part} {large[part] / max(small[part], 1e-9):.2f}"
+                                                      for part in ("protocol", "actions", "commit"))
+              + f"; load average {load()}")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

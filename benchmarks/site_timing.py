@@ -57,10 +57,14 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.start = time.time()
         self.hosts = {}
+        self.tasks = {}  # task name -> time its runs took, summed over hosts, and how many ran or were skipped
         self.task_start = self.start
 
     def _host(self, name):
         return self.hosts.setdefault(name, {"first": None, "last": None, "busy": 0.0, "tasks": 0, "open": {}})
+
+    def _task(self, task):
+        return self.tasks.setdefault(task.get_name(), {"busy": 0.0, "runs": 0, "skipped": 0})
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self.task_start = time.time()
@@ -84,16 +88,26 @@ class CallbackModule(CallbackBase):
         h["busy"] += now - started
         h["last"] = now
         h["tasks"] += 1
+        t = self._task(result._task)
+        t["busy"] += now - started
+        t["runs"] += 1
 
-    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_skipped = v2_runner_on_unreachable = _done
+    def v2_runner_on_skipped(self, result):
+        self._done(result)
+        self._task(result._task)["skipped"] += 1
+
+    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_unreachable = _done
 
     def v2_playbook_on_stats(self, stats):
         out = {"total": time.time() - self.start, "hosts": {
             name: {"span": (h["last"] or h["first"]) - h["first"], "busy": h["busy"], "tasks": h["tasks"]}
-            for name, h in self.hosts.items() if h["first"] is not None}}
+            for name, h in self.hosts.items() if h["first"] is not None}, "tasks": self.tasks}
         with open(os.environ["MIP_HOST_TIMES"], "w") as f:
             json.dump(out, f)
 '''
+
+
+TOP_TASKS = 15
 
 
 def timed(lab: sh.SiteLab, plugins: Path, name: str, playbook: str = "site.yml",
@@ -115,6 +129,12 @@ def report(title: str, wall: float, recap: dict, figures: dict) -> None:
         f = figures["hosts"][host]
         changed = recap.get(host, {}).get("changed", "-")
         print(f"  {host:<6} {f['span']:>7.1f} {f['busy']:>12.1f} {f['tasks']:>6} {changed!s:>8}")
+    tasks = sorted(figures["tasks"].items(), key=lambda item: -item[1]["busy"])
+    busy = sum(t["busy"] for _, t in tasks) or 1.0
+    print(f"  where the task time went (top {TOP_TASKS} of {len(tasks)} tasks, summed over hosts):")
+    for name, t in tasks[:TOP_TASKS]:
+        print(f"    {t['busy']:>7.1f} s {100 * t['busy'] / busy:>4.0f}%  {t['runs']:>4} runs "
+              f"({t['skipped']} skipped)  {name[:90]}")
 
 
 def per_host(run: tuple[float, dict, dict]) -> tuple[float, float]:
