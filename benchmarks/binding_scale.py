@@ -183,7 +183,8 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
     rt.close()
     del rt, ha, sas, keys
     gc.collect()
-    return {"n": n, "us": statistics.median(costs), **{part: v / timed * 1e6 for part, v in parts.items()}, "best_us": min(costs), "setup_s": setup,
+    per_part = {part: v / timed * 1e6 for part, v in parts.items()}
+    return {"n": n, "us": statistics.median(costs), **per_part, "best_us": min(costs), "setup_s": setup,
             "sa_bytes": (rss1 - rss0) * 1024 / n, "binding_bytes": (rss2 - rss1) * 1024 / n}
 
 
