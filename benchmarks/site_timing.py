@@ -2,7 +2,7 @@
 """Wall time of playbooks/site.yml on the namespace lab, and of its second (no-change) run, per host.
 
     .venv/bin/python benchmarks/site_timing.py [--mobile-nodes N [N ...]] [--forks F] [--ios-like HOST ...]
-                                               [--rotate]
+                                               [--rotate] [--strategy mitogen_linear]
 
 Brings up a lab of its own (playbooks/lab_up.yml: ha, fa1, fa2, rt, cn and N mobile nodes; prefix
 ``mbench<pid>``, its own management network, inventory and state directory), roams mn1 to visit1 and
@@ -150,6 +150,11 @@ def measure(tmp_path: Path, plugins: Path, mobile_nodes: int, args: argparse.Nam
     lab = sh.SiteLab(tmp_path / f"lab{mobile_nodes}", f"mb{os.getpid() % 100_000}n{mobile_nodes}",
                      mobile_nodes=mobile_nodes)
     lab.env["ANSIBLE_FORKS"] = str(args.forks)
+    if args.strategy != "linear":
+        import ansible_mitogen  # the option's help says where it comes from
+
+        lab.env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
+        lab.env["ANSIBLE_STRATEGY"] = args.strategy
     if args.ios_like:
         lab.lab_vars += ["-e", json.dumps({"lab_ios_like_hosts": args.ios_like})]
     row: dict[str, object] = {"mobile_nodes": mobile_nodes}
@@ -161,7 +166,8 @@ def measure(tmp_path: Path, plugins: Path, mobile_nodes: int, args: argparse.Nam
             lab.roam("mn2", "visit2")
         row["hosts"] = len(lab.hosts())
         print(f"\nlab up with {row['hosts']} agent hosts (+ rt, cn; IOS-like: {', '.join(args.ios_like) or 'none'}) "
-              f"in {time.monotonic() - start:.1f} s; ssh pipelining on, {args.forks} forks, {os.cpu_count()} CPUs")
+              f"in {time.monotonic() - start:.1f} s; ssh pipelining on, {args.forks} forks, strategy {args.strategy}, "
+              f"{os.cpu_count()} CPUs")
         first = timed(lab, plugins, f"first{mobile_nodes}")
         report("site.yml, first run (fresh hosts: wheel build, virtualenvs, configuration, start)", *first)
         second = timed(lab, plugins, f"second{mobile_nodes}")
@@ -189,6 +195,8 @@ def main() -> int:
     p.add_argument("--ios-like", nargs="*", default=[], metavar="HOST",
                    help="hosts of the lab made IOS-like routers (ha, fa1, fa2, mnN)")
     p.add_argument("--rotate", action="store_true", help="also time one rotate_keys.yml run")
+    p.add_argument("--strategy", default="linear", choices=("linear", "mitogen_linear", "mitogen_free"),
+                   help="Ansible's strategy (mitogen_*: the mitogen strategies, pip install mitogen)")
     args = p.parse_args()
     why = sh.unavailable()
     if why is not None:
