@@ -155,6 +155,8 @@ def measure(tmp_path: Path, plugins: Path, mobile_nodes: int, args: argparse.Nam
 
         lab.env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
         lab.env["ANSIBLE_STRATEGY"] = args.strategy
+        # the lab's inventory turns host key checking off in ansible_ssh_common_args, which mitogen does not read
+        lab.env["ANSIBLE_HOST_KEY_CHECKING"] = "false"
     if args.ios_like:
         lab.lab_vars += ["-e", json.dumps({"lab_ios_like_hosts": args.ios_like})]
     row: dict[str, object] = {"mobile_nodes": mobile_nodes}

@@ -11,9 +11,12 @@ IOS-like routers: a config module runs on the controller (the local connection, 
 Python, no become) with `platform: ios`. It reaches the router (module_utils/platforms/ios/transport.py)
 through the host's ansible.netcommon.network_cli connection when the inventory names it (its socket is
 passed on), else with netmiko, from the inventory's variables, which this plugin passes in the
-module's `transport` option (its secrets are no_log options: hidden in every output). `rendered` and
-`parsed` never reach the router. mobility_info and verify_registration run the same way and read the
-router's `show ip mobile` output (module_utils/mobility_state.py).
+module's `transport` option (its secrets are no_log options: hidden in every output). mobility_info
+and verify_registration run the same way and read the router's `show ip mobile` output
+(module_utils/mobility_state.py).
+
+`rendered` and `parsed` of a config module, on either platform, never reach the host: they run in this
+plugin's own process (plugin_utils/offline.py), with no module payload built and no Python started.
 
 A task delegated to a host (`delegate_to`) is that host's: its platform and, for an IOS-like router,
 its connection variables are the delegated host's.
@@ -30,6 +33,7 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import connection_loader
 from ansible_collections.netmobility.mobileip.plugins.module_utils.model import RESOURCES
 from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.base import IOS, PLATFORMS, platform_of
+from ansible_collections.netmobility.mobileip.plugins.plugin_utils.offline import OFFLINE_STATES, run_offline
 
 NOT_ON_IOS = "not a module for IOS-like routers"
 ON_THE_CONTROLLER = (*RESOURCES, "mobility_info", "verify_registration")  # modules with platform and transport
@@ -49,7 +53,10 @@ class PlatformDispatchAction(ActionBase):
         platform = self._task.args.get("platform")
         if platform not in PLATFORMS:
             platform = platform_of(self._templar.template(host_vars.get("ansible_network_os")))
-        if platform == IOS:
+        name = self._task.action.rsplit(".", 1)[-1]
+        if name in RESOURCES and self._task.args.get("state") in OFFLINE_STATES:
+            result.update(run_offline(name, self._task.action, {**self._task.args, "platform": platform}))
+        elif platform == IOS:
             result.update(self._run_ios(host_vars))
         else:  # Ansible itself takes a Linux task to the delegated host
             result.update(getattr(self, f"_run_{platform}")(task_vars))
