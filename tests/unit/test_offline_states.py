@@ -56,15 +56,15 @@ def as_module(name: str) -> dict:
 
 
 def test_no_module_payload_is_built_and_no_key_is_shown(run):
-    output, _ = run
+    output = run[0]
     assert KEY not in output and KEY.upper() not in output
-    for module in {module for module, _, _ in TASKS.values()}:
+    for module in {task[0] for task in TASKS.values()}:
         assert f"AnsiballZ_{module}" not in output
 
 
 @pytest.mark.parametrize("name", ["mn_rendered", "sa_rendered", "sa_rendered_ios", "sa_parsed_ios"])
 def test_same_result_as_the_module(run, name):
-    _, results = run
+    results = run[1]
     here, module = results[name], as_module(name)
     assert not here.get("failed") and not module.get("failed"), (here, module)
     for key in ("rendered", "parsed"):
@@ -74,7 +74,7 @@ def test_same_result_as_the_module(run, name):
 
 @pytest.mark.parametrize("name", ["bad_value", "unknown_option", "no_config"])
 def test_refused_with_the_modules_message(run, name):
-    _, results = run
+    results = run[1]
     here, module = results[name], as_module(name)
     assert here["failed"] and module["failed"]
     assert here["msg"] == module["msg"], (here["msg"], module["msg"])
