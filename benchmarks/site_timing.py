@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -107,23 +108,39 @@ class CallbackModule(CallbackBase):
 '''
 
 
-TOP_TASKS = 15
+TOP_TASKS = 15  # tasks listed per run (--all-tasks: every one)
+
+
+def machine_cpu() -> float:
+    """CPU seconds this machine has spent (every process: the controller, the hosts' sshd and modules)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def timed(lab: sh.SiteLab, plugins: Path, name: str, playbook: str = "site.yml",
           **kw: object) -> tuple[float, dict, dict]:
-    """Run a playbook with the timing callback: (wall seconds, recap per host, callback figures)."""
+    """Run a playbook with the timing callback: (wall seconds, recap per host, callback figures, with the
+    controller's CPU seconds (ansible-playbook and its workers) and the whole machine's)."""
     out = plugins / f"{name}.json"
     lab.env.update({"ANSIBLE_CALLBACK_PLUGINS": str(plugins), "ANSIBLE_CALLBACKS_ENABLED": "mip_host_timer",
                     "MIP_HOST_TIMES": str(out)})
+    children, machine = resource.getrusage(resource.RUSAGE_CHILDREN), machine_cpu()
     start = time.monotonic()
     proc, recap = lab.ok(playbook, **kw)
     wall = time.monotonic() - start
-    return wall, recap, json.loads(out.read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = json.loads(out.read_text())
+    figures["controller_cpu"] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    figures["machine_cpu"] = machine_cpu() - machine
+    return wall, recap, figures
 
 
 def report(title: str, wall: float, recap: dict, figures: dict) -> None:
-    print(f"\n{title}: {wall:.1f} s wall (playbook {figures['total']:.1f} s)")
+    hosts = max(1, len(figures["hosts"]))
+    print(f"\n{title}: {wall:.1f} s wall (playbook {figures['total']:.1f} s); CPU per host: controller "
+          f"{figures['controller_cpu'] / hosts:.2f} s, whole machine {figures['machine_cpu'] / hosts:.2f} s")
     print(f"  {'host':<6} {'span s':>7} {'task time s':>12} {'tasks':>6} {'changed':>8}")
     for host in sorted(figures["hosts"], key=lambda h: (h[:2] != "ha", h[:2] != "fa", h)):
         f = figures["hosts"][host]
@@ -175,6 +192,7 @@ def measure(tmp_path: Path, plugins: Path, mobile_nodes: int, args: argparse.Nam
         second = timed(lab, plugins, f"second{mobile_nodes}")
         report("site.yml, second run (no change)", *second)
         row["first"], row["second"] = per_host(first), per_host(second)
+        row["second_cpu"] = second[2]["machine_cpu"] / max(1, len(second[2]["hosts"]))
         row["unchanged"] = all(r["changed"] == 0 for r in second[1].values())
         if args.rotate:
             rotated = timed(lab, plugins, f"rotate{mobile_nodes}", "rotate_keys.yml",
@@ -197,9 +215,13 @@ def main() -> int:
     p.add_argument("--ios-like", nargs="*", default=[], metavar="HOST",
                    help="hosts of the lab made IOS-like routers (ha, fa1, fa2, mnN)")
     p.add_argument("--rotate", action="store_true", help="also time one rotate_keys.yml run")
+    p.add_argument("--all-tasks", action="store_true", help="list every task of each run, not the 15 longest")
     p.add_argument("--strategy", default="linear", choices=("linear", "mitogen_linear", "mitogen_free"),
                    help="Ansible's strategy (mitogen_*: the mitogen strategies, pip install mitogen)")
     args = p.parse_args()
+    if args.all_tasks:
+        global TOP_TASKS
+        TOP_TASKS = 10_000
     why = sh.unavailable()
     if why is not None:
         print(f"site_timing: skipped ({why})")
@@ -212,13 +234,15 @@ def main() -> int:
         (plugins / "mip_host_timer.py").write_text(CALLBACK)
         for mobile_nodes in args.mobile_nodes:
             rows.append(measure(tmp_path, plugins, mobile_nodes, args))
-    print("\nhow it grows with the fleet (per host: wall time of the run / hosts that ran tasks)")
+    print("\nhow it grows with the fleet (per host: wall time of the run / hosts that ran tasks; CPU: the whole "
+          "machine's during the no-change run)")
     print(f"  {'hosts':>5} {'first s/host':>13} {'tasks/host':>11} {'no-change s/host':>17} {'tasks/host':>11}"
-          f" {'rotate s':>9}")
+          f" {'CPU s/host':>11} {'rotate s':>9}")
     for row in rows:
         (first_s, first_t), (second_s, second_t) = row["first"], row["second"]  # type: ignore[misc]
         rotate = f"{row['rotate']:.1f}" if "rotate" in row else "-"
-        print(f"  {row['hosts']:>5} {first_s:>13.1f} {first_t:>11.1f} {second_s:>17.1f} {second_t:>11.1f} {rotate:>9}")
+        print(f"  {row['hosts']:>5} {first_s:>13.1f} {first_t:>11.1f} {second_s:>17.1f} {second_t:>11.1f}"
+              f" {row['second_cpu']:>11.2f} {rotate:>9}")
     return 0
 
 
