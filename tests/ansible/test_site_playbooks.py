@@ -104,6 +104,38 @@ def test_check_mode_changes_nothing(lab):
     assert lab.pids() == pids
 
 
+def service(lab: sh.SiteLab, host: str, command: str) -> str:
+    """The agent's supervisor script (role agent) on `host`: status, stop, ..."""
+    script = lab.agent_dir(host) / "opt/mipd/bin/mipd-service"
+    return subprocess.run(["ip", "netns", "exec", f"{lab.prefix}-{host}", str(script), command],
+                          capture_output=True, text=True, timeout=60, check=False).stdout
+
+
+def test_drift_is_repaired_where_it_is_and_nowhere_else(lab):
+    """What site.yml finds in its one look at each host decides what it does there: a mipd stopped behind its
+    back (fa2) is started again, a directory with another mode (mn2's configuration directory) is put back,
+    and the other hosts report changed=0 and keep their agents. agent_state=stopped on one node stops its
+    mipd; the next plain run starts it again, and only there."""
+    config_dir = lab.agent_dir("mn2") / "etc/mipd"
+    assert service(lab, "fa2", "stop").startswith("stopped")
+    config_dir.chmod(0o700)
+    pids = lab.pids()
+    proc, recap = lab.ok("site.yml")
+    changed = {h for h, r in recap.items() if r["changed"]}
+    assert changed == {"fa2", "mn2"}, proc.stdout[-4000:]
+    assert service(lab, "fa2", "status").startswith("running")
+    assert oct(config_dir.stat().st_mode & 0o777) == "0o755"
+    assert {h: p for h, p in lab.pids().items() if h != "fa2"} == {h: p for h, p in pids.items() if h != "fa2"}
+
+    proc, recap = lab.ok("site.yml", "--limit", "mn1", "-e", "agent_state=stopped")
+    assert recap["mn1"]["changed"] > 0 and service(lab, "mn1", "status").startswith("stopped")
+    pids = lab.pids()
+    proc, recap = lab.ok("site.yml")
+    assert {h for h, r in recap.items() if r["changed"]} == {"mn1"}, proc.stdout[-4000:]
+    assert service(lab, "mn1", "status").startswith("running")
+    assert {h: p for h, p in lab.pids().items() if h != "mn1"} == {h: p for h, p in pids.items() if h != "mn1"}
+
+
 @pytest.mark.parametrize(("option", "value", "named"), [
     ("mip_mn_ha_spi", "12", re.compile(r"config\[\d+\]\.spi: 0-255 are reserved .*mip_mn_ha_spi")),
     ("mip_mn_ha_key", "0123456789abcdef0123456789abcdef0",
