@@ -52,7 +52,7 @@ notes:
   - Modules never return key material. Keys appear as C(key_fingerprint), the same fingerprint C(mipctl sas) prints.
 """
 
-    # The resource-module states, and the attributes of the config modules.
+    # The resource-module states (the config modules for one resource each).
     RESOURCE_STATES = r"""
 options:
   state:
@@ -74,6 +74,11 @@ options:
       - The configuration text to parse with O(state=parsed) (the agent's main file, or its keys file for
         security associations; on an IOS-like router, its running configuration).
     type: str
+"""
+
+    # The platform option and the attributes of the config modules (the resource modules, mobility_config).
+    PLATFORM = r"""
+options:
   platform:
     description:
       - What the target is. V(linux) - a host running the bundled C(mipd) agent, whose files the module edits.

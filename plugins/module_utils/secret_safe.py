@@ -67,17 +67,34 @@ def hide(text: str, values: set[str]) -> str:
     return text
 
 
-class SecretSafeModule(AnsibleModule):
-    """AnsibleModule for resource `resource_name`: failure messages never carry a refused value of
-    its config (argument-spec errors included: they are raised from AnsibleModule.__init__)."""
+def holds_secrets(field: Field) -> bool:
+    """Whether `field` or an option under it is secret (key material)."""
+    if field.secret:
+        return True
+    return field.schema is not None and any(holds_secrets(option) for option in field.schema.fields.values())
 
-    def __init__(self, resource_name: str, **kwargs: Any) -> None:
-        self._secret_field = RESOURCES[resource_name].field
+
+class SecretSafeModule(AnsibleModule):
+    """AnsibleModule for resource `resource_name` (its `config` option), or with None for
+    netmobility.mobileip.mobility_config (the `config` of each resource option whose resource holds
+    keys): failure messages never carry a refused value of those configs (argument-spec errors
+    included: they are raised from AnsibleModule.__init__)."""
+
+    def __init__(self, resource_name: str | None, **kwargs: Any) -> None:
+        self._resource_name = resource_name
         super().__init__(**kwargs)
+
+    def _secret_configs(self, params: dict[str, Any]) -> list[tuple[Field, Any]]:
+        if self._resource_name is not None:
+            return [(RESOURCES[self._resource_name].field, params.get("config"))]
+        return [(resource.field, params[name].get("config")) for name, resource in RESOURCES.items()
+                if isinstance(params.get(name), dict) and holds_secrets(resource.field)]
 
     def fail_json(self, msg: str, **kwargs: Any) -> None:  # type: ignore[override]
         params = getattr(self, "params", None) or {}
-        refused = refused_values(self._secret_field, params.get("config"))
+        refused: set[str] = set()
+        for field, config in self._secret_configs(params):
+            refused |= refused_values(field, config)
         if refused:  # the arguments echoed back (shown at -vvv) lose them too
             kwargs.setdefault("invocation", {"module_args": _without(params, refused)})
         super().fail_json(msg=hide(str(msg), refused), **kwargs)

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - netmobility.mobileip.mipd
   - netmobility.mobileip.mipd.resource_states
+  - netmobility.mobileip.mipd.platform
   - netmobility.mobileip.mipd.ios
   - netmobility.mobileip.mipd.transport
 options:

@@ -36,7 +36,7 @@ from ansible_collections.netmobility.mobileip.plugins.module_utils.platforms.bas
 from ansible_collections.netmobility.mobileip.plugins.plugin_utils.offline import OFFLINE_STATES, run_offline
 
 NOT_ON_IOS = "not a module for IOS-like routers"
-ON_THE_CONTROLLER = (*RESOURCES, "mobility_info", "verify_registration")  # modules with platform and transport
+ON_THE_CONTROLLER = (*RESOURCES, "mobility_config", "mobility_info", "verify_registration")  # with platform, transport
 
 
 class PlatformDispatchAction(ActionBase):

@@ -48,11 +48,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
 
 def test_check_mode_on_fresh_hosts_changes_nothing(lab):
     """site.yml --check --diff on hosts that have nothing yet succeeds, reports what it would do for every host
-    (the mobile nodes' sections shown as they would be written, their SA not being there yet) and leaves
-    nothing behind: no agent directory on any host, no wheel built on the controller."""
+    (a mobile node's section in its diff: checked against the SA with its home agent that the same module
+    run would add first) and leaves nothing behind: no agent directory on any host, no wheel built on the
+    controller."""
     proc, recap = lab.ok("site.yml", "--check", "--diff")
     assert all(recap[h]["changed"] > 0 for h in lab.hosts()), proc.stdout[-3000:]
-    assert "Show the mobile node section that would be written" in proc.stdout
+    assert "+mobile_node:" in proc.stdout and "security association with its home agent" not in proc.stdout
     assert not (lab.state_dir / "agents").exists()
     assert not (lab.tmp / "wheels").exists()
 

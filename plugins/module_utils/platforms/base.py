@@ -22,6 +22,9 @@ device side, in its own terms:
     commands(resource, before, after)  -> Commands  the change, as commands to send and as shown
     change(resource, found, have, after) -> Change  commands, the value the device will hold, diff header
     write(change)                      -> dict      apply it; what was done (merged into the result)
+    stage(change, check_mode)          -> dict      several resources in one run: what the next read sees
+                                                    (Linux: kept, written together by write_staged)
+    write_staged()                     -> dict      apply what stage kept
     finish(changed, check_mode)        -> dict      at the end of every run that read the device: what
                                                     else the run did (IOS: save_when=always), and close
 
@@ -149,6 +152,16 @@ class Platform:
 
     def write(self, change: Change) -> dict[str, Any]:
         raise NotImplementedError
+
+    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
+        """Several resources in one run (netmobility.mobileip.mobility_config): `change` is what the
+        next read sees. Here it is written at once (not in check mode); a platform that can apply them
+        together keeps it for write_staged."""
+        return {} if check_mode else self.write(change)
+
+    def write_staged(self) -> dict[str, Any]:
+        """Apply what stage kept (not called in check mode); what was done."""
+        return {}
 
     def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
         return {}

@@ -118,8 +118,7 @@ class IosPlatform(Platform):
     """Model <-> IOS Mobile IP configuration; commands are IOS configuration commands."""
 
     name = IOS
-    options = {"save_when": {"type": "str", "default": "changed", "choices": ["never", "changed", "always"]},
-               "transport": transport.TRANSPORT_OPTION}
+    options = transport.IOS_OPTIONS
 
     def __init__(self, module: Any = None, connection: IosConnection | None = None) -> None:
         self.module = module
@@ -189,6 +188,20 @@ class IosPlatform(Platform):
     def write(self, change: Change) -> dict[str, Any]:
         """Send the lines, read the configuration back (the router must hold what was meant: applying the same
         value again sends nothing), then save per save_when."""
+        self._send(change)
+        return {"saved": self._save(changed=True)}
+
+    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
+        """Several resources in one run: each one's lines are sent (and read back) in turn, the next one reads
+        the configuration they made; saved once, by write_staged."""
+        if not check_mode:
+            self._send(change)
+        return {}
+
+    def write_staged(self) -> dict[str, Any]:
+        return {"saved": self._save(changed=True)}
+
+    def _send(self, change: Change) -> None:
         if self.connection is None:
             raise PlatformError(NO_TRANSPORT)
         resource, commands, meant = change.plan
@@ -199,7 +212,6 @@ class IosPlatform(Platform):
             raise PlatformError(f"{resource.name}: the router's configuration is not what was sent: applying it "
                                 f"again would still send {_quoted(again.commands.shown)} (the lines were applied; "
                                 "the configuration was not saved)")
-        return {"saved": self._save(changed=True)}
 
     def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
         """save_when=always on a run without a change: save anyway (reported as a change, as cisco.ios does)."""

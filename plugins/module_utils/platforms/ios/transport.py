@@ -56,6 +56,12 @@ TRANSPORT_OPTION: dict[str, Any] = {
         "command_timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
     },
 }
+# The options a module has on an IOS-like router (IosPlatform.options): here, with the transport's, so that
+# a module's argument spec does not import the IOS platform code (a Linux host's module run never uses it).
+IOS_OPTIONS: dict[str, Any] = {
+    "save_when": {"type": "str", "default": "changed", "choices": ["never", "changed", "always"]},
+    "transport": TRANSPORT_OPTION,
+}
 
 
 class NetmikoConnection:

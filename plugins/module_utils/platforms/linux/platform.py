@@ -56,6 +56,8 @@ class LinuxPlatform(Platform):
     def __init__(self, module: Any = None) -> None:
         self.module = module
         self._host: LinuxHost | None = None
+        # several resources in one run: the files as read first, and as the resources staged so far make them
+        self._staged: tuple[LinuxDocument, LinuxDocument] | None = None
 
     @property
     def host(self) -> LinuxHost:
@@ -66,6 +68,8 @@ class LinuxPlatform(Platform):
     # ------------------------------------------------------------------ reading
 
     def read(self, resource: Resource) -> LinuxDocument:
+        if self._staged is not None:  # after another resource of the same run (stage)
+            return self._staged[1].copy()
         try:
             return self.host.read()
         except MissingYaml:
@@ -171,6 +175,22 @@ class LinuxPlatform(Platform):
 
     def write(self, change: Change) -> dict[str, Any]:
         before, after = change.plan
+        return self._write(before, after)
+
+    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
+        """Resources of one run make one new pair of files: one write, one `mipd check-config` and one reload
+        for all of them (write_staged), and in check mode too a resource is checked against what the ones
+        before it would write (a mobile node section against the SA with its home agent added before it)."""
+        before, after = change.plan
+        self._staged = (self._staged[0] if self._staged is not None else before, after)
+        return {}
+
+    def write_staged(self) -> dict[str, Any]:
+        if self._staged is None:
+            return {}
+        return self._write(*self._staged)
+
+    def _write(self, before: LinuxDocument, after: LinuxDocument) -> dict[str, Any]:
         try:
             return self.host.write(before, after)
         except HostError as e:
