@@ -182,7 +182,9 @@ def test_rotate_keys_without_a_failed_registration(lab):
     assert "registrations refused during it: 0" in proc.stdout
     assert denials() == denied_before
     accepted = lab.mipctl("ha", "counters")["roles"]["home_agent"].get("accepted.registration", 0) - accepted_before
-    assert accepted >= 2 * len(lab.mobile_nodes)  # the nodes kept re-registering (renewals every ~10 s)
+    # each node re-registered with its new SPI at least once (at once, on the reload that brought it); its
+    # renewals, every lifetime - margin = 10 s, add more the longer the rotation takes, and none was refused
+    assert accepted >= len(lab.mobile_nodes)
     assert sorted((sa["peer"], sa["spi"]) for sa in lab.mipctl("ha", "sas")) == sorted(
         [(HOME[mn], lab.next_spi) for mn in lab.mobile_nodes] + [(CARE_OF["mn1"], lab.fa_next_spi)])
     assert [(sa["peer"], sa["spi"]) for sa in lab.mipctl("fa1", "sas")] == [("10.100.1.1", lab.fa_next_spi)]
