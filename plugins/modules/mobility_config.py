@@ -32,12 +32,11 @@ options:
       - The security associations (RFC 5944 section 3.5), as M(netmobility.mobileip.security_associations) takes them -
         a list of SAs, keys in C(key) (never returned or shown).
     type: dict
-    suboptions:
+    suboptions: &resource
       config:
         description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.security_associations#module:config),
-            checked the same way (its errors are prefixed with V(security_associations)).
+          - What the module of the same name as this option takes as its C(config) option, checked the same way (an error
+            is prefixed with the option's name).
         type: raw
       state:
         description:
@@ -49,87 +48,27 @@ options:
     description:
       - The home agent, as M(netmobility.mobileip.home_agent) takes it.
     type: dict
-    suboptions:
-      config:
-        description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.home_agent#module:config),
-            checked the same way (its errors are prefixed with V(home_agent)).
-        type: raw
-      state:
-        description:
-          - As the module of the same name takes it. V(gathered), V(rendered) and V(parsed) are that module's.
-        type: str
-        choices: [merged, replaced, overridden, deleted]
-        default: merged
+    suboptions: *resource
   foreign_agent:
     description:
       - The foreign agent, as M(netmobility.mobileip.foreign_agent) takes it.
     type: dict
-    suboptions:
-      config:
-        description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.foreign_agent#module:config),
-            checked the same way (its errors are prefixed with V(foreign_agent)).
-        type: raw
-      state:
-        description:
-          - As the module of the same name takes it. V(gathered), V(rendered) and V(parsed) are that module's.
-        type: str
-        choices: [merged, replaced, overridden, deleted]
-        default: merged
+    suboptions: *resource
   mobile_node:
     description:
       - The mobile node, as M(netmobility.mobileip.mobile_node) takes it.
     type: dict
-    suboptions:
-      config:
-        description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.mobile_node#module:config),
-            checked the same way (its errors are prefixed with V(mobile_node)).
-        type: raw
-      state:
-        description:
-          - As the module of the same name takes it. V(gathered), V(rendered) and V(parsed) are that module's.
-        type: str
-        choices: [merged, replaced, overridden, deleted]
-        default: merged
+    suboptions: *resource
   registration_filters:
     description:
       - The registration filters, as M(netmobility.mobileip.registration_filters) takes them.
     type: dict
-    suboptions:
-      config:
-        description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.registration_filters#module:config),
-            checked the same way (its errors are prefixed with V(registration_filters)).
-        type: raw
-      state:
-        description:
-          - As the module of the same name takes it. V(gathered), V(rendered) and V(parsed) are that module's.
-        type: str
-        choices: [merged, replaced, overridden, deleted]
-        default: merged
+    suboptions: *resource
   aaa:
     description:
       - The RADIUS client, as M(netmobility.mobileip.aaa) takes it (shared secrets never returned or shown).
     type: dict
-    suboptions:
-      config:
-        description:
-          - What the module of the same name takes as
-            O(netmobility.mobileip.aaa#module:config),
-            checked the same way (its errors are prefixed with V(aaa)).
-        type: raw
-      state:
-        description:
-          - As the module of the same name takes it. V(gathered), V(rendered) and V(parsed) are that module's.
-        type: str
-        choices: [merged, replaced, overridden, deleted]
-        default: merged
+    suboptions: *resource
 notes:
   - Keys never leave the module - they are left out of every result, failure message and the echoed arguments, also
     when the task does not set C(no_log); a value an option refuses is not repeated either.
