@@ -35,8 +35,8 @@ options:
     suboptions: &resource
       config:
         description:
-          - What the module of the same name as this option takes as its C(config) option, checked the same way (an error
-            is prefixed with the option's name).
+          - What the module of the same name as this option takes as its C(config) option, checked the same way (an
+            error is prefixed with the option's name).
         type: raw
       state:
         description:

@@ -86,4 +86,3 @@ def test_keys_are_never_shown(files, mipd_bin):
 def test_nothing_given_is_refused(files):
     refused = run("mobility_config", files)
     assert refused.failed and "nothing to do" in refused.result["msg"]
-
