@@ -5,7 +5,8 @@
 Each resource option takes what the resource's own module takes as `config` and `state` (merged,
 replaced, overridden, deleted), checked with that module's argument spec: the same rules and errors,
 named with the resource. Every option is checked before anything is read or changed. The resources
-are then applied in ORDER, each against what the ones before it make (Platform.stage):
+are then applied in ORDER (those with state deleted after the others, in reverse order), each against
+what the ones before it make (Platform.stage):
 
 - the security associations first: a mobile node section needs its SA with its home agent (RFC 5944
   §3.5.2, the agent refuses the file otherwise), in check mode too;
@@ -76,8 +77,11 @@ def _apply(module: Any, platform: Platform, wanted: list[tuple[str, Any, str]]) 
     results: dict[str, dict[str, Any]] = {}
     changed = False
     done: dict[str, Any] = {}
+    # removals last, in reverse order: a section goes before the SAs it needs, the filters and the RADIUS
+    # client before the agent section they belong to
+    order = [w for w in wanted if w[2] != "deleted"] + [w for w in reversed(wanted) if w[2] == "deleted"]
     try:
-        for name, config, state in wanted:
+        for name, config, state in order:
             resource = RESOURCES[name]
             try:
                 result, change = resource_module.resource_change(

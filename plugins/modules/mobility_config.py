@@ -15,7 +15,8 @@ description:
     that module's rules; every option is checked before anything is read or changed.
   - The resources are applied in this order, each against what the ones before it make - the security associations
     (a mobile node section needs its SA with its home agent, RFC 5944 section 3.5.2; in check mode too), the home agent,
-    foreign agent or mobile node section, the registration filters, the RADIUS client.
+    foreign agent or mobile node section, the registration filters, the RADIUS client. Removals (C(state=deleted))
+    come after the others, in the reverse order (a section before the SAs it needs).
   - On a Linux host they make one new pair of files, written atomically, validated with C(mipd check-config) and
     reloaded once. On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller, sends each
     resource's lines in turn and saves the configuration once (O(save_when)).
