@@ -9,7 +9,8 @@ are then applied in ORDER (those with state deleted after the others, in reverse
 what the ones before it make (Platform.stage):
 
 - the security associations first: a mobile node section needs its SA with its home agent (RFC 5944
-  §3.5.2, the agent refuses the file otherwise), in check mode too;
+  §3.5.2, the agent refuses the file otherwise), on a Linux host in check mode too (an IOS-like
+  router's check mode reads its configuration as it is for each resource);
 - the role sections, then the registration filters they hold, then the RADIUS client of the agent
   configured before it (RFC 2865 §3 shared secrets in the keys file).
 

@@ -19,7 +19,9 @@ description:
     come after the others, in the reverse order (a section before the SAs it needs).
   - On a Linux host they make one new pair of files, written atomically, validated with C(mipd check-config) and
     reloaded once. On an IOS-like router (C(ansible_network_os) ios) the module runs on the controller, sends each
-    resource's lines in turn and saves the configuration once (O(save_when)).
+    resource's lines in turn and saves the configuration once (O(save_when)); in check mode each resource is checked
+    against the router's configuration as it is (a registration filter for a home agent the same task would add is
+    refused, as with the filter's own module).
 author:
   - netmobility.mobileip contributors (@netmobility)
 extends_documentation_fragment:

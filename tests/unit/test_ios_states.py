@@ -335,9 +335,9 @@ def test_the_newline_after_the_enable_secret_comes_with_the_prompt(tmp_path: Pat
 
 def test_mobility_config_sends_each_resource_and_saves_once(routers: TwoRouters) -> None:
     """mobility_config (what the roles run) on an IOS-like router: r1's SAs, home agent, registration filters and
-    foreign agent in one task over one connection. Check mode sends nothing; the real run sends the lines and saves
-    once; a second run sends nothing and does not save; the removal of all four (filters before the home agent
-    naming them) leaves no ip mobile line."""
+    foreign agent in one task over one connection. The run sends the lines and saves once; a second run sends
+    nothing and does not save; the removal of all four (filters before the home agent naming them) sends nothing in
+    check mode and leaves no ip mobile line."""
 
     def one_task(state: str, *values: Any) -> list[dict[str, Any]]:
         names = ("security_associations", "home_agent", "registration_filters", "foreign_agent")
@@ -349,15 +349,16 @@ def test_mobility_config_sends_each_resource_and_saves_once(routers: TwoRouters)
 
     plays = (one_task("merged", SAS, HA, FILTERS, FA), [task("mobile_node", MN, "merged")])
     marks = routers.marks()
-    proc, recaps = routers.plays(*plays, args=("--check",))
-    assert changes(proc, recaps) == (1, 1) and routers.config_sent_since(marks) == []
     proc, recaps = routers.plays(*plays)
     assert changes(proc, recaps) == (1, 1), proc.stdout[-4000:]
     assert routers.config_sent_since(marks) and saves(marks) == 1
     marks = routers.marks()
     proc, recaps = routers.plays(*plays)
     assert changes(proc, recaps) == (0, 0) and routers.config_sent_since(marks) == [] and saves(marks) == 0
-    proc, recaps = routers.plays(one_task("deleted", None, None, None, None), [task("mobile_node", None, "deleted")])
+    removal = (one_task("deleted", None, None, None, None), [task("mobile_node", None, "deleted")])
+    proc, recaps = routers.plays(*removal, args=("--check",))
+    assert changes(proc, recaps) == (1, 1) and routers.config_sent_since(marks) == [] and saves(marks) == 0
+    proc, recaps = routers.plays(*removal)
     assert changes(proc, recaps) == (1, 1), proc.stdout[-4000:]
     with routers.router.netmiko() as session:
         session.enable()
