@@ -47,8 +47,11 @@ class NullDataplane:
 
     def route_via_tunnel(self, dest: str, tunnel: Tunnel, add: bool = False) -> None:
         self.calls["route_via_tunnel"] += 1
-        kept = [t for t in self.routes.get(dest, []) if t is not tunnel] if add else []
-        self.routes[dest] = [*kept, tunnel]
+        routes = self.routes.get(dest)
+        if routes is None:
+            self.routes[dest] = [tunnel]
+        else:  # in place: a moved node's route makes no new long-lived object
+            routes[:] = [*(t for t in routes if t is not tunnel), tunnel] if add else [tunnel]
 
     def unroute_via_tunnel(self, dest: str, tunnel: Tunnel | None = None) -> None:
         self.calls["unroute_via_tunnel"] += 1

@@ -616,7 +616,8 @@ class HomeAgent:
 
         `keep_others` (S granted, §3.6.1.2): the node's other bindings stay and the new tunnel is
         routed beside theirs, so each care-of address gets a copy (§4.2.3); otherwise the new
-        binding replaces them all.
+        binding replaces them all. `current` is the table's list of the node (empty: none), changed
+        in place: a move makes no new long-lived object for the garbage collector to go through.
         """
         cfg = self.config
         home, coa = binding.home_address, binding.care_of_address
@@ -642,7 +643,10 @@ class HomeAgent:
             # §4.6: the node was at home; proxy ARP for it and announce our link-layer address.
             actions.append(SetProxyArp(home, cfg.interface, True))
             actions.append(SendGratuitousArp(home, cfg.interface, None))
-        self._bindings[home] = [*kept, binding]
+        if current:
+            current[:] = [*kept, binding]
+        else:
+            self._bindings[home] = [binding]
         return actions
 
     def _deregister(self, request: _Request, sa: SecurityAssociation) -> list[Action]:
