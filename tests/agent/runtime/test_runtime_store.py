@@ -20,6 +20,7 @@ from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
 from mipd.protocol.foreign_agent import ForeignAgent, Visitor
 from mipd.protocol.home_agent import Binding, HomeAgent
+from mipd.runtime import store as store_module
 from mipd.runtime.roles import CODECS
 from mipd.runtime.store import Codec, Store, StoreError
 from mipd.security import SecurityAssociation, SecurityAssociations
@@ -136,6 +137,53 @@ def test_a_commit_survives_kill_9(db, tmp_path):
     assert r.returncode == -9, r.stderr
     homes = {b.home_address for b in Store(db, CODECS).load("binding")}
     assert len(homes) == 50 and "10.1.9.9" not in homes
+
+
+def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
+    """Commits append to the log; once FOLD_ROWS rows are logged later commits fold them into the records
+    table a chunk at a time: at every step (and after a kill -9, which leaves a log for the next open to fold)
+    what is read is the newest change of each record."""
+    monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
+    monkeypatch.setattr(store_module, "FOLD_CHUNK", 3)
+    s = Store(db, CODECS)
+    expected: dict[str, Binding] = {}
+    for step in range(40):
+        home = f"10.1.0.{step % 11 + 1}"
+        if step % 7 == 6 and home in expected:
+            s.delete("binding", (home, h.COA))
+            del expected[home]
+        else:
+            expected[home] = binding(home=home, lifetime=100 + step)
+            s.put("binding", expected[home])
+        s.put_replay(home, step)
+        s.commit()
+        assert sorted(s.load("binding"), key=lambda b: b.home_address) == sorted(expected.values(),
+                                                                                key=lambda b: b.home_address)
+    with sqlite3.connect(db) as raw:
+        logged, stored = (raw.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("log", "records"))
+    assert 0 < logged < 40 and stored > 0  # folded along the way, not all at once
+    assert s.count("binding") == len(expected) and s.load_replay()["10.1.0.7"] == 39
+    s._db.close()  # killed: the log stays
+    s._unlock()
+    s = Store(db, CODECS)
+    assert sorted(s.load("binding"), key=lambda b: b.home_address) == sorted(expected.values(),
+                                                                            key=lambda b: b.home_address)
+    s.close()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 0  # open and close fold it all
+
+
+def test_a_schema_1_database_is_read_and_upgraded(db):
+    Store(db, CODECS).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("DROP TABLE log")
+        raw.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+        raw.execute("INSERT INTO records VALUES ('replay', '10.1.0.1', '5')")
+    s = Store(db, CODECS)
+    assert s.load_replay() == {"10.1.0.1": 5}
+    s.close()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0] == "2"
 
 
 def test_rows_that_no_longer_decode_are_skipped_and_reported(db):

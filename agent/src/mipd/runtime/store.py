@@ -6,6 +6,15 @@ replayed request. Writes are queued by `put`/`delete` and made durable together 
 (group commit): the daemon commits a batch before sending the replies that announce it, so a
 `kill -9` loses nothing whose acceptance was sent.
 
+A commit appends its rows to a log table (rowid order: the commit dirties the last page or two of the
+log, where writing them into the records table dirtied a page per row once the table was larger than
+a batch: at 1,000,000 bindings, a 4 KB page written to the WAL and checkpointed per registration). The
+log is folded into the records table in the background of later commits: once FOLD_ROWS rows were
+logged, the newest of each record, sorted by key, is written FOLD_CHUNK rows per commit (sorted, the
+rows of a chunk share pages), then the log rows folded are deleted. A record is read as the newest log
+row of its key, else its records row (`_rows`); opening and closing fold the whole log. Durability is
+the same: a commit's rows are in the database when it returns.
+
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
 the meta table. When the dataclass changes (a field added, removed or moved), the rows are read
@@ -29,9 +38,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the log table (an older mipd would not read it)
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
 WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
+FOLD_ROWS = 65_536  # logged rows after which they are folded into the records table
+FOLD_CHUNK = 1024  # rows of a fold written per commit (a fold ends within FOLD_ROWS / FOLD_CHUNK commits)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -40,6 +51,7 @@ CREATE TABLE IF NOT EXISTS records (
     data TEXT NOT NULL,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -104,6 +116,11 @@ class Store:
         self.path = path
         self.codecs = codecs
         self._pending: dict[tuple[str, str], str | None] = {}  # (kind, key) -> JSON, None = delete
+        self._logged: dict[tuple[str, str], str | None] = {}  # the newest of each key logged since the fold began
+        self._appended = 0  # rows logged since the fold began
+        self._fold: list[tuple[tuple[str, str], str | None]] = []  # rows being folded, sorted by key
+        self._folded = 0  # how many of them are written
+        self._fold_upto = 0  # the last log row they come from
         self._lock: int | None = None
         try:
             if path != ":memory:":
@@ -126,6 +143,9 @@ class Store:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
+            elif int(row[0]) < SCHEMA_VERSION:
+                self._db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION),))
+            self._fold_all()  # what a killed mipd logged
             for kind in codecs:
                 self._migrate(kind)
         except (StoreError, OSError):
@@ -177,26 +197,61 @@ class Store:
         return bool(self._pending)
 
     def commit(self) -> int:
-        """Write every queued change in one transaction; returns how many rows changed."""
+        """Write every queued change in one transaction (appended to the log, with the next chunk of a
+        fold under way); returns how many rows changed."""
         if not self._pending:
             return 0
-        puts = [(kind, key, data) for (kind, key), data in self._pending.items() if data is not None]
-        dels = [(kind, key) for (kind, key), data in self._pending.items() if data is None]
-        n = len(self._pending)
+        rows = [(kind, key, data) for (kind, key), data in self._pending.items()]
+        chunk = self._fold[self._folded : self._folded + FOLD_CHUNK]
+        done = bool(self._fold) and self._folded + len(chunk) >= len(self._fold)
         db = self._db
         try:
             db.execute("BEGIN")
-            if puts:
-                db.executemany("INSERT OR REPLACE INTO records (kind, key, data) VALUES (?, ?, ?)", puts)
-            if dels:
-                db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", dels)
+            db.executemany("INSERT INTO log (kind, key, data) VALUES (?, ?, ?)", rows)
+            if chunk:
+                self._write(chunk)
+            if done:
+                db.execute("DELETE FROM log WHERE seq <= ?", (self._fold_upto,))
             db.execute("COMMIT")
         except sqlite3.Error as e:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StoreError(f"{self.path}: {e}") from None
+        self._logged.update(self._pending)
+        self._appended += len(rows)
         self._pending.clear()
-        return n
+        self._folded += len(chunk)
+        if done:
+            self._fold, self._folded = [], 0
+        if not self._fold and self._appended >= FOLD_ROWS:  # the next commits fold what is logged so far
+            self._fold = sorted(self._logged.items())
+            self._fold_upto = db.execute("SELECT max(seq) FROM log").fetchone()[0]
+            self._logged, self._appended = {}, 0
+        return len(rows)
+
+    def _write(self, rows: list[tuple[tuple[str, str], str | None]]) -> None:
+        """Write `rows` ((kind, key), JSON or None: delete) into the records table, in a transaction."""
+        puts = [(kind, key, data) for (kind, key), data in rows if data is not None]
+        dels = [(kind, key) for (kind, key), data in rows if data is None]
+        if puts:
+            self._db.executemany("INSERT OR REPLACE INTO records (kind, key, data) VALUES (?, ?, ?)", puts)
+        if dels:
+            self._db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", dels)
+
+    def _fold_all(self) -> None:
+        """Fold the whole log into the records table (opening, closing: nothing else writes meanwhile)."""
+        db = self._db
+        latest = {(kind, key): data for kind, key, data in db.execute("SELECT kind, key, data FROM log ORDER BY seq")}
+        if latest:
+            try:
+                db.execute("BEGIN")
+                self._write(sorted(latest.items()))
+                db.execute("DELETE FROM log")
+                db.execute("COMMIT")
+            finally:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+        self._logged, self._appended, self._fold, self._folded = {}, 0, [], 0
 
     def discard(self) -> None:
         """Drop the queued changes (after a failed commit the caller decides what to do)."""
@@ -235,15 +290,20 @@ class Store:
         return out
 
     def count(self, kind: str) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
+        return sum(1 for _ in self._rows(kind))
 
     def _rows(self, kind: str) -> Iterator[tuple[str, str]]:
-        return iter(self._db.execute("SELECT key, data FROM records WHERE kind = ? ORDER BY key", (kind,)).fetchall())
+        """(key, JSON) of every stored record of `kind`, by key: the newest log row of a key, else its records row."""
+        rows: dict[str, str | None] = dict(self._db.execute("SELECT key, data FROM records WHERE kind = ?", (kind,)))
+        rows.update(self._db.execute("SELECT key, data FROM log WHERE kind = ? ORDER BY seq", (kind,)))
+        return iter(sorted((key, data) for key, data in rows.items() if data is not None))
 
     def close(self) -> None:
-        """Commit what is queued, checkpoint, and close the database."""
+        """Commit what is queued, fold the log, checkpoint, and close the database."""
         try:
             self.commit()
+            with contextlib.suppress(sqlite3.Error):  # else the next open folds it
+                self._fold_all()
         finally:
             if self._checkpointer is not None:
                 self._checkpointer.stop()
