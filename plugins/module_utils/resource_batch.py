@@ -42,8 +42,7 @@ def argument_spec() -> dict[str, Any]:
                                            "state": {"type": "str", "default": "merged", "choices": list(STATES)}}}
         for name in ORDER
     }
-    resource_spec = resource_module.argument_spec(ORDER[0])
-    spec["platform"] = resource_spec["platform"]
+    spec["platform"] = resource_module.PLATFORM_OPTION
     for options in resource_module.PLATFORM_OPTIONS.values():
         spec.update(options)
     return spec
@@ -89,7 +88,7 @@ def _apply(module: Any, platform: Platform, wanted: list[tuple[str, Any, str]]) 
                     module, resource, platform, resource_module.config_held(resource, platform, config), state)
                 if change.commands:
                     changed = True
-                    result.update(platform.stage(change, module.check_mode))
+                    platform.stage(change, module.check_mode)
             except ModelError as e:
                 raise ModelError(f"{name}.{e.path}" if e.path else name, e.message) from None
             except PlatformError as e:

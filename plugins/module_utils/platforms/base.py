@@ -21,10 +21,11 @@ device side, in its own terms:
     dropped(resource)                  -> names     options accepted and silently not held (`kind` on Linux)
     commands(resource, before, after)  -> Commands  the change, as commands to send and as shown
     change(resource, found, have, after) -> Change  commands, the value the device will hold, diff header
-    write(change)                      -> dict      apply it; what was done (merged into the result)
-    stage(change, check_mode)          -> dict      several resources in one run: what the next read sees
-                                                    (Linux: kept, written together by write_staged)
-    write_staged()                     -> dict      apply what stage kept
+    stage(change, check_mode)          -> dict      make `change` what the next read sees (Linux: kept in
+                                                    memory; IOS: its lines sent, not in check mode)
+    write_staged()                     -> dict      apply what was staged (Linux: the files written and
+                                                    reloaded; IOS: saved); what was done
+    write(change)                      -> dict      one resource: stage, then write_staged
     finish(changed, check_mode)        -> dict      at the end of every run that read the device: what
                                                     else the run did (IOS: save_when=always), and close
 
@@ -150,18 +151,19 @@ class Platform:
     def change(self, resource: Resource, found: Any, have: Any, after: Any) -> Change:
         raise NotImplementedError
 
-    def write(self, change: Change) -> dict[str, Any]:
+    def stage(self, change: Change, check_mode: bool) -> None:
+        """Make `change` what the next read of this run sees (several resources in one run:
+        netmobility.mobileip.mobility_config)."""
         raise NotImplementedError
 
-    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
-        """Several resources in one run (netmobility.mobileip.mobility_config): `change` is what the
-        next read sees. Here it is written at once (not in check mode); a platform that can apply them
-        together keeps it for write_staged."""
-        return {} if check_mode else self.write(change)
-
     def write_staged(self) -> dict[str, Any]:
-        """Apply what stage kept (not called in check mode); what was done."""
-        return {}
+        """Apply what was staged (never in check mode); what was done (merged into the result)."""
+        raise NotImplementedError
+
+    def write(self, change: Change) -> dict[str, Any]:
+        """Apply one resource's change: the same path as several."""
+        self.stage(change, False)
+        return self.write_staged()
 
     def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
         return {}

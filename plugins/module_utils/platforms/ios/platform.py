@@ -185,23 +185,12 @@ class IosPlatform(Platform):
         value = _checked(resource, RESOURCES[resource.name].to_model(found, facts))
         return Change(value, commands, "running-config", plan=(resource, commands, after))
 
-    def write(self, change: Change) -> dict[str, Any]:
-        """Send the lines, read the configuration back (the router must hold what was meant: applying the same
-        value again sends nothing), then save per save_when."""
-        self._send(change)
-        return {"saved": self._save(changed=True)}
-
-    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
-        """Several resources in one run: each one's lines are sent (and read back) in turn, the next one reads
-        the configuration they made; saved once, by write_staged."""
-        if not check_mode:
-            self._send(change)
-        return {}
-
-    def write_staged(self) -> dict[str, Any]:
-        return {"saved": self._save(changed=True)}
-
-    def _send(self, change: Change) -> None:
+    def stage(self, change: Change, check_mode: bool) -> None:
+        """Send the lines (not in check mode) and read the configuration back: the router must hold what was
+        meant (applying the same value again sends nothing). The next resource reads what they made; the
+        configuration is saved once, by write_staged."""
+        if check_mode:
+            return
         if self.connection is None:
             raise PlatformError(NO_TRANSPORT)
         resource, commands, meant = change.plan
@@ -212,6 +201,10 @@ class IosPlatform(Platform):
             raise PlatformError(f"{resource.name}: the router's configuration is not what was sent: applying it "
                                 f"again would still send {_quoted(again.commands.shown)} (the lines were applied; "
                                 "the configuration was not saved)")
+
+    def write_staged(self) -> dict[str, Any]:
+        """Save per save_when, once for everything sent."""
+        return {"saved": self._save(changed=True)}
 
     def finish(self, changed: bool, check_mode: bool) -> dict[str, Any]:
         """save_when=always on a run without a change: save anyway (reported as a change, as cisco.ios does)."""

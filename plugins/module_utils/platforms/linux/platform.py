@@ -173,25 +173,17 @@ class LinuxPlatform(Platform):
         target = host.keys_path if resource.secret_file else host.config_path
         return Change(after, commands, target, warnings, plan=(found, new_doc))
 
-    def write(self, change: Change) -> dict[str, Any]:
-        before, after = change.plan
-        return self._write(before, after)
-
-    def stage(self, change: Change, check_mode: bool) -> dict[str, Any]:
+    def stage(self, change: Change, check_mode: bool) -> None:
         """Resources of one run make one new pair of files: one write, one `mipd check-config` and one reload
         for all of them (write_staged), and in check mode too a resource is checked against what the ones
         before it would write (a mobile node section against the SA with its home agent added before it)."""
         before, after = change.plan
         self._staged = (self._staged[0] if self._staged is not None else before, after)
-        return {}
 
     def write_staged(self) -> dict[str, Any]:
         if self._staged is None:
             return {}
-        return self._write(*self._staged)
-
-    def _write(self, before: LinuxDocument, after: LinuxDocument) -> dict[str, Any]:
         try:
-            return self.host.write(before, after)
+            return self.host.write(*self._staged)
         except HostError as e:
             raise PlatformError(str(e)) from None
