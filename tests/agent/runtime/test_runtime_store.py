@@ -325,3 +325,26 @@ def test_close_checkpoints_and_removes_the_wal(db):
     assert not os.path.exists(db + "-wal")
     assert len(Store(db, CODECS).load("binding")) == 200
 
+
+
+def test_a_fold_waits_for_rows_in_proportion_to_the_pages_in_use(db, monkeypatch):
+    """How many rows are logged before a fold grows with the database (FOLD_PER_PAGE per page in use, at least
+    FOLD_ROWS), so a fold brings several keys to each page it rewrites at any size."""
+    monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
+    monkeypatch.setattr(store_module, "FOLD_CHUNK", 4)
+    monkeypatch.setattr(store_module, "FOLD_PER_PAGE", 1000)
+    s = Store(db, CODECS)
+    for step in range(30):
+        s.put("binding", binding(home=f"10.1.0.{step + 1}"))
+        s.commit()
+
+    def logged() -> int:
+        return s._db.execute("SELECT COUNT(*) FROM log").fetchone()[0]
+
+    assert logged() == 30  # 30 rows, far fewer than 1,000 per page: no fold yet
+    monkeypatch.setattr(store_module, "FOLD_PER_PAGE", 1)
+    for step in range(30, 45):
+        s.put("binding", binding(home=f"10.1.0.{step + 1}"))
+        s.commit()
+    assert logged() < 45 and s.count("binding") == 45
+    s.close()
