@@ -86,9 +86,8 @@ def _count(record: bytes) -> int:
 def _unpack(peer: str, record: bytes, at: int) -> SecurityAssociation:
     spi, alg, replay, window, fallback, key_len = _HEADER.unpack_from(record, at)
     start = at + _HEADER.size
-    return SecurityAssociation(peer=peer, spi=spi, key=record[start:start + key_len],
-                               algorithm=algorithms.ALGORITHMS[alg], replay=REPLAY_METHODS[replay],
-                               replay_window=window, fallback=bool(fallback))
+    return SecurityAssociation.from_table(peer, spi, record[start:start + key_len], algorithms.ALGORITHMS[alg],
+                                          REPLAY_METHODS[replay], window, bool(fallback))
 
 
 class SecurityAssociations:
@@ -112,7 +111,8 @@ class SecurityAssociations:
         self.add_packed(sa.peer, sa.spi, pack(sa))
 
     def add_packed(self, peer: str, spi: int, entry: bytes) -> None:
-        """Add one packed SA entry (:func:`pack_fields`) of `peer`."""
+        """Add one packed SA entry (:func:`pack_fields`) of `peer`: fields already validated (:func:`pack` of an
+        SA, or the keys file reader's checked fields), as an SA is made from them without checking again."""
         record = self._records.get(peer)
         if record is None:
             self._records[peer] = entry
