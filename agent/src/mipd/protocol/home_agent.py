@@ -18,9 +18,10 @@ any other once `on_sa_lookup` brings it; other nodes are served meanwhile.
 from __future__ import annotations
 
 import heapq
+import operator
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from mipd.ipv4 import UNSPECIFIED
@@ -102,9 +103,16 @@ class _Request:
     fa_sa: SecurityAssociation | None = None  # the FA-HA SA whose FHAE verified (§3.8.2.1 c)
 
 
-# One uncommitted registration (track_commits): home address, its bindings and the node's last accepted
-# Identification before it, and the request (what a 130 reply needs).
-_Uncommitted = tuple[str, tuple[Binding, ...], int | None, _Request]
+# One uncommitted registration (track_commits): home address, its bindings' values (_saved) and the node's
+# last accepted Identification before it, and the request (what a 130 reply needs).
+_Uncommitted = tuple[str, tuple[tuple[Any, ...], ...], int | None, _Request]
+_binding_values = operator.attrgetter(*(f.name for f in fields(Binding)))
+
+
+def _saved(bindings: list[Binding]) -> tuple[tuple[Any, ...], ...]:
+    """The values of `bindings` as they are now (bindings are renewed in place): plain tuples, which the
+    garbage collector stops tracking, as each value is a string, number or None."""
+    return tuple(_binding_values(b) for b in bindings)
 
 
 class _LaterFHAEs:
@@ -362,13 +370,13 @@ class HomeAgent:
         journal = self._journal
         if not journal:
             return []
-        earliest: dict[str, tuple[Binding, ...]] = {}
+        earliest: dict[str, tuple[tuple[Any, ...], ...]] = {}
         for home, before, last, request in reversed(journal):  # the first change of each wins
             earliest[home] = before
             self.replay.restore_last(request.node, last)
         actions: list[Action] = []
         for home, before in earliest.items():
-            actions += self._revert(home, list(before))
+            actions += self._revert(home, [Binding(*values) for values in before])
         for _home, _before, _last, request in journal:
             req, sa = request.req, request.sa
             assert sa is not None  # journalled only once authenticated
@@ -570,28 +578,30 @@ class HomeAgent:
             if b.care_of_address == coa and b.identification == req.identification:
                 lifetime = min(lifetime, b.remaining(now))
         code = codes.ACCEPTED_NO_SIMULTANEOUS if req.flags & reg.FLAG_S and not simultaneous else codes.ACCEPTED
-        if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
-            self._journal.append((home, tuple(current), self.replay.last_accepted(node), request))
+        if self._journal is not None:  # the values at hand: `current` and its bindings change in place below
+            self._journal.append((home, _saved(current), self.replay.last_accepted(node), request))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
-        binding = Binding(
-            home,
-            coa,
-            lifetime,
-            INFINITE if lifetime == reg.LIFETIME_INFINITE else now + lifetime,
-            reply_id,
-            encap_for_flags(req.flags),
-            bool(req.flags & reg.FLAG_T),
-            pkt.source,
-            request.nai,
-            simultaneous,
-        )
+        expires = INFINITE if lifetime == reg.LIFETIME_INFINITE else now + lifetime
+        encap = encap_for_flags(req.flags)
         queued = INFINITE  # the expiry the heap already holds an entry for, at this care-of address
         refresh = False  # the node was bound at this care-of address already
         for b in current:
             if b.care_of_address == coa:
                 queued, refresh = b.expires, True
                 break
-        actions = self._install(binding, current, keep_others=simultaneous)
+        if refresh and len(current) == 1 and current[0].encap == encap:
+            # the same tunnel: the node's binding is renewed in place, nothing changes in the data plane, and no
+            # new object outlives the request (at a million nodes, each one that does is walked by every
+            # collection of the garbage collector's older generations)
+            binding = current[0]
+            binding.lifetime, binding.expires, binding.identification = lifetime, expires, reply_id
+            binding.reverse, binding.source = bool(req.flags & reg.FLAG_T), pkt.source
+            binding.nai, binding.simultaneous = request.nai, simultaneous
+            actions: list[Action] = []
+        else:
+            binding = Binding(home, coa, lifetime, expires, reply_id, encap, bool(req.flags & reg.FLAG_T), pkt.source,
+                              request.nai, simultaneous)
+            actions = self._install(binding, current, keep_others=simultaneous)
         if binding.expires < queued:  # new, or shortened: a re-registration's later expiry waits in its entry
             heapq.heappush(self._expiry, (binding.expires, home, coa))
             if len(self._expiry) > 2 * len(self._bindings) + COMPACT_SLACK:
@@ -655,8 +665,8 @@ class HomeAgent:
         home, coa = req.home_address, req.care_of_address
         current = self._bindings.get(home, [])
         gone = list(current) if coa == home else [b for b in current if b.care_of_address == coa]
-        if self._journal is not None:  # a tuple of what is at hand: `current` changes in place below
-            self._journal.append((home, tuple(current), self.replay.last_accepted(node), request))
+        if self._journal is not None:  # the values at hand: `current` changes in place below
+            self._journal.append((home, _saved(current), self.replay.last_accepted(node), request))
         reply_id = self.replay.reply_identification(node, sa.replay, req.identification, now, True)
         actions = self._remove_bindings(home, gone, pkt.lladdr if pkt.source == home else None)
         actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
