@@ -133,6 +133,31 @@ def test_reregistration_same_coa_changes_no_data_plane():
     assert ha.bindings_of(MN)[0].expires == NOW + 601
 
 
+def test_a_renewal_updates_the_binding_in_place_and_stores_its_new_values():
+    """§3.8.2.2: a renewal at the same care-of address and tunnel changes the node's binding where it is (no new
+    object per renewal for the garbage collector to walk); the record stored says what was granted this time."""
+    ha = make_ha()
+    ha.on_packet(packet(request(lifetime=100)), NOW)
+    [first] = ha.bindings_of(MN)
+    ident = ntp_timestamp(NOW + 5)
+    acts = ha.on_packet(packet(request(lifetime=300, ident=ident, flags=reg.FLAG_T), source="10.2.0.7"), NOW + 5)
+    [renewed] = ha.bindings_of(MN)
+    assert renewed is first and reply_of(acts).code == 0
+    [stored] = [a.record for a in acts if isinstance(a, A.StoreRecord)]
+    assert (stored.lifetime, stored.expires, stored.identification) == (300, NOW + 305, ident)
+    assert (stored.reverse, stored.source, stored.care_of_address) == (True, "10.2.0.7", FA)
+
+
+def test_bindings_behind_one_foreign_agent_share_its_address_strings():
+    """Thousands of nodes behind a foreign agent hold one copy of its care-of and source address, not one each
+    (memory per binding at a million nodes)."""
+    ha = make_ha([mn_sa(), mn_sa(MN2)])
+    for sa in (mn_sa(), mn_sa(MN2)):  # each request decoded afresh, its source a string of its own
+        ha.on_packet(packet(request(sa, home=sa.peer), source="".join(["10.2.", "0.1"])), NOW)
+    [a], [b] = ha.bindings_of(MN), ha.bindings_of(MN2)
+    assert a.care_of_address is b.care_of_address and a.source is b.source
+
+
 def test_handoff_replaces_binding_and_old_tunnel():
     """§3.8.2.2: without S the previous bindings are removed."""
     ha = make_ha()
