@@ -141,6 +141,7 @@ class Store:
         self._fold: Iterator[tuple[str, str, str | None]] | None = None  # the rows of a fold under way, by key
         self._chunk: list[tuple[str, str, str | None]] = []  # taken from it and not yet written
         self._fold_upto = 0  # the last log row it comes from
+        self.folds = 0  # folds begun since the database was opened
         self._lock: int | None = None
         try:
             if path != ":memory:":
@@ -249,6 +250,7 @@ class Store:
             self._fold = None
         if self._fold is None and self._appended >= FOLD_ROWS and self._appended >= FOLD_PER_PAGE * self._pages():
             self._fold = _sorted_rows(self._logged)  # the next commits fold what is logged so far
+            self.folds += 1
             self._fold_upto = db.execute("SELECT max(seq) FROM log").fetchone()[0]
             self._logged, self._appended = {kind: {} for kind in self._logged}, 0
         return len(rows)
