@@ -21,7 +21,9 @@ depends on how many keys the fold brings to each page; with a fixed fold size th
 grew (measured at 1,000,000 bindings and 65,536 rows: 0.6 pages written per row folded, the commit
 part of a registration 2.5 times its cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages
 per row at any size, for memory that also scales: the newest value of each key logged since the
-last fold is held until it is folded (about 250 bytes a key).
+last fold is held until it is folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4 us
+per row folded (4.8 with 65,536 rows and INSERT OR REPLACE), a fold about every 200,000
+registrations; the commit that reaches a kind sorts its keys, the longest commit of a fold (0.1 s).
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
