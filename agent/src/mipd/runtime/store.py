@@ -18,10 +18,11 @@ the same: a commit's rows are in the database when it returns.
 How many rows are logged before a fold grows with the database: FOLD_PER_PAGE per page in use, at
 least FOLD_ROWS. A fold rewrites each page that holds one of its keys, so what a folded row costs
 depends on how many keys the fold brings to each page; with a fixed fold size that fell as the table
-grew (measured at 1,000,000 bindings and 65,536 rows: 0.6 pages written per row folded, the commit
-part of a registration 2.5 times its cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages
-per row at any size, for memory that also scales: the newest value of each key logged since the
-last fold is held until it is folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4 us
+grew (at 1,000,000 bindings the records table has about 41,000 pages: a fold of 65,536 rows
+rewrote about one page per two rows, and the commit part of a registration cost 2.1-2.5 times its
+cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages per row at any size, for memory
+that also scales: the newest value of each key logged since the last fold is held until it is
+folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4 us
 per row folded (4.8 with 65,536 rows and INSERT OR REPLACE), a fold about every 200,000
 registrations; the commit that reaches a kind sorts its keys, the longest commit of a fold (0.1 s).
 
