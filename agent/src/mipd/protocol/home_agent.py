@@ -602,7 +602,7 @@ class HomeAgent:
             actions: list[Action] = []
         else:
             # a fleet has far fewer care-of addresses and request sources (foreign agents) than nodes: one string
-            # each, shared by their bindings and expiry entries, not one per binding (about 130 bytes less per binding)
+            # each, shared by their bindings and expiry entries, not one per binding (about 100 bytes less per binding)
             coa = sys.intern(coa)
             binding = Binding(home, coa, lifetime, expires, reply_id, encap, bool(req.flags & reg.FLAG_T),
                               sys.intern(pkt.source), request.nai, simultaneous)
@@ -627,7 +627,8 @@ class HomeAgent:
         return actions
 
     def _install(self, binding: Binding, current: list[Binding], keep_others: bool) -> list[Action]:
-        """Data-plane changes for a new/updated binding; updates the table.
+        """Data-plane changes for a new/updated binding; updates the table (a renewal on the same tunnel is
+        done in place by `_register` and does not come here).
 
         `keep_others` (S granted, §3.6.1.2): the node's other bindings stay and the new tunnel is
         routed beside theirs, so each care-of address gets a copy (§4.2.3); otherwise the new
@@ -636,9 +637,6 @@ class HomeAgent:
         """
         cfg = self.config
         home, coa = binding.home_address, binding.care_of_address
-        if len(current) == 1 and current[0].care_of_address == coa and current[0].encap == binding.encap:
-            current[0] = binding  # re-registration: same tunnel, nothing to change in the data plane
-            return []
         actions: list[Action] = []
         same = [b for b in current if b.care_of_address == coa]
         others = [b for b in current if b.care_of_address != coa]

@@ -47,7 +47,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 SCHEMA_VERSION = 2  # 2: the log table (an older mipd would not read it)
@@ -116,6 +116,11 @@ def key_text(key: Any) -> str:
     return str(key)
 
 
+def _per_kind(kinds: Iterable[str]) -> dict[str, dict[str, str | None]]:
+    """An empty key -> JSON (None: deleted) table for each kind."""
+    return {kind: {} for kind in kinds}
+
+
 def _sorted_rows(rows: dict[str, dict[str, str | None]]) -> Iterator[tuple[str, str, str | None]]:
     """(kind, key, JSON) of `rows` (kind -> key -> JSON) in the records table's order; each kind's keys are
     sorted when the rows reach it (sorting strings, not tuples: a third of the time)."""
@@ -138,8 +143,8 @@ class Store:
         self.path = path
         self.codecs = codecs
         kinds = (*codecs, REPLAY)
-        self._pending: dict[str, dict[str, str | None]] = {kind: {} for kind in kinds}  # key -> JSON, None = delete
-        self._logged: dict[str, dict[str, str | None]] = {kind: {} for kind in kinds}  # the newest since the fold began
+        self._pending = _per_kind(kinds)  # key -> JSON, None = delete
+        self._logged = _per_kind(kinds)  # the newest of each key since the fold began
         self._appended = 0  # rows logged since the fold began
         self._fold: Iterator[tuple[str, str, str | None]] | None = None  # the rows of a fold under way, by key
         self._chunk: list[tuple[str, str, str | None]] = []  # taken from it and not yet written
@@ -255,7 +260,7 @@ class Store:
             self._fold = _sorted_rows(self._logged)  # the next commits fold what is logged so far
             self.folds += 1
             self._fold_upto = db.execute("SELECT max(seq) FROM log").fetchone()[0]
-            self._logged, self._appended = {kind: {} for kind in self._logged}, 0
+            self._logged, self._appended = _per_kind(self._logged), 0
         return len(rows)
 
     def _pages(self) -> int:
@@ -288,7 +293,7 @@ class Store:
             finally:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-        self._logged = {kind: {} for kind in self._logged}
+        self._logged = _per_kind(self._logged)
         self._appended, self._fold, self._chunk = 0, None, []
 
     def discard(self) -> None:

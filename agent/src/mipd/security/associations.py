@@ -21,6 +21,8 @@ DEFAULT_REPLAY_WINDOW = 7  # seconds, RFC 5944 §5.7.1
 
 _compare = hmac.compare_digest
 _GEN_AUTH_TYPE = bytes((GEN_AUTH, GEN_AUTH_MN_AAA))
+_new = object.__new__
+_set = object.__setattr__  # what a frozen dataclass's own __init__ uses (SecurityAssociation.from_table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +70,6 @@ class SecurityAssociation:
         _set(sa, "spi_bytes", spi.to_bytes(4, "big"))
         return sa
 
-
-_new = object.__new__
-_set = object.__setattr__  # what a frozen dataclass's own __init__ uses
 
 
 def validate(sa: SecurityAssociation) -> None:
