@@ -42,6 +42,7 @@ from mipd.protocol.actions import ArmTimer, CancelTimer, DeleteRecord, Log, Pack
 from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
 from mipd.protocol.home_agent import HomeAgent
+from mipd.runtime import collector
 from mipd.runtime.daemon import BATCH  # datagrams per batch, one commit each
 from mipd.runtime.driver import Driver
 from mipd.runtime.roles import CODECS
@@ -142,6 +143,21 @@ class Runtime:
         self.store.close()
 
 
+class FullCollections:
+    """Wall time of the collector's full collections while installed (no reply goes out meanwhile)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                self._began = time.perf_counter()
+            else:
+                self.pauses.append(time.perf_counter() - self._began)
+
+
 def requests(keys: list[bytes], picks: list[int], stamp: float, move: bool) -> list[Packet]:
     """Signed requests of nodes `picks` (the generator's SA of each is made here, outside the timing)."""
     out = []
@@ -154,7 +170,7 @@ def requests(keys: list[bytes], picks: list[int], stamp: float, move: bool) -> l
     return out
 
 
-def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
+def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -> dict[str, float]:
     gc.collect()
     rss0 = rss_kib()
     rng = random.Random(n)
@@ -168,6 +184,8 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
     ha = HomeAgent(cfg, sas, random.Random(1))
     rt = Runtime(ha, os.path.join(tmp, f"state-{n}.db"))
     gc.collect()
+    gc.freeze()  # as the daemon once started: the SAs out of every collection
+    collector.freeze_after_barren_full_collections(policy)
     rss1 = rss_kib()
     now = time.time()
     chunk = 20_000
@@ -179,7 +197,8 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
     assert len(ha) == n, (len(ha), dict(ha.counters))
     costs = []
     total_cpu, total_done = 0.0, 0
-    folds, full_collections = rt.store.folds, gc.get_stats()[2]["collections"]
+    folds, full_collections = rt.store.folds, FullCollections()
+    gc.callbacks.insert(0, full_collections)  # before the policy's: its freeze is not timed
     for r in range(repeats):
         for move in (False, True):
             picks = [rng.randrange(n) for _ in range(samples)]
@@ -193,7 +212,8 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
             total_cpu, total_done = total_cpu + cpu, total_done + done
             if done != samples:
                 print(f"  WARNING: {samples - done} of {samples} not accepted: {dict(ha.counters)}")
-    folds, full_collections = rt.store.folds - folds, gc.get_stats()[2]["collections"] - full_collections
+    gc.callbacks.remove(full_collections)
+    folds = rt.store.folds - folds
     accepted = ha.counters["accepted.registration"]
     for move in (False, True):  # one more refresh and move round, timed by part
         picks = [rng.randrange(n) for _ in range(samples)]
@@ -201,11 +221,15 @@ def measure(n: int, samples: int, repeats: int, tmp: str) -> dict[str, float]:
     timed = max(1, ha.counters["accepted.registration"] - accepted)
     rt_cpu = rt.cpu
     rt.close()
+    collector.freeze_after_barren_full_collections(False)
+    gc.unfreeze()
     del rt, ha, sas, keys
     gc.collect()
     per_part = {part: v / timed * 1e6 for part, v in rt_cpu.items()}
     return {"n": n, "us": statistics.median(costs), **per_part, "best_us": min(costs), "setup_s": setup,
-            "amortized_us": total_cpu / max(1, total_done) * 1e6, "folds": folds, "full_collections": full_collections,
+            "amortized_us": total_cpu / max(1, total_done) * 1e6, "folds": folds,
+            "full_collections": len(full_collections.pauses),
+            "longest_full_ms": max(full_collections.pauses, default=0) * 1e3,
             "sa_bytes": (rss1 - rss0) * 1024 / n, "binding_bytes": (rss2 - rss1) * 1024 / n}
 
 
@@ -216,6 +240,8 @@ def main() -> int:
     ap.add_argument("--measure", type=int, default=20_000, help="timed re-registrations per round")
     ap.add_argument("--repeats", type=int, default=5, help="refresh and move round pairs (at 1,000,000 bindings "
                     "five take in about one fold of the store's log)")
+    ap.add_argument("--plain-collector", action="store_true", help="without mipd.runtime.collector's freezing after "
+                    "full collections that found nothing (the daemon's policy), for comparison")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="mipbench-scale-")
     try:
@@ -223,7 +249,7 @@ def main() -> int:
               f"timers, SQLite store, group commit per {BATCH}) in process; load average {load()}")
         results = []
         for n in (args.small, args.large):
-            r = measure(n, args.measure, args.repeats, tmp)
+            r = measure(n, args.measure, args.repeats, tmp, not args.plain_collector)
             results.append(r)
             print(f"  {n:>9,} live bindings: {r['us']:.1f} us per registration (median of {2 * args.repeats} "
                   f"rounds of {args.measure:,}; best {r['best_us']:.1f} us) = {1e6 / r['us']:,.0f}/s; "
@@ -231,7 +257,7 @@ def main() -> int:
                   f"set-up {r['setup_s']:.1f} s")
             print(f"  {'':>9}   amortized over those rounds (total CPU / registrations): {r['amortized_us']:.1f} us, "
                   f"with {r['folds']} fold(s) of the store's log and {r['full_collections']} full garbage "
-                  f"collection(s)")
+                  f"collection(s) (longest {r['longest_full_ms']:.0f} ms)")
             print(f"  {'':>9}   CPU by part (one more refresh and move round): protocol {r['protocol']:.1f} us + "
                   f"actions {r['actions']:.1f} us + commit {r['commit']:.1f} us")
             sys.stdout.flush()

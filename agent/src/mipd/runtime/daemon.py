@@ -46,7 +46,7 @@ from mipd.protocol.actions import (
 )
 from mipd.protocol.config import Limits
 from mipd.protocol.ratelimit import SourceLimiter
-from mipd.runtime import commands, frames, logs, owners
+from mipd.runtime import collector, commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
@@ -182,10 +182,14 @@ class Daemon:
         log.info("started version=%s roles=%s config=%s dataplane=%s pid=%d", __version__,
                  ",".join(self.roles), self.config.path, self.config.dataplane_backend, os.getpid())
         gc.freeze()  # what start-up made (SAs, configuration, restored tables) stays out of every collection
-        if ready is not None:
-            ready()
-        await self._stop.wait()
-        log.info("stopping")
+        collector.freeze_after_barren_full_collections()  # ... and what a full collection found all alive
+        try:
+            if ready is not None:
+                ready()
+            await self._stop.wait()
+            log.info("stopping")
+        finally:
+            collector.freeze_after_barren_full_collections(False)
         await self._shutdown()
         log.info("stopped")
         return 0
