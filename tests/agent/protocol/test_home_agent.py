@@ -926,18 +926,33 @@ def test_shorter_lifetime_is_due_at_once():
     assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == []
 
 
-def test_expiry_heap_stays_bounded_under_moves():
-    """A move leaves the old care-of address's entry behind: the heap is rebuilt from the live
-    bindings before it grows past twice the node count, and expiry still works after."""
+def test_a_move_pushes_no_expiry_entry():
+    """The heap holds an entry per node, not per binding: a move to another care-of address pushes nothing
+    (the node's entry, when due, is pushed again at its earliest expiry), and the node still expires on time."""
+    ha = make_ha()
+    for i in range(1, 200):
+        t = NOW + i
+        ha.on_packet(packet(request(lifetime=600, coa=(FA, FA2)[i % 2], ident=ntp_timestamp(t))), t)
+        assert len(ha._expiry) == 1
+    last = NOW + 199
+    assert ha.on_timer(EXPIRY_TIMER, NOW + 601) == [A.ArmTimer(EXPIRY_TIMER, last + 600)]
+    out = ha.on_timer(EXPIRY_TIMER, last + 600)
+    assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == [] and ha._expiry == []
+
+
+def test_expiry_heap_stays_bounded_under_shortened_lifetimes():
+    """A re-registration with a shorter lifetime pushes an earlier entry beside the node's: repeated, the heap is
+    rebuilt (one entry per node) before it grows past twice the node count, and expiry still works after."""
     from mipd.protocol.home_agent import COMPACT_SLACK
 
     ha = make_ha()
     for i in range(1, 3 * COMPACT_SLACK):
         t = NOW + i
-        ha.on_packet(packet(request(lifetime=600, coa=(FA, FA2)[i % 2], ident=ntp_timestamp(t))), t)
+        ha.on_packet(packet(request(lifetime=(600, 30)[i % 2], ident=ntp_timestamp(t))), t)
         assert len(ha._expiry) <= 2 * len(ha) + COMPACT_SLACK + 1
     assert ha.counters["expiry.compacted"] >= 1
-    last = NOW + 3 * COMPACT_SLACK - 1
-    assert ha.on_timer(EXPIRY_TIMER, last + 599) == [A.ArmTimer(EXPIRY_TIMER, last + 600)]
-    out = ha.on_timer(EXPIRY_TIMER, last + 600)
+    last = NOW + 3 * COMPACT_SLACK - 1  # an odd i: lifetime 30
+    ha.on_timer(EXPIRY_TIMER, last + 29)
+    assert ha.bindings_of(MN)
+    out = ha.on_timer(EXPIRY_TIMER, last + 30)
     assert A.RemoveTunnelRoute(MN) in out and ha.bindings_of(MN) == []
