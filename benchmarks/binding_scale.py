@@ -16,8 +16,11 @@ amortized over all rounds (their CPU over their registrations). They differ by w
 bursts: the store folding its log into its records table (at 1,000,000 bindings about once per
 200,000 registrations, a second or so of CPU) and the garbage collector's full collections; the
 median leaves those out, the amortized figure spreads them, and the output says how many fell
-in the rounds. Memory: the RSS growth while the N bindings were created (SAs already loaded), per
-binding; and the SAs' own RSS per node.
+in the rounds and how long the longest full collection stopped everything. The collector is set up
+as the daemon sets it once started: the SAs frozen, and mipd.runtime.collector's policy (what a full
+collection finding no cyclic garbage walked is frozen; `--plain-collector` leaves it out, to compare).
+Memory: the RSS growth while the N bindings were created (SAs already loaded), per binding; and the
+SAs' own RSS per node.
 
 Issue target: cost per registration at 1,000,000 bindings <= 1.5 x the cost at 1,000.
 Prints figures, asserts nothing; the temporary database is removed at exit.
