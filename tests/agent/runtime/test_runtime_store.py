@@ -145,6 +145,8 @@ def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
     what is read is the newest change of each record."""
     monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
     monkeypatch.setattr(store_module, "FOLD_CHUNK", 3)
+    monkeypatch.setattr(store_module, "SORTED_RUN", 4)
+    monkeypatch.setattr(store_module, "DELETE_CHUNK", 5)
     s = Store(db, CODECS)
     expected: dict[str, Binding] = {}
     for step in range(40):
@@ -171,6 +173,22 @@ def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
     s.close()
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 0  # open and close fold it all
+
+
+def test_logged_keys_sorted_in_runs_come_out_in_order_once_each_with_their_newest_value(monkeypatch):
+    """The keys logged since the fold began are sorted a run at a time as they come (a key logged again is in a
+    later run too); the fold gets each key once, in order, with its newest value (None: deleted)."""
+    monkeypatch.setattr(store_module, "SORTED_RUN", 5)
+    logged = store_module._Logged()
+    rng = random.Random(7)
+    newest: dict[str, str | None] = {}
+    for batch in range(60):
+        queued = {f"10.1.{rng.randrange(4)}.{rng.randrange(30)}": None if rng.random() < 0.2 else str(batch)
+                  for _ in range(rng.randrange(1, 8))}
+        logged.update(queued)
+        newest.update(queued)
+    assert len(logged.keys) > len(newest)  # keys logged more than once
+    assert list(logged.by_key()) == sorted(newest.items())
 
 
 def test_a_schema_1_database_is_read_and_upgraded(db):
