@@ -154,7 +154,7 @@ class FullCollections:
         self._began = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if info["generation"] == 2:
+        if info["generation"] == collector.FULL:
             if phase == "start":
                 self._began = time.perf_counter()
             else:

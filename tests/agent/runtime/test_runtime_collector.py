@@ -63,3 +63,22 @@ def test_installed_once_and_removed():
     finally:
         collector.freeze_after_barren_full_collections(False)
     assert collector._after_collection not in gc.callbacks
+
+
+def test_paused_holds_collections_off_and_freezes_what_the_body_made():
+    """A reload's parse runs under `paused`: no collection meanwhile, what it made frozen after, the collector
+    enabled again only if it was."""
+    try:
+        before = gc.get_freeze_count()
+        with collector.paused():
+            assert not gc.isenabled()
+            made = [Node() for _ in range(1_000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= before + 1_000
+        assert not any(o is made for o in gc.get_objects())
+        gc.disable()
+        with collector.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

@@ -12,11 +12,15 @@ counting when they go; what a freeze risks is only an object that later dies ins
 no collection would then free, and a collection that found none is the evidence that the agent does not
 make such garbage (one that finds some leaves everything to the collector, as before). Young collections
 are unchanged: short-lived cycles (exceptions and their tracebacks) are collected as ever.
+
+`paused` holds the collector off while a reload parses a new configuration on its thread (see there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 FULL = 2  # the oldest generation: a full collection
 
@@ -33,3 +37,22 @@ def freeze_after_barren_full_collections(enabled: bool = True) -> None:
         gc.callbacks.remove(_after_collection)
     if enabled:
         gc.callbacks.append(_after_collection)
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """No collection while the body runs, process-wide; what it made is frozen at the end, before they resume.
+
+    For work that allocates millions of objects and makes no cycles (a reload's parse of a big keys file):
+    the full collections it would trigger walk the growing heap holding the GIL, so the event loop waited
+    hundreds of milliseconds each time (measured: up to 0.8 s with 20,000 SAs, under 50 ms once paused), and
+    what it made is counted as young, to be walked again once collections resume unless frozen.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()

@@ -71,7 +71,6 @@ class SecurityAssociation:
         return sa
 
 
-
 def validate(sa: SecurityAssociation) -> None:
     """Raise ValueError naming the field that is wrong (never the key's value)."""
     if not _is_int(sa.spi) or not SPI_MIN <= sa.spi <= SPI_MAX:
