@@ -21,7 +21,6 @@ import os
 import random
 import signal
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from mipd.protocol.actions import (
 )
 from mipd.protocol.config import Limits
 from mipd.protocol.ratelimit import SourceLimiter
-from mipd.runtime import collector, commands, frames, logs, owners
+from mipd.runtime import background, collector, commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
 from mipd.runtime.control import ControlError, ControlServer
 from mipd.runtime.driver import Driver
@@ -828,15 +827,16 @@ class Daemon:
         """Re-read configuration and keys; apply them to every role keeping live state (RFC 5944 §3.8.2.2:
         bindings are kept; shortened lifetimes only). An invalid file is refused and changes nothing.
 
-        Reading and validating (YAML, every SA keyed: seconds for tens of thousands) runs on a thread
-        with the cyclic garbage collector paused (`_parse`), so the loop keeps answering registrations
-        meanwhile; the validated configuration is then swapped in at once, on the loop.
+        Reading and validating (every SA keyed: about a second for 100,000) runs on a thread with the
+        cyclic garbage collector paused (`_parse`) and short GIL turns (`background.in_thread`), so the
+        loop keeps answering registrations meanwhile; the validated configuration is then swapped in at
+        once, on the loop.
         """
         started = time.monotonic()
         old = self.config
         self.reload_state = {"in_progress": True, "started": round(self.clock(), 3)}
         try:
-            new, sas, difference = await _in_thread(_parse, old.path, old.sas, name="mipd-reload")
+            new, sas, difference = await background.in_thread(_parse, old.path, old.sas, name="mipd-reload")
             if new.roles != old.roles:
                 raise ConfigError("", f"roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
                                   "restart mipd to change roles")
@@ -917,32 +917,6 @@ def _parse(path: str, running: SecurityAssociations) -> tuple[Config, dict[str, 
     with collector.paused():
         config = load_config(path, check_key_permissions=True)
         return config, {role: config.sas_for(role) for role in config.roles}, config.sas.difference(running)
-
-
-def _in_thread(func: Callable[..., Any], *args: Any, name: str) -> asyncio.Future[Any]:
-    """fn(*args) on a new daemon thread; its result (or exception) in a future of the running loop.
-    A daemon thread, so a reload still parsing never holds up the process's exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():
-            return  # cancelled meanwhile (shutdown)
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def target() -> None:
-        try:
-            value, error = func(*args), None
-        except BaseException as e:  # handed to the loop
-            value, error = None, e
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return future
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
