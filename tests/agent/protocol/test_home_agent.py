@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from mipd.protocol import actions as A
 from mipd.protocol.config import HomeAgentConfig, NaiHost
 from mipd.protocol.filters import FilterRule, HostSet, RegistrationFilters, RuleList
-from mipd.protocol.home_agent import EXPIRY_TIMER, Binding, HomeAgent
+from mipd.protocol.home_agent import BINDINGS, EXPIRY_TIMER, Binding, HomeAgent
 from mipd.security import SecurityAssociation, SecurityAssociations, sign, verify
 from mipd.security.replay import ntp_seconds, ntp_timestamp
 from mipd.simnet import DataplaneState
@@ -143,7 +143,7 @@ def test_a_renewal_updates_the_binding_in_place_and_stores_its_new_values():
     acts = ha.on_packet(packet(request(lifetime=300, ident=ident, flags=reg.FLAG_T), source="10.2.0.7"), NOW + 5)
     [renewed] = ha.bindings_of(MN)
     assert renewed is first and reply_of(acts).code == 0
-    [stored] = [a.record for a in acts if isinstance(a, A.StoreRecord)]
+    [(stored,)] = [a.record for a in acts if isinstance(a, A.StoreRecord)]  # the node's record: its one binding
     assert (stored.lifetime, stored.expires, stored.identification) == (300, NOW + 305, ident)
     assert (stored.reverse, stored.source, stored.care_of_address) == (True, "10.2.0.7", FA)
 
@@ -165,7 +165,8 @@ def test_handoff_replaces_binding_and_old_tunnel():
     acts = ha.on_packet(packet(request(coa=FA2, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
     assert A.AddTunnelRoute(MN, HA, FA2, "ipip") in acts
     assert A.RemoveTunnel(HA, FA, "ipip") in acts
-    assert A.DeleteRecord("binding", (MN, FA)) in acts
+    [stored] = [a for a in acts if isinstance(a, (A.StoreRecord, A.DeleteRecord))]  # one row: the node's bindings
+    assert stored == A.StoreRecord(BINDINGS, tuple(ha.bindings_of(MN)))
     assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
 
 
@@ -219,6 +220,25 @@ def test_deregistration_of_one_coa_keeps_others():
     assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
     assert A.RemoveTunnel(HA, FA, "ipip") in acts
     assert not any(isinstance(a, A.SetProxyArp) for a in acts)
+
+
+def test_a_nodes_bindings_are_one_record_that_follows_them_until_none_is_left():
+    """§3.8.1 kept across a restart: what is stored of a home address is one record holding all its bindings,
+    written whole on each change (a second simultaneous binding, deregistering one), deleted with the last."""
+    ha = make_ha(simultaneous_bindings=3)
+
+    def records(acts: list) -> list:
+        return [a for a in acts if isinstance(a, (A.StoreRecord, A.DeleteRecord)) and a.kind == BINDINGS]
+
+    ha.on_packet(packet(request(flags=reg.FLAG_S)), NOW)
+    acts = ha.on_packet(packet(request(coa=FA2, flags=reg.FLAG_S, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    [both] = records(acts)
+    assert [b.care_of_address for b in both.record] == [FA, FA2]
+    acts = ha.on_packet(packet(request(coa=FA, lifetime=0, ident=ntp_timestamp(NOW + 2))), NOW + 2)
+    [left] = records(acts)
+    assert isinstance(left, A.StoreRecord) and [b.care_of_address for b in left.record] == [FA2]
+    acts = ha.on_packet(packet(request(coa=FA2, lifetime=0, ident=ntp_timestamp(NOW + 3))), NOW + 3)
+    assert records(acts) == [A.DeleteRecord(BINDINGS, MN)]
 
 
 # ---------------------------------------------------------------- simultaneous bindings, limits
@@ -752,7 +772,8 @@ def test_restore_reinstalls_alive_and_drops_expired():
     dead = Binding(MN2, FA, 600, NOW - 1, 1, "ipip", False, FA)
     acts = ha.restore([alive, dead], NOW)
     assert A.AddTunnelRoute(MN, HA, FA, "gre") in acts
-    assert A.DeleteRecord("binding", (MN2, FA)) in acts
+    assert A.DeleteRecord(BINDINGS, MN2) in acts
+    assert not [a for a in acts if isinstance(a, A.StoreRecord) and a.kind == BINDINGS]  # MN's record is as loaded
     assert A.ArmTimer(EXPIRY_TIMER, NOW + 100) in acts
     assert [b.home_address for b in ha.bindings()] == [MN]
 
@@ -763,8 +784,8 @@ def test_restore_refuses_replays_of_requests_accepted_before_the_restart():
     ha = make_ha()
     data = request(ident=ntp_timestamp(NOW, 7))
     acts = ha.on_packet(packet(data), NOW)
-    stored = [a.record for a in acts if isinstance(a, A.StoreRecord)]
-    assert [type(r) for r in stored] == [Binding]  # timestamps: no separate replay row
+    [stored] = [a.record for a in acts if isinstance(a, A.StoreRecord)]  # timestamps: no separate replay row
+    assert [type(r) for r in stored] == [Binding]
     ha2 = make_ha()
     ha2.restore(stored, NOW + 1)
     assert reply_of(ha2.on_packet(packet(data), NOW + 2)).code == 133
@@ -786,9 +807,9 @@ def test_replay_of_a_request_whose_binding_ended_is_refused_after_a_restart(ends
     def persist(acts: list) -> None:
         for a in acts:
             if isinstance(a, A.StoreRecord):
-                rows[(a.kind, a.record[0] if a.kind == "replay" else a.record.home_address)] = a.record
+                rows[(a.kind, a.record[0] if a.kind == "replay" else a.record[0].home_address)] = a.record
             elif isinstance(a, A.DeleteRecord):
-                rows.pop((a.kind, a.key[0]), None)
+                rows.pop((a.kind, a.key), None)
 
     persist(ha.on_packet(packet(captured), NOW))
     if ends == "expiry":
@@ -797,10 +818,10 @@ def test_replay_of_a_request_whose_binding_ended_is_refused_after_a_restart(ends
         persist(ha.on_packet(packet(request(lifetime=0, ident=ntp_timestamp(NOW + 1, 8))), NOW + 1))
     else:  # stopped before it expired, started after: the restore deletes the row
         restarted = make_ha()
-        persist(restarted.restore([r for (k, _), r in rows.items() if k == "binding"], NOW + 3))
-    assert not [k for k in rows if k[0] == "binding"]
+        persist(restarted.restore([b for (k, _), r in rows.items() if k == BINDINGS for b in r], NOW + 3))
+    assert not [k for k in rows if k[0] == BINDINGS]
     after_restart = make_ha()
-    after_restart.restore([r for (k, _), r in rows.items() if k == "binding"], NOW + 4,
+    after_restart.restore([b for (k, _), r in rows.items() if k == BINDINGS for b in r], NOW + 4,
                           {node: ident for (k, node), (_, ident) in
                            ((key, r) for key, r in rows.items() if key[0] == "replay")})
     acts = after_restart.on_packet(packet(captured), NOW + 5)

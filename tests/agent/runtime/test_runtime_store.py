@@ -19,13 +19,16 @@ from mipd.protocol.actions import AddTunnel, AddTunnelRoute, DeleteRecord, Packe
 from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
 from mipd.protocol.foreign_agent import ForeignAgent, Visitor
-from mipd.protocol.home_agent import Binding, HomeAgent
+from mipd.protocol.home_agent import BINDINGS, Binding, HomeAgent
 from mipd.runtime import store as store_module
 from mipd.runtime.roles import CODECS
 from mipd.runtime.store import Codec, Store, StoreError
 from mipd.security import SecurityAssociation, SecurityAssociations
 
 NOW = 1_900_000_000.0
+# the store's mechanics are tried with a kind of one record per row (an older mipd's "binding" rows); the home
+# agent's own kind, a home address's bindings in one row, where the agents are
+ONE_PER_ROW = {"binding": Codec(Binding, ("home_address", "care_of_address")), "visitor": CODECS["visitor"]}
 
 
 def binding(home: str = h.HOME, coa: str = h.COA, expires: float = NOW + 600, ident: int = 0xE8FE6F8080000000,
@@ -46,7 +49,7 @@ def db(tmp_path):
 
 
 def test_records_round_trip_through_a_reopen(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     b1, b2 = binding(), binding(home="10.1.0.11", expires=math.inf, lifetime=0xFFFF, nai="mn11@example.net",
                                 simultaneous=True)
     v = visitor()
@@ -55,7 +58,7 @@ def test_records_round_trip_through_a_reopen(db):
     s.put("visitor", v)
     assert s.dirty and s.commit() == 3 and not s.dirty
     s.close()
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     assert sorted(s.load("binding"), key=lambda b: b.home_address) == [b1, b2]
     assert s.load("binding")[1].expires == math.inf
     assert s.load("visitor") == [v]
@@ -64,7 +67,7 @@ def test_records_round_trip_through_a_reopen(db):
 
 
 def test_delete_uses_the_state_machines_keys(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put("binding", binding())
     s.put("binding", binding(coa="192.0.2.78"))
     s.put("visitor", visitor())
@@ -77,7 +80,7 @@ def test_delete_uses_the_state_machines_keys(db):
 
 
 def test_changes_in_one_batch_coalesce(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put("binding", binding(lifetime=100))
     s.put("binding", binding(lifetime=200))
     s.delete("binding", (h.HOME, "192.0.2.99"))
@@ -90,29 +93,29 @@ def test_changes_in_one_batch_coalesce(db):
 
 
 def test_replay_state_keeps_64_bit_identifications(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put_replay(h.HOME, 0xFFFF_FFFF_FFFF_FFFE)
     s.put_replay("mn@example.net", 1)
     s.commit()
     s.put_replay(h.HOME, 0xEEEE_0000_0000_0001)
     s.commit()
     s.close()
-    assert Store(db, CODECS).load_replay() == {h.HOME: 0xEEEE_0000_0000_0001, "mn@example.net": 1}
+    assert Store(db, ONE_PER_ROW).load_replay() == {h.HOME: 0xEEEE_0000_0000_0001, "mn@example.net": 1}
 
 
 def test_uncommitted_changes_are_not_on_disk(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put("binding", binding())
     s.commit()
     s.put("binding", binding(coa="192.0.2.78"))  # queued, never committed: a crash here loses it
     s._db.close()  # the crash
     s._unlock()
-    other = Store(db, CODECS)
+    other = Store(db, ONE_PER_ROW)
     assert [b.care_of_address for b in other.load("binding")] == [h.COA]
 
 
 def test_discard_drops_queued_changes(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put("binding", binding())
     s.discard()
     assert not s.dirty and s.commit() == 0 and s.load("binding") == []
@@ -123,10 +126,9 @@ def test_a_commit_survives_kill_9(db, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from test_runtime_store import binding
-        from mipd.runtime.roles import CODECS
+        from test_runtime_store import ONE_PER_ROW, binding
         from mipd.runtime.store import Store
-        s = Store({db!r}, CODECS)
+        s = Store({db!r}, ONE_PER_ROW)
         for i in range(50):
             s.put("binding", binding(home=f"10.1.0.{{i + 1}}"))
         s.commit()
@@ -135,7 +137,7 @@ def test_a_commit_survives_kill_9(db, tmp_path):
     """)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert r.returncode == -9, r.stderr
-    homes = {b.home_address for b in Store(db, CODECS).load("binding")}
+    homes = {b.home_address for b in Store(db, ONE_PER_ROW).load("binding")}
     assert len(homes) == 50 and "10.1.9.9" not in homes
 
 
@@ -147,7 +149,7 @@ def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
     monkeypatch.setattr(store_module, "FOLD_CHUNK", 3)
     monkeypatch.setattr(store_module, "SORTED_RUN", 4)
     monkeypatch.setattr(store_module, "DELETE_CHUNK", 5)
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     expected: dict[str, Binding] = {}
     for step in range(40):
         home = f"10.1.0.{step % 11 + 1}"
@@ -167,7 +169,7 @@ def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
     assert s.count("binding") == len(expected) and s.load_replay()["10.1.0.7"] == 39
     s._db.close()  # killed: the log stays
     s._unlock()
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     assert sorted(s.load("binding"), key=lambda b: b.home_address) == sorted(expected.values(),
                                                                             key=lambda b: b.home_address)
     s.close()
@@ -192,20 +194,20 @@ def test_logged_keys_sorted_in_runs_come_out_in_order_once_each_with_their_newes
 
 
 def test_a_schema_1_database_is_read_and_upgraded(db):
-    Store(db, CODECS).close()
+    Store(db, ONE_PER_ROW).close()
     with sqlite3.connect(db) as raw:
         raw.execute("DROP TABLE log")
         raw.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
         raw.execute("INSERT INTO records VALUES ('replay', '10.1.0.1', '5')")
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     assert s.load_replay() == {"10.1.0.1": 5}
     s.close()
     with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0] == "2"
+        assert raw.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0] == "3"
 
 
 def test_rows_that_no_longer_decode_are_skipped_and_reported(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     s.put("binding", binding())
     s.commit()
     with sqlite3.connect(db) as raw:
@@ -237,18 +239,60 @@ def test_rows_written_with_other_fields_are_migrated_on_open(db):
     old.put("binding", OldBinding(h.HOME, 7, h.COA, 600, math.inf, 5, "gre", True, h.COA, "mn@example.net"))
     old.commit()
     old.close()
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     assert s.load("binding") == [Binding(h.HOME, h.COA, 600, math.inf, 5, "gre", True, h.COA, "mn@example.net")]
     s.close()
-    assert Store(db, CODECS).load("binding")[0].simultaneous is False  # rewritten once, read as is after
+    assert Store(db, ONE_PER_ROW).load("binding")[0].simultaneous is False  # rewritten once, read as is after
+
+
+def test_a_home_addresss_bindings_are_one_row(db):
+    """The home agent's kind (ManyCodec): a home address's bindings in one row, read back as they were written
+    (an infinite expiry too), deleted by the home address."""
+    s = Store(db, CODECS)
+    both = (binding(), binding(coa="192.0.2.78", expires=math.inf, lifetime=0xFFFF, simultaneous=True))
+    other = (binding(home="10.1.0.11"),)
+    s.put(BINDINGS, both)
+    s.put(BINDINGS, other)
+    assert s.commit() == 2
+    s.close()
+    s = Store(db, CODECS)
+    assert s.load(BINDINGS) == [both, other] and s.count(BINDINGS) == 2
+    s.delete(BINDINGS, h.HOME)
+    s.commit()
+    assert s.load(BINDINGS) == [other]
+
+
+def test_an_older_mipds_binding_rows_are_regrouped_one_row_per_home_address_on_open(db):
+    """A schema 2 database holds a row per binding ("binding", keyed home|care-of address), some written with
+    older fields: opening it rewrites them as one row per home address, with the current fields; a row that does
+    not decode is dropped (and logged), as loading would have skipped it."""
+    old = Store(db, {"binding": Codec(OldBinding, ("home_address", "care_of_address"))})
+    for home, coa in ((h.HOME, h.COA), (h.HOME, "192.0.2.78"), ("10.1.0.11", h.COA)):
+        old.put("binding", OldBinding(home, 7, coa, 600, NOW + 600, 5, "ipip", False, coa, None))
+    old.commit()
+    old.close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
+        raw.execute("INSERT INTO records VALUES ('binding', 'x|y', '{not json')")
+    s = Store(db, CODECS)
+    homes = {node[0].home_address: [b.care_of_address for b in node] for node in s.load(BINDINGS)}
+    assert homes == {h.HOME: [h.COA, "192.0.2.78"], "10.1.0.11": [h.COA]}
+    assert s.load(BINDINGS)[0][0] == binding(expires=NOW + 600, ident=5, nai=None)
+    s.close()
+    with sqlite3.connect(db) as raw:
+        kinds = dict(raw.execute("SELECT kind, COUNT(*) FROM records GROUP BY kind"))
+        schema = raw.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0]
+        fields = {name for (name,) in raw.execute("SELECT name FROM meta WHERE name LIKE 'fields.%'")}
+    assert kinds == {BINDINGS: 2} and schema == "3"
+    assert fields == {f"fields.{BINDINGS}", "fields.visitor"}
 
 
 def test_newer_schema_is_refused(db):
-    Store(db, CODECS).close()
+    Store(db, ONE_PER_ROW).close()
     with sqlite3.connect(db) as raw:
         raw.execute("UPDATE meta SET value = '99' WHERE name = 'schema'")
     with pytest.raises(StoreError, match="schema version 99 is newer"):
-        Store(db, CODECS)
+        Store(db, ONE_PER_ROW)
 
 
 def test_unwritable_location(tmp_path):
@@ -271,6 +315,11 @@ def apply(store: Store, actions) -> None:
     store.commit()
 
 
+def loaded_bindings(store: Store) -> list[Binding]:
+    """The home agent's bindings as the daemon loads them: each home address's record, flattened."""
+    return [b for node in store.load(BINDINGS) for b in node]
+
+
 def home_agent() -> HomeAgent:
     cfg = HomeAgentConfig(h.HA_ADDRESS, "lo", ("10.1.0.0/24",), mobile_hosts=HostSet(("10.1.0.0/24",)),
                           max_lifetime=0xFFFF)
@@ -290,14 +339,14 @@ def test_home_agent_bindings_survive_a_restart_and_expired_ones_go(db):
     later = NOW + 60  # 10.1.0.11's 30 s lifetime is over
     store = Store(db, CODECS)
     ha2 = home_agent()
-    actions = ha2.restore(store.load("binding"), later)
+    actions = ha2.restore(loaded_bindings(store), later)
     apply(store, actions)
     assert sorted(b.home_address for b in ha2.bindings()) == ["10.1.0.10", "10.1.0.12"]
-    assert DeleteRecord("binding", ("10.1.0.11", h.COA)) in actions
+    assert DeleteRecord(BINDINGS, "10.1.0.11") in actions
     assert [a for a in actions if isinstance(a, AddTunnelRoute)] == [
         AddTunnelRoute(home, h.HA_ADDRESS, h.COA, "ipip") for home in ("10.1.0.10", "10.1.0.12")]
     assert AddTunnel(h.HA_ADDRESS, h.COA, "ipip") in actions
-    assert sorted(b.home_address for b in store.load("binding")) == ["10.1.0.10", "10.1.0.12"]
+    assert sorted(b.home_address for b in loaded_bindings(store)) == ["10.1.0.10", "10.1.0.12"]
     remaining = {b.home_address: b.remaining(later) for b in ha2.bindings()}
     assert remaining["10.1.0.10"] == 540 and remaining["10.1.0.12"] == 0xFFFF
 
@@ -311,7 +360,7 @@ def foreign_agent() -> ForeignAgent:
 
 
 def test_foreign_agent_visitors_survive_a_restart_and_expired_ones_go(db):
-    store = Store(db, CODECS)
+    store = Store(db, ONE_PER_ROW)
     live, dead = visitor("10.1.0.10", NOW + 600), visitor("10.1.0.11", NOW - 1)
     store.put("visitor", live)
     store.put("visitor", dead)
@@ -325,23 +374,23 @@ def test_foreign_agent_visitors_survive_a_restart_and_expired_ones_go(db):
 
 
 def test_one_store_per_database(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     with pytest.raises(StoreError, match="in use by another mipd"):
-        Store(db, CODECS)
+        Store(db, ONE_PER_ROW)
     s.close()
     assert not os.path.exists(db + ".lock")
-    Store(db, CODECS).close()
+    Store(db, ONE_PER_ROW).close()
 
 
 def test_close_checkpoints_and_removes_the_wal(db):
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     for i in range(200):
         s.put("binding", binding(home=f"10.1.1.{i}"))
         s.commit()
     assert os.path.getsize(db + "-wal") > 0
     s.close()
     assert not os.path.exists(db + "-wal")
-    assert len(Store(db, CODECS).load("binding")) == 200
+    assert len(Store(db, ONE_PER_ROW).load("binding")) == 200
 
 
 
@@ -351,7 +400,7 @@ def test_a_fold_waits_for_rows_in_proportion_to_the_pages_in_use(db, monkeypatch
     monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
     monkeypatch.setattr(store_module, "FOLD_CHUNK", 4)
     monkeypatch.setattr(store_module, "FOLD_PER_PAGE", 1000)
-    s = Store(db, CODECS)
+    s = Store(db, ONE_PER_ROW)
     for step in range(30):
         s.put("binding", binding(home=f"10.1.0.{step + 1}"))
         s.commit()

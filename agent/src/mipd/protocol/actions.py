@@ -224,9 +224,10 @@ class CancelTimer:
 
 @dataclass(slots=True)
 class StoreRecord:
-    """Persist a binding (HA) or visitor (FA) before the reply that announces it is sent."""
+    """Persist a home address's bindings (HA), a visitor (FA) or replay state before the reply that announces it
+    is sent."""
 
-    kind: str  # "binding" | "visitor"
+    kind: str  # "bindings" (a tuple of a home address's Binding) | "visitor" | "replay" ((node, identification))
     record: Any
 
 

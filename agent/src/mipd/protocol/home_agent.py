@@ -54,6 +54,7 @@ from mipd.wire.errors import WireError
 from mipd.wire.extensions import FHAE, GEN_AUTH, MHAE, MN_FA_CHALLENGE, MN_NAI, AuthExtension, GenAuthExtension
 
 EXPIRY_TIMER = "binding-expiry"
+BINDINGS = "bindings"  # record kind: the bindings of one home address, one record (see _bindings_record)
 ADVERTISE_TIMER = "ha-advertise"  # key (ADVERTISE_TIMER, home interface)
 DENIAL_TIMER = "ha-denials-repeated"  # the summary of denial lines left out (ratelimit.DenialGate)
 RESERVED_FLAGS = reg.FLAG_R | reg.FLAG_X
@@ -327,9 +328,10 @@ class HomeAgent:
             if last is None or id_newer(b.identification, last):
                 self.replay.seed(b.home_address, b.identification)
         actions: list[Action] = []
+        loaded: dict[str, int] = {}  # bindings loaded per home address
         for b in bindings:
+            loaded[b.home_address] = loaded.get(b.home_address, 0) + 1
             if b.expires <= now:
-                actions.append(DeleteRecord("binding", (b.home_address, b.care_of_address)))
                 actions.append(self._replay_record(b.home_address))  # the row outlives the binding (§5.7)
                 self.counters["binding.expired_on_restore"] += 1
                 continue
@@ -338,6 +340,9 @@ class HomeAgent:
             if b.expires != INFINITE:
                 heapq.heappush(self._expiry, (b.expires, b.home_address))
             self.counters["binding.restored"] += 1
+        for home, count in loaded.items():  # expired or replaced ones left: the node's record without them
+            if len(self._bindings.get(home, ())) != count:
+                actions.append(self._bindings_record(home))
         self._arm(actions)
         return actions
 
@@ -612,7 +617,7 @@ class HomeAgent:
             if binding.expires < self._armed:
                 self._armed = binding.expires
                 actions.append(ArmTimer(EXPIRY_TIMER, binding.expires))
-        actions.append(StoreRecord("binding", binding))
+        actions.append(self._bindings_record(home))
         if sa.replay != "timestamp":  # a timestamp is the binding's own identification: no second row
             actions.append(StoreRecord("replay", (node, req.identification)))  # §5.7: survives a restart
         self.counters["accepted.registration"] += 1
@@ -648,8 +653,6 @@ class HomeAgent:
             if not replaced:
                 actions.append(RemoveTunnelRoute(home, cfg.address, b.care_of_address, b.encap))
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
-        for b in dropped:
-            actions.append(DeleteRecord("binding", (home, b.care_of_address)))
         if not current and cfg.on_home_link(home):
             # §4.6: the node was at home; proxy ARP for it and announce our link-layer address.
             actions.append(SetProxyArp(home, cfg.interface, True))
@@ -693,10 +696,6 @@ class HomeAgent:
             actions += [RemoveTunnelRoute(home, cfg.address, b.care_of_address, b.encap) for b in gone]
         for b in gone:
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
-            if forget:
-                actions.append(DeleteRecord("binding", (home, b.care_of_address)))
-        if gone and forget:
-            actions.append(self._replay_record(home))  # a binding row held it: keep it past the binding
         if gone and not left:
             if cfg.on_home_link(home):
                 actions.append(SetProxyArp(home, cfg.interface, False))
@@ -705,6 +704,9 @@ class HomeAgent:
             self._bindings.pop(home, None)
         elif gone:
             self._bindings[home] = left
+        if gone and forget:
+            actions.append(self._bindings_record(home))
+            actions.append(self._replay_record(home))  # the binding's row held it: keep it past the binding
         return actions
 
     def _deny(self, request: _Request, code: int, reason: str) -> list[Action]:
@@ -775,6 +777,13 @@ class HomeAgent:
             cfg.interface if to_home else None,  # §3.8.3.1: bypass the binding, send on the home link
             pkt.lladdr if to_home else None,
         )
+
+    def _bindings_record(self, home: str) -> StoreRecord | DeleteRecord:
+        """What is stored of `home`'s bindings (§3.8.1, kept across a restart): one record holding all of them
+        (usually one), so a renewal or a move writes one row, where a record per binding took two for a move
+        (the old one's deletion and the new one); none left, the record goes. Its key is the home address."""
+        current = self._bindings.get(home)
+        return StoreRecord(BINDINGS, tuple(current)) if current else DeleteRecord(BINDINGS, home)
 
     def _replay_record(self, node: str) -> StoreRecord:
         """The last accepted Identification of `node`, to persist when its last binding row goes.

@@ -44,6 +44,7 @@ from mipd.protocol.actions import (
     StoreRecord,
 )
 from mipd.protocol.config import Limits
+from mipd.protocol.home_agent import BINDINGS
 from mipd.protocol.ratelimit import SourceLimiter
 from mipd.runtime import background, collector, commands, frames, logs, owners
 from mipd.runtime.config import Config, ConfigError, load_config
@@ -305,7 +306,7 @@ class Daemon:
 
         ha = self.roles.get(HOME_AGENT)
         if ha is not None:
-            bindings = self.store.load("binding", bad)
+            bindings = [b for node in self.store.load(BINDINGS, bad) for b in node]
             self._execute(ha, ha.machine.restore(bindings, now, self.store.load_replay()))
         fa = self.roles.get(FOREIGN_AGENT)
         if fa is not None:

@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from mipd.protocol.foreign_agent import ForeignAgent, Visitor
-from mipd.protocol.home_agent import Binding, HomeAgent
+from mipd.protocol.home_agent import BINDINGS, Binding, HomeAgent
 from mipd.protocol.mobile_node import MobileNode
 from mipd.runtime.config import Config
 from mipd.runtime.logs import DecisionLog
-from mipd.runtime.store import Codec
+from mipd.runtime.store import Codec, ManyCodec
 
 HOME_AGENT = "home_agent"
 FOREIGN_AGENT = "foreign_agent"
 MOBILE_NODE = "mobile_node"
 
 CODECS = {
-    "binding": Codec(Binding, ("home_address", "care_of_address")),  # DeleteRecord key (home, coa)
+    # a home address's bindings, one row (DeleteRecord key: home address); "binding" rows, one per binding keyed
+    # (home, care-of address), were an older mipd's and are regrouped when the database is opened
+    BINDINGS: ManyCodec(Binding, ("home_address",), replaces="binding"),
     "visitor": Codec(Visitor, ("home_address",)),  # DeleteRecord key: home address
 }
 

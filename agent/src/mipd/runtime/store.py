@@ -55,7 +55,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: the log table (an older mipd would not read it)
+SCHEMA_VERSION = 3  # 2: the log table; 3: ManyCodec kinds (rows an older mipd would not read)
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
 WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
 FOLD_ROWS = 65_536  # logged rows after which they may be folded into the records table (the least)
@@ -101,19 +101,51 @@ class Codec:
         return key_text(self._key(record))
 
     def encode(self, record: Any) -> str:
-        values = self._values(record)
-        if math.inf in values or -math.inf in values:
-            values = [_INF if v == math.inf else _NINF if v == -math.inf else v for v in values]
-        return _dumps(values)
+        return _dumps(self._row(record))
 
     def decode(self, text: str, names: tuple[str, ...] | None = None) -> Any:
         """A record from `text` written with field `names` (default: the current fields)."""
-        values = json.loads(text)
-        if not isinstance(values, list):
+        return self.value(json.loads(text), names)
+
+    def _row(self, value: Any) -> Any:
+        """The JSON array of one dataclass value: its fields in `fields` order."""
+        values = self._values(value)
+        if math.inf in values or -math.inf in values:
+            values = [_INF if v == math.inf else _NINF if v == -math.inf else v for v in values]
+        return values
+
+    def value(self, row: Any, names: tuple[str, ...] | None = None) -> Any:
+        """The dataclass value of a decoded JSON array written with field `names` (default: the current fields)."""
+        if not isinstance(row, list):
             raise ValueError("not a JSON array")
         names = names or self.fields
         known = self.fields
-        return self.cls(**{n: _from_json(v) for n, v in zip(names, values, strict=True) if n in known})
+        return self.cls(**{n: _from_json(v) for n, v in zip(names, row, strict=True) if n in known})
+
+
+class ManyCodec(Codec):
+    """Records that are the values sharing a key (a home agent's bindings of one home address: a non-empty
+    tuple of them, usually one), stored as one row, a JSON array of their arrays: a change to any of them
+    writes that one row. `replaces`: the kind whose rows held one value each (keyed by more fields), written by
+    an older mipd; its rows are regrouped into this kind's when the database is opened (Store._regroup)."""
+
+    __slots__ = ("replaces",)
+
+    def __init__(self, cls: type, key_fields: tuple[str, ...], replaces: str | None = None) -> None:
+        super().__init__(cls, key_fields)
+        self.replaces = replaces
+
+    def key(self, record: Any) -> str:
+        return key_text(self._key(record[0]))
+
+    def encode(self, record: Any) -> str:
+        return _dumps([self._row(value) for value in record])
+
+    def decode(self, text: str, names: tuple[str, ...] | None = None) -> Any:
+        rows = json.loads(text)
+        if not isinstance(rows, list) or not rows:
+            raise ValueError("not a non-empty JSON array")
+        return tuple(self.value(row, names) for row in rows)
 
 
 def key_text(key: Any) -> str:
@@ -224,7 +256,9 @@ class Store:
             elif int(row[0]) < SCHEMA_VERSION:
                 self._db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION),))
             self._fold_all()  # what a killed mipd logged
-            for kind in codecs:
+            for kind, codec in codecs.items():
+                if isinstance(codec, ManyCodec) and codec.replaces:
+                    self._regroup(kind, codec)
                 self._migrate(kind)
         except (StoreError, OSError):
             self._unlock()
@@ -233,6 +267,31 @@ class Store:
             self._unlock()
             raise StoreError(f"{path}: {e}") from None
         self._checkpointer = Checkpointer(path) if path != ":memory:" else None
+
+    def _regroup(self, kind: str, codec: ManyCodec) -> None:
+        """Rows of `codec.replaces` (one value each, an older mipd's) rewritten as `kind`'s, one per key; a row
+        that does not decode is dropped and logged, as load() would have skipped it."""
+        old = codec.replaces
+        assert old is not None
+        rows = list(self._rows(old))
+        if not rows:
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (f"fields.{old}",)).fetchone()
+        stored = tuple(json.loads(row[0])) if row else codec.fields
+        grouped: dict[str, list[Any]] = {}
+        for key, data in rows:
+            try:
+                value = codec.value(json.loads(data), stored)
+            except (ValueError, TypeError) as e:
+                logging.getLogger("mipd.store").warning("state record %s %s does not decode (%s): dropped", old, key, e)
+                continue
+            grouped.setdefault(codec.key((value,)), []).append(value)
+        self._db.execute("BEGIN")
+        self._write([(kind, key, codec.encode(values)) for key, values in sorted(grouped.items())])
+        self._db.execute("DELETE FROM records WHERE kind = ?", (old,))
+        self._db.execute("DELETE FROM meta WHERE name = ?", (f"fields.{old}",))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"fields.{kind}", json.dumps(codec.fields)))
+        self._db.execute("COMMIT")
 
     def _migrate(self, kind: str) -> None:
         """Rewrite `kind`'s rows when they were written with other fields than the dataclass has now."""
