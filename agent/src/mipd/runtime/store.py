@@ -33,9 +33,11 @@ is about 34 ms.
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
-the meta table. When the dataclass changes (a field added, removed or moved), the rows are read
-with the old names and rewritten on open: unknown fields are dropped, missing ones take the
-dataclass default.
+the meta table. A ManyCodec kind holds all the values of a key in one row (a home agent's bindings
+of one home address), so changing any of them logs and folds one row: a move wrote two before (the
+old binding's deletion and the new one), and the fold's cost is per row. When the dataclass
+changes (a field added, removed or moved), the rows are read with the old names and rewritten
+on open: unknown fields are dropped, missing ones take the dataclass default.
 """
 
 from __future__ import annotations
