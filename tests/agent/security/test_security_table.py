@@ -57,13 +57,30 @@ def test_difference_counts_what_a_reload_changes() -> None:
     assert old.difference(old) == Difference(0, 0, 0, 6)
 
 
-def test_carry_prepared_keeps_only_unchanged_peers() -> None:
-    old = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2")])
-    kept, changed = old.get("10.1.1.1", 300), old.get("10.1.1.2", 300)
-    new = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2", key=b"rotated")])
-    assert new.carry_prepared(old) == 1
+def test_take_prepared_keeps_only_unchanged_peers() -> None:
+    """A reload's new table takes over the running one's prepared SAs but those of peers whose record changed or
+    went (found on the reload's thread by `stale`)."""
+    old = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2"), sa(peer="10.1.1.3")])
+    kept, changed, gone = old.get("10.1.1.1", 300), old.get("10.1.1.2", 300), old.get("10.1.1.3", 300)
+    new = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2", key=b"rotated"), sa(peer="10.1.1.4")])
+    stale = new.stale(old)
+    assert sorted(stale) == ["10.1.1.2", "10.1.1.3"]
+    assert new.take_prepared(old, stale) == 1
     assert new.get("10.1.1.1", 300) is kept
     assert new.get("10.1.1.2", 300) != changed and new.get("10.1.1.2", 300).key == b"rotated"
+    assert new.get("10.1.1.3", 300) is None and gone is not None
+    assert old.get("10.1.1.2", 300) == changed  # the old table, its cache taken, still answers from its records
+
+
+def test_a_prepared_sa_made_after_stale_was_computed_is_still_checked_by_it() -> None:
+    """`stale` compares records, not what was cached: an SA the loop prepares in the old table while the reload
+    thread worked is left behind too when its peer's record changed."""
+    old = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2")])
+    new = SecurityAssociations([sa(peer="10.1.1.1"), sa(peer="10.1.1.2", key=b"rotated")])
+    stale = new.stale(old)
+    old.get("10.1.1.2", 300)  # prepared afterwards, on the loop
+    new.take_prepared(old, stale)
+    assert new.get("10.1.1.2", 300).key == b"rotated"
 
 
 def test_select_by_peer_and_spi() -> None:

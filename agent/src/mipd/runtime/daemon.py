@@ -837,7 +837,9 @@ class Daemon:
         old = self.config
         self.reload_state = {"in_progress": True, "started": round(self.clock(), 3)}
         try:
-            new, sas, difference = await background.in_thread(_parse, old.path, old.sas, name="mipd-reload")
+            running = {name: role.machine.sas for name, role in self.roles.items()}
+            new, sas, stale, difference = await background.in_thread(_parse, old.path, old.sas, running,
+                                                                     name="mipd-reload")
             if new.roles != old.roles:
                 raise ConfigError("", f"roles changed from {', '.join(old.roles)} to {', '.join(new.roles)}; "
                                   "restart mipd to change roles")
@@ -847,7 +849,7 @@ class Daemon:
                                  "seconds": round(time.monotonic() - started, 3)}
             log.error("reload refused: %s; the running configuration stays", text)
             raise ReloadRefused(f"reload refused: {text}; the running configuration stays") from None
-        result = self._apply(old, new, sas)
+        result = self._apply(old, new, sas, stale)
         result["seconds"] = round(time.monotonic() - started, 3)
         result["sa_changes"] = dataclasses.asdict(difference)
         self.reload_state = {"in_progress": False, "last": "applied", "seconds": result["seconds"],
@@ -857,7 +859,8 @@ class Daemon:
                  new.path, len(new.sas), difference.added, difference.removed, difference.changed, result["seconds"])
         return result
 
-    def _apply(self, old: Config, new: Config, sas: dict[str, SecurityAssociations]) -> dict[str, Any]:
+    def _apply(self, old: Config, new: Config, sas: dict[str, SecurityAssociations],
+               stale: dict[str, list[str]]) -> dict[str, Any]:
         """Swap in a validated configuration: every role's on_config in one go, on the loop."""
         restart = [f for f in RESTART_FIELDS if getattr(new, f) != getattr(old, f)]
         new = dataclasses.replace(new, **{f: getattr(old, f) for f in restart})
@@ -865,7 +868,7 @@ class Daemon:
         self.config = new
         self._sources = source_limiter(new.limits)
         for name, role in self.roles.items():
-            sas[name].carry_prepared(role.machine.sas)  # unchanged SAs keep their key schedules
+            sas[name].take_prepared(role.machine.sas, stale[name])  # unchanged SAs keep their key schedules
             try:
                 self._execute(role, role.machine.on_config(getattr(new, name), sas[name], now))
             except Exception:  # validated above, so a bug: keep running with what was applied
@@ -908,16 +911,20 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     log.error("unexpected error: %s", context.get("message", "?"), exc_info=exc)
 
 
-def _parse(path: str, running: SecurityAssociations) -> tuple[Config, dict[str, SecurityAssociations], Difference]:
-    """Read and validate `path` and its keys file, each role's SAs, and what the keys file changes
-    against the `running` SAs (on the reload thread: it only reads those).
+def _parse(path: str, running: SecurityAssociations, roles: dict[str, SecurityAssociations]
+           ) -> tuple[Config, dict[str, SecurityAssociations], dict[str, list[str]], Difference]:
+    """Read and validate `path` and its keys file: each role's SAs, the peers whose SAs they change against
+    the role's running ones (`roles`: their prepared SAs are not taken over), and what the keys file changes
+    against the `running` SAs (on the reload thread: it only reads the running tables' records).
 
     The cyclic garbage collector is paused meanwhile (`collector.paused`): the parse allocates millions of
     objects and makes no cycles; the pause lasts the parse (seconds), process-wide.
     """
     with collector.paused():
         config = load_config(path, check_key_permissions=True)
-        return config, {role: config.sas_for(role) for role in config.roles}, config.sas.difference(running)
+        sas = {role: config.sas_for(role) for role in config.roles}
+        stale = {role: sas[role].stale(roles[role]) for role in sas if role in roles}
+        return config, sas, stale, config.sas.difference(running)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
