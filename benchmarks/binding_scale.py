@@ -16,7 +16,10 @@ amortized over all rounds (their CPU over their registrations). They differ by w
 bursts: the store folding its log into its records table (at 1,000,000 bindings about once per
 200,000 registrations, a second or so of CPU) and the garbage collector's full collections; the
 median leaves those out, the amortized figure spreads them, and the output says how many fell
-in the rounds and how long the longest full collection stopped everything. The collector is set up
+in the rounds and how long the longest full collection stopped everything. A move costs more than a
+refresh (more actions), so the median of all rounds falls between the dearest refresh rounds and the
+cheapest move rounds and shifts with which of them a fold fell in: the median of each kind is printed
+too, and their ratios. The collector is set up
 as the daemon sets it once started: the SAs frozen, and mipd.runtime.collector's policy (what a full
 collection finding no cyclic garbage walked is frozen; `--plain-collector` leaves it out, to compare).
 Memory: the RSS growth while the N bindings were created (SAs already loaded), per binding; and the
@@ -199,6 +202,7 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -
     rss2 = rss_kib()
     assert len(ha) == n, (len(ha), dict(ha.counters))
     costs = []
+    by_kind: dict[bool, list[float]] = {False: [], True: []}  # the rounds' costs: refreshes, moves
     total_cpu, total_done = 0.0, 0
     folds, full_collections = rt.store.folds, FullCollections()
     gc.callbacks.insert(0, full_collections)  # before the policy's: its freeze is not timed
@@ -212,6 +216,7 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -
             cpu = time.process_time() - c0
             done = ha.counters["accepted.registration"] - accepted
             costs.append(cpu / max(1, done) * 1e6)
+            by_kind[move].append(costs[-1])
             total_cpu, total_done = total_cpu + cpu, total_done + done
             if done != samples:
                 print(f"  WARNING: {samples - done} of {samples} not accepted: {dict(ha.counters)}")
@@ -230,6 +235,7 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -
     gc.collect()
     per_part = {part: v / timed * 1e6 for part, v in rt_cpu.items()}
     return {"n": n, "us": statistics.median(costs), **per_part, "best_us": min(costs), "setup_s": setup,
+            "refresh_us": statistics.median(by_kind[False]), "move_us": statistics.median(by_kind[True]),
             "amortized_us": total_cpu / max(1, total_done) * 1e6, "folds": folds,
             "full_collections": len(full_collections.pauses),
             "longest_full_ms": max(full_collections.pauses, default=0) * 1e3,
@@ -261,6 +267,8 @@ def main() -> int:
             print(f"  {'':>9}   amortized over those rounds (total CPU / registrations): {r['amortized_us']:.1f} us, "
                   f"with {r['folds']} fold(s) of the store's log and {r['full_collections']} full garbage "
                   f"collection(s) (longest {r['longest_full_ms']:.0f} ms)")
+            print(f"  {'':>9}   median of the refresh rounds {r['refresh_us']:.1f} us, of the move rounds "
+                  f"{r['move_us']:.1f} us (the median of all shifts with how the rounds a fold fell in are split)")
             print(f"  {'':>9}   CPU by part (one more refresh and move round): protocol {r['protocol']:.1f} us + "
                   f"actions {r['actions']:.1f} us + commit {r['commit']:.1f} us")
             sys.stdout.flush()
@@ -268,7 +276,9 @@ def main() -> int:
         by_part = ", ".join(f"{part} {large[part] / max(small[part], 1e-9):.2f}"
                             for part in ("protocol", "actions", "commit"))
         print(f"  ratio {large['n']:,} / {small['n']:,} bindings: {large['us'] / small['us']:.2f} [target <= 1.5]; "
-              f"amortized {large['amortized_us'] / small['amortized_us']:.2f}; by part: {by_part}; "
+              f"amortized {large['amortized_us'] / small['amortized_us']:.2f}; refreshes "
+              f"{large['refresh_us'] / small['refresh_us']:.2f}, moves {large['move_us'] / small['move_us']:.2f}; "
+              f"by part: {by_part}; "
               f"load average {load()}")
         return 0
     finally:
