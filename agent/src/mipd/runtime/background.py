@@ -6,8 +6,8 @@ switch interval has passed (`sys.getswitchinterval`, 5 ms by default). A batch o
 takes several such round trips, so the loop fell behind while a reload parsed: with 100,000 SAs
 (1,000 changed) and 1,000 registrations/s, p99 reply latency during the reload was 107-347 ms
 (benchmarks/reload_service.py --changed 1000, five runs). While a background thread runs, the
-interval is `SWITCH_INTERVAL` instead: p99 3.5-8 ms, the parse about 10% slower (reload 1.30-1.36
-against 1.08-1.21 s). The interval is process-wide; the last background thread to end restores it.
+interval is `SWITCH_INTERVAL` instead: p99 4.1-5.8 ms, the reload about 20% longer (1.42-1.43 against
+1.08-1.21 s). The interval is process-wide; the last background thread to end restores it.
 """
 
 from __future__ import annotations
