@@ -262,6 +262,20 @@ def test_a_home_addresss_bindings_are_one_row(db):
     assert s.load(BINDINGS) == [other]
 
 
+def test_bindings_rows_that_do_not_decode_are_skipped_and_reported(db):
+    """A home address's row that is not a non-empty array of binding arrays is skipped (and reported), the others
+    are read."""
+    s = Store(db, CODECS)
+    s.put(BINDINGS, (binding(),))
+    s.commit()
+    with sqlite3.connect(db) as raw:
+        for key, data in (("a", "{not json"), ("b", "[]"), ("c", "[1]"), ("d", '[["10.1.0.9"]]'), ("e", "{}")):
+            raw.execute("INSERT INTO records VALUES (?, ?, ?)", (BINDINGS, key, data))
+    bad: list[str] = []
+    assert s.load(BINDINGS, lambda key, e: bad.append(key)) == [(binding(),)]
+    assert sorted(bad) == ["a", "b", "c", "d", "e"]
+
+
 def test_an_older_mipds_binding_rows_are_regrouped_one_row_per_home_address_on_open(db):
     """A schema 2 database holds a row per binding ("binding", keyed home|care-of address), some written with
     older fields: opening it rewrites them as one row per home address, with the current fields; a row that does

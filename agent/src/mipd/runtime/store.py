@@ -260,7 +260,7 @@ class Store:
             self._fold_all()  # what a killed mipd logged
             for kind, codec in codecs.items():
                 if isinstance(codec, ManyCodec) and codec.replaces:
-                    self._regroup(kind, codec)
+                    self._regroup(codec.replaces, kind, codec)
                 self._migrate(kind)
         except (StoreError, OSError):
             self._unlock()
@@ -270,16 +270,18 @@ class Store:
             raise StoreError(f"{path}: {e}") from None
         self._checkpointer = Checkpointer(path) if path != ":memory:" else None
 
-    def _regroup(self, kind: str, codec: ManyCodec) -> None:
-        """Rows of `codec.replaces` (one value each, an older mipd's) rewritten as `kind`'s, one per key; a row
-        that does not decode is dropped and logged, as load() would have skipped it."""
-        old = codec.replaces
-        assert old is not None
+    def _stored_fields(self, kind: str) -> tuple[str, ...] | None:
+        """The field names `kind`'s rows were written with (None: none recorded yet)."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (f"fields.{kind}",)).fetchone()
+        return tuple(json.loads(row[0])) if row else None
+
+    def _regroup(self, old: str, kind: str, codec: ManyCodec) -> None:
+        """Rows of kind `old` (one value each, an older mipd's) rewritten as `kind`'s, one per key; a row that
+        does not decode is dropped and logged, as load() would have skipped it."""
         rows = list(self._rows(old))
         if not rows:
             return
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (f"fields.{old}",)).fetchone()
-        stored = tuple(json.loads(row[0])) if row else codec.fields
+        stored = self._stored_fields(old) or codec.fields
         grouped: dict[str, list[Any]] = {}
         for key, data in rows:
             try:
@@ -299,9 +301,10 @@ class Store:
         """Rewrite `kind`'s rows when they were written with other fields than the dataclass has now."""
         codec = self.codecs[kind]
         name = f"fields.{kind}"
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        stored = tuple(json.loads(row[0])) if row else codec.fields
-        if stored != codec.fields:
+        stored = self._stored_fields(kind)
+        if stored is None:
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", (name, json.dumps(codec.fields)))
+        elif stored != codec.fields:
             rows = []
             for key, data in self._rows(kind):
                 try:
@@ -312,8 +315,6 @@ class Store:
             self._db.executemany("UPDATE records SET data = ? WHERE kind = ? AND key = ?", rows)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(codec.fields)))
             self._db.execute("COMMIT")
-        elif row is None:
-            self._db.execute("INSERT INTO meta VALUES (?, ?)", (name, json.dumps(codec.fields)))
 
     # ------------------------------------------------------------------ writes (queued until commit)
 
