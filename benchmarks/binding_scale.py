@@ -25,6 +25,13 @@ collection finding no cyclic garbage walked is frozen; `--plain-collector` leave
 Memory: the RSS growth while the N bindings were created (SAs already loaded), per binding; and the
 SAs' own RSS per node.
 
+`--explain` measures the large size twice more, each time with one cost left out, and prints what each
+accounts for of the amortized difference between the two sizes: the store's folds (held off: its log is
+never folded into the records table) and the prepared-SA cache's misses (every SA prepared: a cache as large
+as the table, about 900 bytes more per node); what is left is the latency of memory the large tables do not
+keep in the CPU's caches, beside which it prints what one lookup in a dictionary of each size costs with its
+entry cold. One run of each: pair several runs before reading a difference of a microsecond or two.
+
 Issue target: cost per registration at 1,000,000 bindings <= 1.5 x the cost at 1,000.
 Prints figures, asserts nothing; the temporary database is removed at exit.
 """
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import random
@@ -41,6 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from mipd.dataplane.null import NullDataplane
@@ -49,6 +58,7 @@ from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
 from mipd.protocol.home_agent import HomeAgent
 from mipd.runtime import collector
+from mipd.runtime import store as store_module
 from mipd.runtime.daemon import BATCH  # datagrams per batch, one commit each
 from mipd.runtime.driver import Driver
 from mipd.runtime.roles import CODECS
@@ -56,6 +66,7 @@ from mipd.runtime.store import Store
 from mipd.runtime.timers import Timers
 from mipd.security import SecurityAssociation, SecurityAssociations, sign
 from mipd.security.replay import ntp_timestamp
+from mipd.security.table import PREPARED_LIMIT
 from mipd.wire import registration as reg
 from mipd.wire.extensions import MHAE
 
@@ -176,13 +187,40 @@ def requests(keys: list[bytes], picks: list[int], stamp: float, move: bool) -> l
     return out
 
 
-def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -> dict[str, float]:
+@contextlib.contextmanager
+def folds_held_off() -> Iterator[None]:
+    """The store never folds its log while inside (--explain: what the folds cost)."""
+    saved = store_module.FOLD_ROWS
+    store_module.FOLD_ROWS = sys.maxsize
+    try:
+        yield
+    finally:
+        store_module.FOLD_ROWS = saved
+
+
+def cold_lookup_ns(n: int, lookups: int = 200_000) -> float:
+    """Nanoseconds of one lookup in a dict of `n` address strings, each with a fresh equal string (as a request
+    brings it) of a random key, then a read of the value it finds: what a table's entry costs once there are
+    too many for the CPU's caches."""
+    table = {node(i): [i] for i in range(n)}
+    rng = random.Random(n)
+    keys = [node(rng.randrange(n)) for _ in range(lookups)]
+    for key in keys:
+        hash(key)  # a request's string is hashed once on its way in
+    started = time.process_time()
+    for key in keys:
+        table[key][0]
+    return (time.process_time() - started) / lookups * 1e9
+
+
+def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
+            prepared_limit: int = PREPARED_LIMIT) -> dict[str, float]:
     gc.collect()
     rss0 = rss_kib()
     rng = random.Random(n)
     t = time.perf_counter()
     keys = [rng.randbytes(16) for _ in range(n)]  # the nodes' side: only their keys are kept
-    sas = SecurityAssociations()
+    sas = SecurityAssociations(prepared_limit=prepared_limit)
     for i, key in enumerate(keys):
         sas.add(SecurityAssociation(node(i), SPI, key, replay_window=3600))
     cfg = HomeAgentConfig(HA, "lo", ("10.0.0.0/8",), mobile_hosts=HostSet(("10.0.0.0/8",)), max_lifetime=1800,
@@ -242,6 +280,26 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True) -
             "sa_bytes": (rss1 - rss0) * 1024 / n, "binding_bytes": (rss2 - rss1) * 1024 / n}
 
 
+def explain(small: dict[str, float], large: dict[str, float], args: argparse.Namespace, tmp: str) -> None:
+    """What the folds and the prepared-SA cache's misses account for of the amortized difference between the sizes
+    (one run of each variant), and what a cold dictionary lookup costs on this machine."""
+    n, gap = large["n"], large["amortized_us"] - small["amortized_us"]
+    print(f"  where the {n:,}-binding cost goes beyond the {small['n']:,} one (amortized; gap {gap:.1f} us):")
+    with folds_held_off():
+        no_folds = measure(n, args.measure, args.repeats, tmp, not args.plain_collector)["amortized_us"]
+    folded = large["amortized_us"] - no_folds
+    print(f"    the store's folds held off: {no_folds:.1f} us, so the folds take {folded:.1f} us")
+    sys.stdout.flush()
+    prepared = measure(n, args.measure, args.repeats, tmp, not args.plain_collector, prepared_limit=n + 1)
+    missed = large["amortized_us"] - prepared["amortized_us"]
+    print(f"    every SA prepared: {prepared['amortized_us']:.1f} us ({prepared['binding_bytes']:,.0f} bytes per "
+          f"binding), so the prepared-SA cache's misses take {missed:.1f} us")
+    rest = gap - folded - missed
+    cold, warm = cold_lookup_ns(n), cold_lookup_ns(small["n"])
+    print(f"    the rest, {rest:.1f} us: memory latency; one dictionary lookup and its value cost {cold:.0f} ns among "
+          f"{n:,} keys against {warm:.0f} ns among {small['n']:,} on this machine")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=1_000)
@@ -251,6 +309,8 @@ def main() -> int:
                     "five take in about one fold of the store's log)")
     ap.add_argument("--plain-collector", action="store_true", help="without mipd.runtime.collector's freezing after "
                     "full collections that found nothing (the daemon's policy), for comparison")
+    ap.add_argument("--explain", action="store_true", help="measure the large size again without the store's folds "
+                    "and with every SA prepared, and print what each accounts for of the difference between the sizes")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="mipbench-scale-")
     try:
@@ -280,6 +340,8 @@ def main() -> int:
               f"{large['refresh_us'] / small['refresh_us']:.2f}, moves {large['move_us'] / small['move_us']:.2f}; "
               f"by part: {by_part}; "
               f"load average {load()}")
+        if args.explain:
+            explain(small, large, args, tmp)
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
