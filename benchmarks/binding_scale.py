@@ -30,7 +30,7 @@ Memory: the RSS growth while the N bindings were created (SAs already loaded), p
 SAs' own RSS per node.
 
 `--explain` measures the large size twice more, each time with one cost left out, and prints what each
-accounts for of the amortized difference between the two sizes: the store's folds (held off: its log is
+accounts for of the difference between the two sizes over whole fold cycles: the store's folds (held off: its log is
 never folded into the records table) and the prepared-SA cache's misses (every SA prepared: a cache as large
 as the table, about 900 bytes more per node); what is left is the latency of memory the large tables do not
 keep in the CPU's caches, beside which it prints what one lookup in a dictionary of each size costs with its
@@ -316,20 +316,21 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
 
 
 def explain(small: dict[str, float], large: dict[str, float], args: argparse.Namespace, tmp: str) -> None:
-    """What the folds and the prepared-SA cache's misses account for of the amortized difference between the sizes
-    (one run of each variant), and what a cold dictionary lookup costs on this machine."""
-    n, gap = large["n"], large["amortized_us"] - small["amortized_us"]
-    print(f"  where the {n:,}-binding cost goes beyond the {small['n']:,} one (amortized; gap {gap:.1f} us):")
+    """What the folds and the prepared-SA cache's misses account for of the difference between the sizes over whole
+    fold cycles (one run of each variant; without folds, over the rounds), and what a cold dictionary lookup costs
+    on this machine."""
+    n, cost, gap = large["n"], large["cycle_us"], large["cycle_us"] - small["cycle_us"]
+    print(f"  where the {n:,}-binding cost goes beyond the {small['n']:,} one (over whole fold cycles; gap "
+          f"{gap:.1f} us):")
     with folds_held_off():
         no_folds = measure(n, args.measure, args.repeats, tmp, not args.plain_collector)["amortized_us"]
-    folded = large["amortized_us"] - no_folds
-    print(f"    the store's folds held off: {no_folds:.1f} us, so the folds take {folded:.1f} us")
+    print(f"    the store's folds held off: {no_folds:.1f} us, so the folds take {cost - no_folds:.1f} us")
     sys.stdout.flush()
     prepared = measure(n, args.measure, args.repeats, tmp, not args.plain_collector, prepared_limit=n + 1)
-    missed = large["amortized_us"] - prepared["amortized_us"]
-    print(f"    every SA prepared: {prepared['amortized_us']:.1f} us ({prepared['binding_bytes']:,.0f} bytes per "
+    missed = cost - prepared["cycle_us"]
+    print(f"    every SA prepared: {prepared['cycle_us']:.1f} us ({prepared['binding_bytes']:,.0f} bytes per "
           f"binding), so the prepared-SA cache's misses take {missed:.1f} us")
-    rest = gap - folded - missed
+    rest = gap - (cost - no_folds) - missed
     cold, warm = cold_lookup_ns(n), cold_lookup_ns(small["n"])
     print(f"    the rest, {rest:.1f} us: memory latency; one dictionary lookup and its value cost {cold:.0f} ns among "
           f"{n:,} keys against {warm:.0f} ns among {small['n']:,} on this machine")
