@@ -15,21 +15,23 @@ rows of a chunk share pages), then the log rows folded are deleted. A record is 
 row of its key, else its records row (`_rows`); opening and closing fold the whole log. Durability is
 the same: a commit's rows are in the database when it returns.
 
-How many rows are logged before a fold grows with the database: FOLD_PER_PAGE per page in use, at
-least FOLD_ROWS. A fold rewrites each page that holds one of its keys, so what a folded row costs
-depends on how many keys the fold brings to each page; with a fixed fold size that fell as the table
-grew (at 1,000,000 bindings the records table has about 41,000 pages: a fold of 65,536 rows
-rewrote about one page per two rows, and the commit part of a registration cost 2.1-2.5 times its
-cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages per row at any size, for memory
-that also scales: the newest value of each key logged since the last fold is held until it is
-folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4-3.7 us
-per row folded (4.8 with 65,536 rows and INSERT OR REPLACE), a fold about every 200,000
-registrations. No commit of a fold does much more than the others: the keys are sorted in runs as
-they are logged (`_Logged`), so the commit that reaches a kind only merges them (30 ms for 262,000
-keys, against about 70 ms for one sort of them all), and the log rows a fold folded are deleted
-DELETE_CHUNK a commit once its rows are written (all at once, that commit took 75 ms longer). The
-longest commit of a fold went from 99 ms to 48 ms; the checkpointer's RESTART wait (Checkpointer)
-is about 34 ms.
+How many rows are logged before a fold grows with the database: FOLD_PER_PAGE per page in use as the
+cycle began (the database opened, the last fold's log rows deleted), at least FOLD_ROWS. Counted at each
+commit instead, the log's own pages moved the fold further away the longer it waited: at 1,000,000
+bindings 17% further at 4 per page, and never at 51 (measured). A fold rewrites each page that holds one
+of its keys, so what a folded row costs depends on how many keys the fold brings to each page; with a
+fixed fold size that fell as the table grew (at 1,000,000 bindings the records table has about 41,000
+pages: a fold of 65,536 rows rewrote about one page per two rows, and the commit part of a registration
+cost 2.1-2.5 times its cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages per row at any
+size, for memory that also scales: the newest value of each key logged since the last fold is held until
+it is folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4-3.7 us per row folded (4.8
+with 65,536 rows and INSERT OR REPLACE), a fold about every 200,000 registrations (5 per page as the
+cycle began, 4 per page counted at each commit before). No commit of a fold does much more than the
+others: the keys are sorted in runs as they are logged (`_Logged`), so the commit that reaches a kind
+only merges them (30 ms for 262,000 keys, against about 70 ms for one sort of them all), and the log
+rows a fold folded are deleted DELETE_CHUNK a commit once its rows are written (all at once, that commit
+took 75 ms longer). The longest commit of a fold went from 99 ms to 48 ms; the checkpointer's RESTART
+wait (Checkpointer) is about 34 ms.
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
@@ -61,7 +63,7 @@ SCHEMA_VERSION = 3  # 2: the log table; 3: ManyCodec kinds (rows an older mipd w
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
 WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
 FOLD_ROWS = 65_536  # logged rows after which they may be folded into the records table (the least)
-FOLD_PER_PAGE = 4  # ... and not before this many per page the database uses (see the module's docstring)
+FOLD_PER_PAGE = 5  # ... and not before this many per page the database used as the cycle began (module docstring)
 FOLD_CHUNK = 2048  # rows of a fold written per commit
 DELETE_CHUNK = 16_384  # log rows a fold deletes per commit once its rows are written
 SORTED_RUN = 16_384  # logged keys of a kind sorted together while they are logged (_Logged)
@@ -228,6 +230,7 @@ class Store:
         self._pending = _per_kind(kinds)  # key -> JSON, None = delete
         self._logged = _logged_per_kind(kinds)  # the newest of each key since the fold began
         self._appended = 0  # rows logged since the fold began
+        self._fold_after = FOLD_ROWS  # ... after which the next one begins (_fold_threshold, set as a cycle begins)
         self._fold: Iterator[tuple[str, str, str | None]] | None = None  # the rows of a fold under way, by key
         self._chunk: list[tuple[str, str, str | None]] = []  # taken from it and not yet written
         self._fold_upto = 0  # the last log row it comes from
@@ -375,12 +378,19 @@ class Store:
             self._deleted = delete_upto
         if self._deleted is not None and self._deleted >= self._fold_upto:
             self._fold, self._deleted = None, None
-        if self._fold is None and self._appended >= FOLD_ROWS and self._appended >= FOLD_PER_PAGE * self._pages():
+            self._fold_after = self._fold_threshold()
+        if self._fold is None and self._appended >= self._fold_after:
             self._fold = _sorted_rows(self._logged)  # the next commits fold what is logged so far
             self.folds += 1
             self._fold_upto = db.execute("SELECT max(seq) FROM log").fetchone()[0]
             self._logged, self._appended = _logged_per_kind(self._logged), 0
         return len(rows)
+
+    def _fold_threshold(self) -> int:
+        """How many rows to log before the next fold: FOLD_PER_PAGE per page in use, at least FOLD_ROWS. Taken as
+        a cycle begins (the database opened, a fold's log rows deleted), when the log holds few pages: counted as
+        the log grows, its own pages pushed the fold further away the longer it waited."""
+        return max(FOLD_ROWS, FOLD_PER_PAGE * self._pages())
 
     def _pages(self) -> int:
         """Pages of the database in use (not on its free list)."""
@@ -415,6 +425,7 @@ class Store:
                     db.execute("ROLLBACK")
         self._logged = _logged_per_kind(self._logged)
         self._appended, self._fold, self._chunk, self._deleted = 0, None, [], None
+        self._fold_after = self._fold_threshold()
 
     def discard(self) -> None:
         """Drop the queued changes (after a failed commit the caller decides what to do)."""
