@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 import runtime_helpers as h
@@ -433,4 +434,19 @@ def test_a_fold_waits_for_rows_in_proportion_to_the_pages_in_use(db, monkeypatch
         s.put("binding", binding(home=f"10.2.{step // 250}.{step % 250 + 1}", nai="mn" * 2500 + "@example.net"))
         s.commit()
     assert s.folds == 1 and s.count("binding") == 30 + threshold
+    s.close()
+
+
+def test_a_commit_waits_for_a_checkpoint_that_blocks_writers_on_the_stores_writer_lock(db):
+    """The checkpointer's RESTART holds the lock each write transaction takes (Checkpointer), so a commit waits for
+    it exactly as long as it lasts, not in SQLite's busy handler's growing sleeps; then it goes through."""
+    s = Store(db, ONE_PER_ROW)
+    s.put("binding", binding())
+    committed = threading.Event()
+    worker = threading.Thread(target=lambda: (s.commit(), committed.set()))
+    with s._writer:  # as the checkpointer holds it while a RESTART runs
+        worker.start()
+        assert not committed.wait(0.2)  # it cannot commit while the lock is held
+    worker.join(5.0)
+    assert committed.is_set() and s.count("binding") == 1
     s.close()
