@@ -11,30 +11,30 @@ daemon with a million SAs in its keys file is left out: parsing that YAML alone 
 For each size N: N security associations and N bindings are created (one registration per
 node, HMAC-MD5, timestamps), then `--repeats` pairs of rounds of `--measure` re-registrations of
 randomly chosen nodes are timed (CPU time of this process), one keeping the care-of address, one
-moving the node to another of 1,000 foreign agents. Two figures: the median round, and the cost
-amortized over all rounds (their CPU over their registrations). They differ by what comes in
-bursts: the store folding its log into its records table (at 1,000,000 bindings about once per
-200,000 registrations, a second or so of CPU) and the garbage collector's full collections; the
-median leaves those out, the amortized figure spreads them, and the output says how many fell
-in the rounds and how long the longest full collection stopped everything. As the rounds take in one fold or
-two, or none, by where they start in the cycle of logging and folding, the amortized figure moves with it
-(at 1,000,000 bindings a fold is about a second of CPU, one in about 160,000 registrations): a third figure
-spans whole cycles, from the start of a fold in the rounds to the start of a later one, adding rounds until
-two began (whole_fold_cycles), and is the one to read the ratio against. A move costs more than a
-refresh (more actions), so the median of all rounds falls between the dearest refresh rounds and the
-cheapest move rounds and shifts with which of them a fold fell in: the median of each kind is printed
-too, and their ratios. The collector is set up
-as the daemon sets it once started: the SAs frozen, and mipd.runtime.collector's policy (what a full
-collection finding no cyclic garbage walked is frozen; `--plain-collector` leaves it out, to compare).
-Memory: the RSS growth while the N bindings were created (SAs already loaded), per binding; and the
-SAs' own RSS per node.
+moving the node to another of 1,000 foreign agents. Three figures: the median round, the cost
+amortized over all rounds (their CPU over their registrations), and the cost over whole cycles of the
+store's logging and folding. The first two differ by what comes in bursts: the store folding its log
+into its records table (at 1,000,000 bindings about once per 200,000 registrations, a second or so of
+CPU) and the garbage collector's full collections; the median leaves those out, the amortized figure
+spreads them, and the output says how many fell in the rounds and how long the longest full collection
+stopped everything. As the rounds take in one fold, two or none, by where they start in the cycle, the
+amortized figure moves with it; the third spans whole cycles, from the start of a fold in the rounds to
+the start of a later one, adding rounds until two began (whole_fold_cycles), and is the one to read the
+ratio against. A move costs more than a refresh (more actions), so the median of all rounds falls
+between the dearest refresh rounds and the cheapest move rounds and shifts with which of them a fold
+fell in: the median of each kind is printed too, and their ratios. The collector is set up as the daemon
+sets it once started: the SAs frozen, and mipd.runtime.collector's policy (what a full collection
+finding no cyclic garbage walked is frozen; `--plain-collector` leaves it out, to compare). Memory: the
+RSS growth while the N bindings were created (SAs already loaded), per binding; and the SAs' own RSS
+per node.
 
 `--explain` measures the large size twice more, each time with one cost left out, and prints what each
-accounts for of the difference between the two sizes over whole fold cycles: the store's folds (held off: its log is
-never folded into the records table) and the prepared-SA cache's misses (every SA prepared: a cache as large
-as the table, about 900 bytes more per node); what is left is the latency of memory the large tables do not
-keep in the CPU's caches, beside which it prints what one lookup in a dictionary of each size costs with its
-entry cold. One run of each: pair several runs before reading a difference of a microsecond or two.
+accounts for of the difference between the two sizes over whole fold cycles: the store's folds (held
+off: its log is never folded into the records table) and the prepared-SA cache's misses (every SA
+prepared: a cache as large as the table, about 900 bytes more per node); what is left is the latency of
+memory the large tables do not keep in the CPU's caches, beside which it prints what one lookup in a
+dictionary of each size costs with its entry cold. One run of each: pair several runs before reading a
+difference of a microsecond or two.
 
 Issue target: cost per registration at 1,000,000 bindings <= 1.5 x the cost at 1,000.
 Prints figures, asserts nothing; the temporary database is removed at exit.
