@@ -9,32 +9,28 @@ state is one of the records it stores). Decision log lines are not written. Buil
 daemon with a million SAs in its keys file is left out: parsing that YAML alone takes minutes.
 
 For each size N: N security associations and N bindings are created (one registration per
-node, HMAC-MD5, timestamps), then `--repeats` pairs of rounds of `--measure` re-registrations of
-randomly chosen nodes are timed (CPU time of this process), one keeping the care-of address, one
-moving the node to another of 1,000 foreign agents. Three figures: the median round, the cost
-amortized over all rounds (their CPU over their registrations), and the cost over whole cycles of the
-store's logging and folding. The first two differ by what comes in bursts: the store folding its log
-into its records table (at 1,000,000 bindings about once per 200,000 registrations, a second or so of
-CPU) and the garbage collector's full collections; the median leaves those out, the amortized figure
-spreads them, and the output says how many fell in the rounds and how long the longest full collection
-stopped everything. As the rounds take in one fold, two or none, by where they start in the cycle, the
-amortized figure moves with it; the third spans whole cycles, from the start of a fold in the rounds to
-the start of a later one, adding rounds until two began (whole_fold_cycles), and is the one to read the
-ratio against. A move costs more than a refresh (more actions), so the median of all rounds falls
-between the dearest refresh rounds and the cheapest move rounds and shifts with which of them a fold
-fell in: the median of each kind is printed too, and their ratios. The collector is set up as the daemon
-sets it once started: the SAs frozen, and mipd.runtime.collector's policy (what a full collection
-finding no cyclic garbage walked is frozen; `--plain-collector` leaves it out, to compare). Memory: the
-RSS growth while the N bindings were created (SAs already loaded), per binding; and the SAs' own RSS
-per node.
+node, HMAC-MD5, timestamps), the store is brought to the steady state of a home agent that has run
+long (settle: its log compacted once through), then `--repeats` pairs of rounds of `--measure`
+re-registrations of randomly chosen nodes are timed (CPU time of this process), one keeping the
+care-of address, one moving the node to another of 1,000 foreign agents. Two figures: the median
+round, and the cost amortized over all rounds (their CPU over their registrations), the one to read
+the ratio against. They differ by the garbage collector's full collections, which the median leaves
+out and the amortized figure spreads; the output says how many fell in the rounds and how long the
+longest stopped everything. The store compacts its log a chunk at a time in its commits, at the same
+cost per registration all along, and the output gives how many log rows it compacted per registration
+and the share of them live (copied). A move costs more than a refresh (more actions), so the median of
+each kind is printed too, and their ratios. The collector is set up as the daemon sets it once
+started: the SAs frozen, and mipd.runtime.collector's policy (what a full collection finding no cyclic
+garbage walked is frozen; `--plain-collector` leaves it out, to compare). Memory: the RSS growth while
+the N bindings were created and the store settled (SAs already loaded), per binding; and the SAs' own
+RSS per node.
 
 `--explain` measures the large size twice more, each time with one cost left out, and prints what each
-accounts for of the difference between the two sizes over whole fold cycles: the store's folds (held
-off: its log is never folded into the records table) and the prepared-SA cache's misses (every SA
-prepared: a cache as large as the table, about 900 bytes more per node); what is left is the latency of
-memory the large tables do not keep in the CPU's caches, beside which it prints what one lookup in a
-dictionary of each size costs with its entry cold. One run of each: pair several runs before reading a
-difference of a microsecond or two.
+accounts for of the difference between the two sizes (amortized): the store's compaction (held off: its
+log grows) and the prepared-SA cache's misses (every SA prepared: a cache as large as the table, about
+900 bytes more per node); what is left is the latency of memory the large tables do not keep in the
+CPU's caches, beside which it prints what one lookup in a dictionary of each size costs with its entry
+cold. One run of each: pair several runs before reading a difference of a microsecond or two.
 
 Issue target: cost per registration at 1,000,000 bindings <= 1.5 x the cost at 1,000.
 Prints figures, asserts nothing; the temporary database is removed at exit.
@@ -45,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -54,14 +51,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mipd.dataplane.null import NullDataplane
 from mipd.protocol.actions import ArmTimer, CancelTimer, DeleteRecord, Log, Packet, SendICMP, SendUDP, StoreRecord
 from mipd.protocol.config import HomeAgentConfig
 from mipd.protocol.filters import HostSet
-from mipd.protocol.home_agent import HomeAgent
+from mipd.protocol.home_agent import BINDINGS, HomeAgent
 from mipd.runtime import collector
 from mipd.runtime import store as store_module
 from mipd.runtime.daemon import BATCH  # datagrams per batch, one commit each
@@ -78,7 +75,6 @@ from mipd.wire.extensions import MHAE
 HA = "10.0.0.1"
 SPI = 300
 FOREIGN_AGENTS = 1000
-MAX_EXTRA_PAIRS = 15  # rounds pairs whole_fold_cycles may add (at 1,000,000 bindings a cycle is about 8 rounds)
 
 
 def rss_kib() -> int:
@@ -115,8 +111,6 @@ class Runtime:
         self.driver = Driver(null, null)
         self.sent = 0
         self.cpu = {"protocol": 0.0, "actions": 0.0, "commit": 0.0}  # CPU seconds by part (see process)
-        self.busy = 0.0  # CPU seconds `process` took so far
-        self.fold_starts: list[tuple[float, int]] = []  # (busy, accepted registrations) at each fold begun
         handlers: dict[type, Any] = {
             StoreRecord: lambda a: self.store.put(a.kind, a.record),
             DeleteRecord: lambda a: self.store.delete(a.kind, a.key),
@@ -134,18 +128,13 @@ class Runtime:
 
     def process(self, packets: list[Packet], now: float) -> None:
         """As the daemon runs a receive batch: each datagram's decisions executed at once, one commit per batch."""
-        handlers, on_packet, store, clock = self.handlers, self.ha.on_packet, self.store, time.process_time
-        began, folds = clock(), store.folds
+        handlers, on_packet, store = self.handlers, self.ha.on_packet, self.store
         for start in range(0, len(packets), BATCH):
             for pkt in packets[start : start + BATCH]:
                 for a in on_packet(pkt, now):
                     handlers[type(a)](a)
             store.commit()
-            if store.folds != folds:
-                folds = store.folds
-                self.fold_starts.append((self.busy + clock() - began, self.ha.counters["accepted.registration"]))
         self.loop.run_until_complete(asyncio.sleep(0))  # lets asyncio drop cancelled timer handles
-        self.busy += clock() - began
 
     def process_by_part(self, packets: list[Packet], now: float) -> None:
         """The same work timed by part into `cpu` (process CPU, with the store's checkpoint thread): each
@@ -201,14 +190,32 @@ def requests(keys: list[bytes], picks: list[int], stamp: float, move: bool) -> l
 
 
 @contextlib.contextmanager
-def folds_held_off() -> Iterator[None]:
-    """The store never folds its log while inside (--explain: what the folds cost)."""
-    saved = store_module.FOLD_ROWS
-    store_module.FOLD_ROWS = sys.maxsize
+def compaction_held_off() -> Iterator[None]:
+    """The store never compacts its log while inside (--explain: what compacting costs)."""
+    saved = store_module.LOG_MIN_ROWS
+    store_module.LOG_MIN_ROWS = sys.maxsize
     try:
         yield
     finally:
-        store_module.FOLD_ROWS = saved
+        store_module.LOG_MIN_ROWS = saved
+
+
+def settle(store: Store, queue: Callable[[], None]) -> int:
+    """Group commits of what `queue` queues until the store compacts its log and has compacted it once through,
+    so the log's oldest rows are live in the share they keep from then on (the first rows compacted, written
+    before it was compacting, are live more often). The registrations a home agent runs long are measured at
+    that steady state; the commits it took are returned. Nothing is timed."""
+    commits = 0
+    while not store.compacted:
+        queue()
+        store.commit()
+        commits += 1
+    through = store.compacted + store.logged
+    while store.compacted < through:
+        queue()
+        store.commit()
+        commits += 1
+    return commits
 
 
 def cold_lookup_ns(n: int, lookups: int = 200_000) -> float:
@@ -224,27 +231,6 @@ def cold_lookup_ns(n: int, lookups: int = 200_000) -> float:
     for key in keys:
         table[key][0]
     return (time.process_time() - started) / lookups * 1e9
-
-
-def whole_fold_cycles(rt: Runtime, keys: list[bytes], rng: random.Random, samples: int, now: float, stamp: float,
-                      first: int) -> dict[str, float]:
-    """CPU per registration from the start of a fold of the store's log to the start of a later one, over the
-    rounds run so far and, until two folds began in them, more (at most MAX_EXTRA_PAIRS pairs of a refresh and a
-    move round): whole cycles of logging and folding. A run of rounds takes in one fold or two, or none, by where
-    it starts in the cycle, and its amortized figure moves with that; this one does not. `first`: the index in
-    `rt.fold_starts` of the first fold begun in the timed rounds."""
-    n = len(keys)
-    for pair in range(MAX_EXTRA_PAIRS):
-        if len(rt.fold_starts) - first >= 2:
-            break
-        for move in (False, True):
-            picks = [rng.randrange(n) for _ in range(samples)]
-            rt.process(requests(keys, picks, stamp + 2 * pair + move, move), now)
-    starts = rt.fold_starts[first:]
-    if len(starts) < 2:
-        return {"cycle_us": math.nan, "cycles": 0}
-    (cpu0, done0), (cpu1, done1) = starts[0], starts[-1]
-    return {"cycle_us": (cpu1 - cpu0) / max(1, done1 - done0) * 1e6, "cycles": len(starts) - 1}
 
 
 def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
@@ -270,13 +256,14 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
     for start in range(0, n, chunk):  # one registration per node: N live bindings
         rt.process(requests(keys, list(range(start, min(n, start + chunk))), now, False), now)
     setup = time.perf_counter() - t
+    settle(rt.store, functools.partial(rewrite, ha, rt.store, rng, n))  # as a long-running home agent's store
     gc.collect()
     rss2 = rss_kib()
     assert len(ha) == n, (len(ha), dict(ha.counters))
     costs = []
     by_kind: dict[bool, list[float]] = {False: [], True: []}  # the rounds' costs: refreshes, moves
     total_cpu, total_done = 0.0, 0
-    folds, full_collections = rt.store.folds, FullCollections()
+    compacted, copied, full_collections = rt.store.compacted, rt.store.copied, FullCollections()
     gc.callbacks.insert(0, full_collections)  # before the policy's: its freeze is not timed
     for r in range(repeats):
         for move in (False, True):
@@ -293,12 +280,11 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
             if done != samples:
                 print(f"  WARNING: {samples - done} of {samples} not accepted: {dict(ha.counters)}")
     gc.callbacks.remove(full_collections)
-    folds = rt.store.folds - folds
-    cycles = whole_fold_cycles(rt, keys, rng, samples, now, now + 1 + 2 * repeats, len(rt.fold_starts) - folds)
+    compacted, copied = rt.store.compacted - compacted, rt.store.copied - copied
     accepted = ha.counters["accepted.registration"]
     for move in (False, True):  # one more refresh and move round, timed by part
         picks = [rng.randrange(n) for _ in range(samples)]
-        rt.process_by_part(requests(keys, picks, now + 1 + 2 * (repeats + MAX_EXTRA_PAIRS) + move, move), now)
+        rt.process_by_part(requests(keys, picks, now + 1 + 2 * repeats + move, move), now)
     timed = max(1, ha.counters["accepted.registration"] - accepted)
     rt_cpu = rt.cpu
     rt.close()
@@ -309,28 +295,37 @@ def measure(n: int, samples: int, repeats: int, tmp: str, policy: bool = True,
     per_part = {part: v / timed * 1e6 for part, v in rt_cpu.items()}
     return {"n": n, "us": statistics.median(costs), **per_part, "best_us": min(costs), "setup_s": setup,
             "refresh_us": statistics.median(by_kind[False]), "move_us": statistics.median(by_kind[True]),
-            "amortized_us": total_cpu / max(1, total_done) * 1e6, "folds": folds, **cycles,
+            "amortized_us": total_cpu / max(1, total_done) * 1e6, "compacted": compacted / max(1, total_done),
+            "live": copied / compacted if compacted else math.nan,
             "full_collections": len(full_collections.pauses),
             "longest_full_ms": max(full_collections.pauses, default=0) * 1e3,
             "sa_bytes": (rss1 - rss0) * 1024 / n, "binding_bytes": (rss2 - rss1) * 1024 / n}
 
 
+def rewrite(ha: HomeAgent, store: Store, rng: random.Random, n: int) -> None:
+    """Queue a batch of the rows a refresh of BATCH random nodes writes (their bindings and replay state, as the
+    home agent holds them): settle's load, without the protocol's cost."""
+    for _ in range(BATCH):
+        home = node(rng.randrange(n))
+        bindings = tuple(ha.bindings_of(home))
+        store.put(BINDINGS, bindings)
+        store.put_replay(home, bindings[0].identification)
+
+
 def explain(small: dict[str, float], large: dict[str, float], args: argparse.Namespace, tmp: str) -> None:
-    """What the folds and the prepared-SA cache's misses account for of the difference between the sizes over whole
-    fold cycles (one run of each variant; without folds, over the rounds), and what a cold dictionary lookup costs
-    on this machine."""
-    n, cost, gap = large["n"], large["cycle_us"], large["cycle_us"] - small["cycle_us"]
-    print(f"  where the {n:,}-binding cost goes beyond the {small['n']:,} one (over whole fold cycles; gap "
-          f"{gap:.1f} us):")
-    with folds_held_off():
-        no_folds = measure(n, args.measure, args.repeats, tmp, not args.plain_collector)["amortized_us"]
-    print(f"    the store's folds held off: {no_folds:.1f} us, so the folds take {cost - no_folds:.1f} us")
+    """What the store's compaction and the prepared-SA cache's misses account for of the difference between the
+    sizes (amortized; one run of each variant), and what a cold dictionary lookup costs on this machine."""
+    n, cost, gap = large["n"], large["amortized_us"], large["amortized_us"] - small["amortized_us"]
+    print(f"  where the {n:,}-binding cost goes beyond the {small['n']:,} one (amortized; gap {gap:.1f} us):")
+    with compaction_held_off():
+        held = measure(n, args.measure, args.repeats, tmp, not args.plain_collector)["amortized_us"]
+    print(f"    the store's compaction held off: {held:.1f} us, so compacting takes {cost - held:.1f} us")
     sys.stdout.flush()
     prepared = measure(n, args.measure, args.repeats, tmp, not args.plain_collector, prepared_limit=n + 1)
-    missed = cost - prepared["cycle_us"]
-    print(f"    every SA prepared: {prepared['cycle_us']:.1f} us ({prepared['binding_bytes']:,.0f} bytes per "
+    missed = cost - prepared["amortized_us"]
+    print(f"    every SA prepared: {prepared['amortized_us']:.1f} us ({prepared['binding_bytes']:,.0f} bytes per "
           f"binding), so the prepared-SA cache's misses take {missed:.1f} us")
-    rest = gap - (cost - no_folds) - missed
+    rest = gap - (cost - held) - missed
     cold, warm = cold_lookup_ns(n), cold_lookup_ns(small["n"])
     print(f"    the rest, {rest:.1f} us: memory latency; one dictionary lookup and its value cost {cold:.0f} ns among "
           f"{n:,} keys against {warm:.0f} ns among {small['n']:,} on this machine")
@@ -341,12 +336,12 @@ def main() -> int:
     ap.add_argument("--small", type=int, default=1_000)
     ap.add_argument("--large", type=int, default=1_000_000)
     ap.add_argument("--measure", type=int, default=20_000, help="timed re-registrations per round")
-    ap.add_argument("--repeats", type=int, default=5, help="refresh and move round pairs (at 1,000,000 bindings "
-                    "five take in about one fold of the store's log)")
+    ap.add_argument("--repeats", type=int, default=5, help="refresh and move round pairs")
     ap.add_argument("--plain-collector", action="store_true", help="without mipd.runtime.collector's freezing after "
                     "full collections that found nothing (the daemon's policy), for comparison")
-    ap.add_argument("--explain", action="store_true", help="measure the large size again without the store's folds "
-                    "and with every SA prepared, and print what each accounts for of the difference between the sizes")
+    ap.add_argument("--explain", action="store_true", help="measure the large size again without the store's "
+                    "compaction and with every SA prepared, and print what each accounts for of the difference between "
+                    "the sizes")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="mipbench-scale-")
     try:
@@ -361,12 +356,10 @@ def main() -> int:
                   f"memory {r['binding_bytes']:,.0f} bytes per binding + {r['sa_bytes']:,.0f} bytes per SA; "
                   f"set-up {r['setup_s']:.1f} s")
             print(f"  {'':>9}   amortized over those rounds (total CPU / registrations): {r['amortized_us']:.1f} us, "
-                  f"with {r['folds']} fold(s) of the store's log and {r['full_collections']} full garbage "
-                  f"collection(s) (longest {r['longest_full_ms']:.0f} ms)")
-            print(f"  {'':>9}   over whole cycles of the store's logging and folding ({r['cycles']}, from a fold's "
-                  f"start to a later one's, rounds added until two began): {r['cycle_us']:.1f} us")
+                  f"the store compacting {r['compacted']:.2f} log rows per registration ({r['live']:.0%} live), "
+                  f"with {r['full_collections']} full garbage collection(s) (longest {r['longest_full_ms']:.0f} ms)")
             print(f"  {'':>9}   median of the refresh rounds {r['refresh_us']:.1f} us, of the move rounds "
-                  f"{r['move_us']:.1f} us (the median of all shifts with how the rounds a fold fell in are split)")
+                  f"{r['move_us']:.1f} us")
             print(f"  {'':>9}   CPU by part (one more refresh and move round): protocol {r['protocol']:.1f} us + "
                   f"actions {r['actions']:.1f} us + commit {r['commit']:.1f} us")
             sys.stdout.flush()
@@ -374,8 +367,7 @@ def main() -> int:
         by_part = ", ".join(f"{part} {large[part] / max(small[part], 1e-9):.2f}"
                             for part in ("protocol", "actions", "commit"))
         print(f"  ratio {large['n']:,} / {small['n']:,} bindings: {large['us'] / small['us']:.2f} [target <= 1.5]; "
-              f"amortized {large['amortized_us'] / small['amortized_us']:.2f}, over whole fold cycles "
-              f"{large['cycle_us'] / small['cycle_us']:.2f}; refreshes "
+              f"amortized {large['amortized_us'] / small['amortized_us']:.2f}; refreshes "
               f"{large['refresh_us'] / small['refresh_us']:.2f}, moves {large['move_us'] / small['move_us']:.2f}; "
               f"by part: {by_part}; "
               f"load average {load()}")

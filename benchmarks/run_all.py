@@ -28,7 +28,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "ha_core.py": ["--rounds", "5"],
     "registration_rate.py": ["--seconds", "3"],
     "binding_scale.py": ["--large", "200000", "--measure", "10000", "--repeats", "2"],
-    "store_scale.py": ["--large", "100000", "--cycles", "1"],
+    "store_scale.py": ["--large", "100000", "--measure", "100000"],
     "handoff.py": ["--rounds", "10"],
     "tunnel_forwarding.py": ["--seconds", "3"],
     "fuzz.py": ["--inputs", "100000"],

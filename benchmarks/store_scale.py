@@ -1,26 +1,31 @@
 #!/usr/bin/env python3
-"""The state store's cost per durable registration with few vs many nodes, over whole fold cycles.
+"""The state store's cost per durable registration with few vs many nodes, with its log compacting.
 
 The store alone (mipd.runtime.store: state_sync normal, WAL, its checkpointer thread), as a home agent
-drives it: N home addresses' bindings rows written first (one registration per node, then the log
-folded), then group commits of BATCH re-registrations of randomly chosen nodes, each a new value of
-the node's row as a refresh writes it, until `--cycles` folds of the log have begun after the first.
-CPU per registration from the first fold's start to the last one's: the commits on the main thread,
-and the whole process (the checkpointer's copying of the WAL included). The queuing of the rows
-(`put`: a row's encoding, pure Python) is timed apart, as a gauge of the machine's speed in that run:
-the commit's cost as a multiple of it can be compared between runs while a shared machine changes
-speed. Also printed: the length of a cycle, the longest commit (wall time: a reply waits that long),
-and the RSS growth at its highest while cycling, per node (what the store holds between folds).
+drives it: N home addresses' bindings rows written first (one registration per node), the store closed
+and opened again, then group commits of BATCH re-registrations of randomly chosen nodes, each a new
+value of the node's row as a refresh writes it: first until the log compacts (it grows to LOG_PER_KEY
+rows per key first) and has been compacted once through (binding_scale.settle: from then on its oldest
+rows are live in a steady share), then `--measure` registrations timed. CPU per registration: the commits on the
+main thread, and the whole process (the checkpointer's copying of the WAL included). The queuing of
+the rows (`put`: a row's encoding, pure Python) is timed apart, as a gauge of the machine's speed in
+that run: the commit's cost as a multiple of it can be compared between runs while a shared machine
+changes speed. Also printed: the log rows compacted per registration and the share of them live
+(copied to the log's end), the longest commit (wall time: a reply waits that long), the log's rows per
+node and the database's size, and the RSS growth at its highest since the store was opened, per node
+(the count of the log's rows by key, the page cache).
 
 Issue 13 asks that a registration at 1,000,000 bindings cost at most 1.5 times one at 1,000; the
-store's folds are the part of it that grows most with the number of nodes (benchmarks/binding_scale.py
---explain: half the difference). This isolates them, for work on the store's design: `--per-page`
-sets FOLD_PER_PAGE for a run. Prints figures, asserts nothing; the temporary database is removed.
+store is the part of it that grew most with the number of nodes while it folded its log into a
+records table (benchmarks/binding_scale.py --explain). This isolates it, for work on the store's
+design: `--per-key` sets LOG_PER_KEY for a run. Prints figures, asserts nothing; the temporary
+database is removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import shutil
@@ -28,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from binding_scale import coa, load, node, rss_kib
+from binding_scale import coa, load, node, rss_kib, settle
 from mipd.protocol.home_agent import BINDINGS, Binding
 from mipd.runtime import store as store_module
 from mipd.runtime.daemon import BATCH  # datagrams per batch, one commit each
@@ -45,7 +50,8 @@ def row(i: int, turn: int, now: float) -> tuple[Binding]:
                     care_of),)
 
 
-def measure(n: int, cycles: int, path: str) -> dict[str, float]:
+def measure(n: int, regs: int, path: str) -> dict[str, float]:
+    rss0 = rss_kib()
     store = Store(path, CODECS, "normal")
     now = time.time()
     try:
@@ -54,57 +60,68 @@ def measure(n: int, cycles: int, path: str) -> dict[str, float]:
             if i % BATCH == BATCH - 1:
                 store.commit()
         store.commit()
-        store.close()  # folds the whole log: the cycles start from a records table of n rows
+        store.close()
         store = Store(path, CODECS, "normal")
         rng = random.Random(n)
-        rss0 = peak = rss_kib()
-        starts: list[tuple[float, float, float, int]] = []  # (main CPU, process CPU, put CPU, registrations)
-        main = process = put = longest = 0.0
-        done, folds, turn = 0, store.folds, n
-        while len(starts) <= cycles:
-            p0 = time.process_time()
+        turn = n
+
+        def queue() -> None:
+            nonlocal turn
             for _ in range(BATCH):
                 store.put(BINDINGS, row(rng.randrange(n), turn, now))
                 turn += 1
+
+        def register() -> tuple[float, float, float, float]:
+            """A group commit of BATCH registrations: its (main CPU, process CPU, put CPU, wall time)."""
+            p0 = time.process_time()
+            queue()
             m0, p1, w0 = time.thread_time(), time.process_time(), time.perf_counter()
             store.commit()
-            longest = max(longest, time.perf_counter() - w0)
-            main, process, put = main + time.thread_time() - m0, process + time.process_time() - p1, put + p1 - p0
-            done += BATCH
+            return time.thread_time() - m0, time.process_time() - p1, p1 - p0, time.perf_counter() - w0
+
+        settled = settle(store, queue) * BATCH  # the log at its size, compacted once through
+        peak = rss_kib()
+        main = process = put = longest = 0.0
+        compacted, copied = store.compacted, store.copied
+        for done in range(0, regs, BATCH):
+            m, p, q, w = register()
+            main, process, put, longest = main + m, process + p, put + q, max(longest, w)
             if done % (BATCH * 1024) == 0:
                 peak = max(peak, rss_kib())
-            if store.folds != folds:
-                folds = store.folds
-                starts.append((main, process, put, done))
+        done = -(-regs // BATCH) * BATCH
+        compacted, copied = store.compacted - compacted, store.copied - copied
+        logged = store._log_rows
     finally:
         store.close()
-    (m0, c0, q0, d0), (m1, c1, q1, d1) = starts[0], starts[-1]
-    regs = d1 - d0
-    return {"n": n, "cycle": regs / cycles, "main_us": (m1 - m0) / regs * 1e6, "process_us": (c1 - c0) / regs * 1e6,
-            "put_us": (q1 - q0) / regs * 1e6, "longest_ms": longest * 1e3, "bytes": (peak - rss0) * 1024 / n}
+    return {"n": n, "settle": settled, "main_us": main / done * 1e6, "process_us": process / done * 1e6,
+            "put_us": put / done * 1e6, "longest_ms": longest * 1e3, "bytes": (peak - rss0) * 1024 / n,
+            "compacted": compacted / done, "live": copied / compacted if compacted else math.nan,
+            "log_per_node": logged / n, "disk_mb": os.path.getsize(path) / 1e6}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=1_000)
     ap.add_argument("--large", type=int, default=1_000_000)
-    ap.add_argument("--cycles", type=int, default=2, help="whole fold cycles measured per size")
-    ap.add_argument("--per-page", type=int, default=store_module.FOLD_PER_PAGE,
-                    help=f"FOLD_PER_PAGE for this run (the store's: {store_module.FOLD_PER_PAGE})")
+    ap.add_argument("--measure", type=int, default=400_000, help="registrations measured per size, once compacting")
+    ap.add_argument("--per-key", type=int, default=store_module.LOG_PER_KEY,
+                    help=f"LOG_PER_KEY for this run (the store's: {store_module.LOG_PER_KEY})")
     args = ap.parse_args()
-    store_module.FOLD_PER_PAGE = args.per_page
+    store_module.LOG_PER_KEY = args.per_key
     tmp = tempfile.mkdtemp(prefix="mipbench-store-")
     try:
-        print(f"store_scale: the state store alone, group commit per {BATCH}, FOLD_PER_PAGE {args.per_page}, "
-              f"at least {store_module.FOLD_ROWS:,} rows a fold; load average {load()}")
+        print(f"store_scale: the state store alone, group commit per {BATCH}, log compacted over "
+              f"{args.per_key} rows per key (at least {store_module.LOG_MIN_ROWS:,}); load average {load()}")
         results = []
         for n in (args.small, args.large):
-            r = measure(n, args.cycles, os.path.join(tmp, f"state-{n}.db"))
+            r = measure(n, args.measure, os.path.join(tmp, f"state-{n}.db"))
             results.append(r)
             print(f"  {n:>9,} nodes: commit CPU per registration {r['main_us']:.2f} us on the main thread, "
                   f"{r['process_us']:.2f} us with the checkpointer ({r['process_us'] / r['put_us']:.2f} x the put, "
-                  f"{r['put_us']:.2f} us); cycles of {r['cycle']:,.0f} registrations; longest commit "
-                  f"{r['longest_ms']:.0f} ms; RSS growth at most {r['bytes']:,.0f} bytes per node")
+                  f"{r['put_us']:.2f} us); compacting {r['compacted']:.2f} log rows per registration, "
+                  f"{r['live']:.0%} of them live; longest commit {r['longest_ms']:.0f} ms; "
+                  f"the log {r['log_per_node']:.2f} rows per node, the database {r['disk_mb']:,.0f} MB; "
+                  f"RSS at most {r['bytes']:,.0f} bytes per node ({r['settle']:,} registrations to settle)")
             sys.stdout.flush()
         small, large = results
         ratio = large["process_us"] / small["process_us"]

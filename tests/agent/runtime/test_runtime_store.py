@@ -142,56 +142,134 @@ def test_a_commit_survives_kill_9(db, tmp_path):
     assert len(homes) == 50 and "10.1.9.9" not in homes
 
 
-def test_records_are_read_the_same_while_the_log_is_folded(db, monkeypatch):
-    """Commits append to the log; once FOLD_ROWS rows are logged later commits fold them into the records
-    table a chunk at a time: at every step (and after a kill -9, which leaves a log for the next open to fold)
-    what is read is the newest change of each record."""
-    monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
-    monkeypatch.setattr(store_module, "FOLD_CHUNK", 3)
-    monkeypatch.setattr(store_module, "SORTED_RUN", 4)
-    monkeypatch.setattr(store_module, "DELETE_CHUNK", 5)
+def _log_counts(db: str) -> dict[str, dict[str, int]]:
+    """key -> its rows in the log, per kind, as the database holds them."""
+    counts: dict[str, dict[str, int]] = {}
+    with sqlite3.connect(db) as raw:
+        for kind, key, n in raw.execute("SELECT kind, key, COUNT(*) FROM log GROUP BY kind, key"):
+            counts.setdefault(kind, {})[key] = n
+    return counts
+
+
+def _sorted(bindings: list[Binding]) -> list[Binding]:
+    return sorted(bindings, key=lambda b: b.home_address)
+
+
+def test_records_are_read_the_same_while_the_log_is_compacted(db, monkeypatch):
+    """Commits append to the log; once it holds more than LOG_MIN_ROWS rows and LOG_PER_KEY per key, commits compact
+    its oldest rows: at every step (and after a kill -9, which leaves the log for the next open to index) what is
+    read is the newest change of each record, the log stays within its size, and the store's count of each key's
+    rows in the log is the database's. Some keys are in the records table too (an older mipd folded them there):
+    the log's rows hide them, and compacting a deletion of one deletes its records row."""
+    monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 12)
+    monkeypatch.setattr(store_module, "COMPACT_CHUNK", 5)
     s = Store(db, ONE_PER_ROW)
     expected: dict[str, Binding] = {}
-    for step in range(40):
-        home = f"10.1.0.{step % 11 + 1}"
-        if step % 7 == 6 and home in expected:
-            s.delete("binding", (home, h.COA))
-            del expected[home]
-        else:
-            expected[home] = binding(home=home, lifetime=100 + step)
-            s.put("binding", expected[home])
-        s.put_replay(home, step)
+    for i in range(6):
+        expected[f"10.1.0.{i + 1}"] = binding(home=f"10.1.0.{i + 1}", lifetime=9)
+        s.put("binding", expected[f"10.1.0.{i + 1}"])
+    s.commit()
+    s._fold_all()  # the base: as an older mipd left it
+    rng = random.Random(5)
+    for step in range(300):
+        for _ in range(rng.randrange(1, 4)):
+            home = f"10.1.0.{rng.randrange(11) + 1}"
+            if rng.random() < 0.25 and home in expected:
+                s.delete("binding", (home, h.COA))
+                del expected[home]
+            else:
+                expected[home] = binding(home=home, lifetime=100 + step)
+                s.put("binding", expected[home])
+            s.put_replay(home, step)
         s.commit()
-        assert sorted(s.load("binding"), key=lambda b: b.home_address) == sorted(expected.values(),
-                                                                                key=lambda b: b.home_address)
+        assert _sorted(s.load("binding")) == _sorted(list(expected.values()))
+        assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+        assert s._log_rows <= max(12, 2 * sum(map(len, s._in_log.values()))) + 6
+    assert s.compacted > 500  # compacted all along, not once
     with sqlite3.connect(db) as raw:
-        logged, stored = (raw.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("log", "records"))
-    assert 0 < logged < 40 and stored > 0  # folded along the way, not all at once
-    assert s.count("binding") == len(expected) and s.load_replay()["10.1.0.7"] == 39
+        based = {key.split("|")[0] for (key,) in raw.execute("SELECT key FROM records WHERE kind = 'binding'")}
+    assert based < {f"10.1.0.{i + 1}" for i in range(6)}  # deletions compacted took records rows along
+    assert s.count("binding") == len(expected)
     s._db.close()  # killed: the log stays
     s._unlock()
     s = Store(db, ONE_PER_ROW)
-    assert sorted(s.load("binding"), key=lambda b: b.home_address) == sorted(expected.values(),
-                                                                            key=lambda b: b.home_address)
+    assert not s._in_log  # opening counts no key: reading a kind does (or the first commit that wants it)
+    assert _sorted(s.load("binding")) == _sorted(list(expected.values()))
+    assert set(s._in_log) == {"binding"} and s.load_replay()["10.1.0.1"] >= 0
+    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    s.put_replay("10.1.0.1", 1)
+    s.commit()  # counts "visitor" too, and compacts on
+    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db) and set(s._in_log) >= {"visitor"}
     s.close()
+
+
+def test_a_compaction_rolled_back_leaves_the_count_of_the_logs_rows_as_it_was(db, monkeypatch):
+    """A commit that fails (here a trigger refuses its rows, as a full disk would) rolls back the compaction it
+    carried too; the store's count of each key's rows in the log is left as the database holds it, so the next
+    compactions judge live rows right: nothing stale is copied over a newer row."""
+    monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 4)
+    monkeypatch.setattr(store_module, "COMPACT_CHUNK", 3)
+    s = Store(db, ONE_PER_ROW)
+    for step in range(7):
+        s.put("binding", binding(home=f"10.1.0.{step % 2 + 1}", lifetime=step))
+        s.commit()
+    assert s._over(2)  # the failing commit carries a compaction
+    s._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON log WHEN NEW.key LIKE '10.1.0.9%' "
+                  "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    s.put("binding", binding(home="10.1.0.9"))
+    s.put("binding", binding(home="10.1.0.1", lifetime=100))
+    with pytest.raises(StoreError, match="disk full"):
+        s.commit()
+    s.discard()
+    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    s._db.execute("DROP TRIGGER refuse")
+    for step in range(7, 20):
+        s.put("binding", binding(home=f"10.1.0.{step % 2 + 1}", lifetime=step))
+        s.commit()
+        assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    assert [b.lifetime for b in s.load("binding")] == [18, 19]
+    s.close()
+
+
+def test_a_commit_of_many_rows_compacts_at_most_compact_limit_rows_and_later_ones_catch_up(db, monkeypatch):
+    """A commit compacts twice the rows it logs, at most COMPACT_LIMIT (a restore's commit of a million deletions
+    does not read two million rows more); the commits after it bring the log back to its size."""
+    monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 10)
+    monkeypatch.setattr(store_module, "COMPACT_CHUNK", 2)
+    monkeypatch.setattr(store_module, "COMPACT_LIMIT", 6)
+    s = Store(db, ONE_PER_ROW)
+    for step in range(40):
+        s.put("binding", binding(home=f"10.1.0.{step % 3 + 1}", lifetime=step))
+        s.commit()
+    compacted = s.compacted
+    for i in range(40):
+        s.put("binding", binding(home=f"10.1.1.{i + 1}"))
+    s.commit()
+    assert s.compacted - compacted == 6  # not 80
+    for step in range(60):
+        s.delete("binding", (f"10.1.1.{step % 40 + 1}", h.COA))
+        s.commit()
+    assert s.logged <= max(10, 2 * sum(map(len, s._in_log.values()))) + 2
+    assert sorted(b.home_address for b in s.load("binding")) == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]
+    s.close()
+
+
+def test_a_closed_store_keeps_its_log_and_reopens_without_folding_it(db, monkeypatch):
+    """Closing and opening neither fold nor copy the log (at 1,000,000 bindings that would be seconds): the log is
+    read for its keys, and compaction goes on from where it was."""
+    monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 10)
+    s = Store(db, ONE_PER_ROW)
+    for step in range(30):
+        s.put("binding", binding(home=f"10.1.0.{step % 3 + 1}", lifetime=step))
+        s.commit()
+    s.close()
+    logged = _log_counts(db)
     with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM log").fetchone()[0] == 0  # open and close fold it all
-
-
-def test_logged_keys_sorted_in_runs_come_out_in_order_once_each_with_their_newest_value(monkeypatch):
-    """The keys logged since the fold began are sorted a run at a time as they come (a key logged again is in a
-    later run too); the fold gets each key once, in order, with its newest value (None: deleted)."""
-    monkeypatch.setattr(store_module, "SORTED_RUN", 5)
-    logged = store_module._Logged()
-    rng = random.Random(7)
-    newest: dict[str, str | None] = {}
-    for batch in range(60):
-        queued = {f"10.1.{rng.randrange(4)}.{rng.randrange(30)}": None if rng.random() < 0.2 else str(batch)
-                  for _ in range(rng.randrange(1, 8))}
-        logged.update(queued)
-        newest.update(queued)
-    assert len(logged.keys) > len(newest)  # keys logged more than once
-    assert list(logged.by_key()) == sorted(newest.items())
+        assert raw.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 0
+    s = Store(db, ONE_PER_ROW)
+    assert s._in_log["binding"] == logged["binding"] and s._log_rows == sum(logged["binding"].values())
+    assert [b.lifetime for b in s.load("binding")] == [27, 28, 29]
+    s.close()
 
 
 def test_a_schema_1_database_is_read_and_upgraded(db):
@@ -407,34 +485,6 @@ def test_close_checkpoints_and_removes_the_wal(db):
     assert not os.path.exists(db + "-wal")
     assert len(Store(db, ONE_PER_ROW).load("binding")) == 200
 
-
-
-def test_a_fold_waits_for_rows_in_proportion_to_the_pages_in_use(db, monkeypatch):
-    """How many rows are logged before a fold grows with the database (FOLD_PER_PAGE per page in use as the cycle
-    began, at least FOLD_ROWS), so a fold brings several keys to each page it rewrites at any size; the log's own
-    pages, which grow while it waits, do not push it further away."""
-    monkeypatch.setattr(store_module, "FOLD_ROWS", 8)
-    monkeypatch.setattr(store_module, "FOLD_CHUNK", 4)
-    monkeypatch.setattr(store_module, "FOLD_PER_PAGE", 1000)
-    s = Store(db, ONE_PER_ROW)
-
-    def logged() -> int:
-        return s._db.execute("SELECT COUNT(*) FROM log").fetchone()[0]
-
-    for step in range(30):
-        s.put("binding", binding(home=f"10.1.0.{step + 1}"))
-        s.commit()
-    assert logged() == 30 and s.folds == 0  # 30 rows, far fewer than 1,000 per page: no fold yet
-    s.close()
-    monkeypatch.setattr(store_module, "FOLD_PER_PAGE", 1)
-    s = Store(db, ONE_PER_ROW)  # opening folds the log and begins a cycle: one row per page in use
-    threshold = max(8, s._pages())
-    assert logged() == 0
-    for step in range(threshold):  # rows longer than a page: the log gains more pages than rows meanwhile
-        s.put("binding", binding(home=f"10.2.{step // 250}.{step % 250 + 1}", nai="mn" * 2500 + "@example.net"))
-        s.commit()
-    assert s.folds == 1 and s.count("binding") == 30 + threshold
-    s.close()
 
 
 def test_a_commit_waits_for_a_checkpoint_that_blocks_writers_on_the_stores_writer_lock(db):

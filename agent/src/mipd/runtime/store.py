@@ -6,38 +6,34 @@ replayed request. Writes are queued by `put`/`delete` and made durable together 
 (group commit): the daemon commits a batch before sending the replies that announce it, so a
 `kill -9` loses nothing whose acceptance was sent.
 
-A commit appends its rows to a log table (rowid order: the commit dirties the last page or two of the
-log, where writing them into the records table dirtied a page per row once the table was larger than
-a batch: at 1,000,000 bindings, a 4 KB page written to the WAL and checkpointed per registration). The
-log is folded into the records table in the background of later commits: once enough rows were
-logged, the newest of each record, sorted by key, is written FOLD_CHUNK rows per commit (sorted, the
-rows of a chunk share pages), then the log rows folded are deleted. A record is read as the newest log
-row of its key, else its records row (`_rows`); opening and closing fold the whole log. Durability is
-the same: a commit's rows are in the database when it returns.
+A commit appends its rows to a log table, in rowid (seq) order: it dirties the last page or two of the log,
+where writing them into a table kept by key dirtied a page per row once the table was larger than a batch
+(at 1,000,000 bindings, a 4 KB page written to the WAL and checkpointed per registration). The log is the
+store: a record reads as the newest log row of its key, else its row in the records table, which only an
+older mipd's database or a migration on open (_fold_all) fills. Opening reads the log's keys (how many rows
+of each it holds); closing leaves the log as it is.
 
-How many rows are logged before a fold grows with the database: FOLD_PER_PAGE per page in use as the
-cycle began (the database opened, the last fold's log rows deleted), at least FOLD_ROWS. Counted at each
-commit instead, the log's own pages moved the fold further away the longer it waited: at 1,000,000
-bindings 17% further at 4 per page, and never at 51 (measured). A fold rewrites each page that holds one
-of its keys, so what a folded row costs depends on how many keys the fold brings to each page; with a
-fixed fold size that fell as the table grew (at 1,000,000 bindings the records table has about 41,000
-pages: a fold of 65,536 rows rewrote about one page per two rows, and the commit part of a registration
-cost 2.1-2.5 times its cost at 1,000). Scaled, it stays near 1 / FOLD_PER_PAGE pages per row at any
-size, for memory that also scales: the newest value of each key logged since the last fold is held until
-it is folded (about 250 bytes a key). Measured at 1,000,000 bindings: 3.4-3.7 us per row folded (4.8
-with 65,536 rows and INSERT OR REPLACE), a fold about every 200,000 registrations (5 per page as the
-cycle began, 4 per page counted at each commit before). No commit of a fold does much more than the
-others: the keys are sorted in runs as they are logged (`_Logged`), so the commit that reaches a kind
-only merges them (30 ms for 262,000 keys, against about 70 ms for one sort of them all), and the log
-rows a fold folded are deleted DELETE_CHUNK a commit once its rows are written (all at once, that commit
-took 75 ms longer). The longest commit of a fold went from 99 ms to 48 ms; the checkpointer's RESTART
-wait (Checkpointer) is about 34 ms.
+The log is kept to a size by compaction (_Compaction), a chunk of its oldest rows in a commit once it holds
+more than LOG_MIN_ROWS rows and LOG_PER_KEY per key: a row whose key has a newer row is deleted, a row that
+is its key's newest is copied to the end first, and a deletion that is its key's newest deletes the key's
+records row instead. As
+the log's size is a multiple of the keys it holds, the share of its oldest rows still live is the same at
+any number of keys (a fifth at 2 per key under uniformly random writes), so a registration costs the same
+compaction work at 1,000 nodes as at 1,000,000: about 1.25 rows read and deleted in log order and a quarter
+of a row copied. What differs is the lookup of each row's key in the count of its rows, a cold one among a
+million keys (about half a microsecond). Folding the log into the records table instead (as mipd did before)
+rewrote a random page per key once per fold at 1,000,000 keys: the commit part of a registration cost three
+times its cost at 1,000 (benchmarks/store_scale.py: 7.2-8.0 us against 2.3-2.5; now 5.0 against 2.7), and a
+fold's longest commit was 41 ms (now 17-20). The log takes about LOG_PER_KEY times the records' size on disk
+(about 300 MB for 1,000,000 nodes' bindings rows), and the count of rows by key about 40 bytes per
+key in memory. Durability is the same: a commit's rows, and its compaction, are in the database when it
+returns, or none of them.
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
 the meta table. A ManyCodec kind holds all the values of a key in one row (a home agent's bindings
-of one home address), so changing any of them logs and folds one row: a move wrote two before (the
-old binding's deletion and the new one), and the fold's cost is per row. When the dataclass
+of one home address), so changing any of them logs one row: a move wrote two before (the old
+binding's deletion and the new one), and compaction's cost is per row. When the dataclass
 changes (a field added, removed or moved), the rows are read with the old names and rewritten
 on open: unknown fields are dropped, missing ones take the dataclass default.
 """
@@ -47,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import itertools
 import json
 import logging
 import math
@@ -62,11 +57,10 @@ from typing import Any
 SCHEMA_VERSION = 3  # 2: the log table; 3: ManyCodec kinds (rows an older mipd would not read)
 REPLAY = "replay"  # kind of the replay-state rows: key = node, value = last accepted Identification
 WAL_LIMIT = 64 << 20  # bytes of WAL frames after which the checkpointer starts the WAL over (see Checkpointer)
-FOLD_ROWS = 65_536  # logged rows after which they may be folded into the records table (the least)
-FOLD_PER_PAGE = 5  # ... and not before this many per page the database used as the cycle began (module docstring)
-FOLD_CHUNK = 2048  # rows of a fold written per commit
-DELETE_CHUNK = 16_384  # log rows a fold deletes per commit once its rows are written
-SORTED_RUN = 16_384  # logged keys of a kind sorted together while they are logged (_Logged)
+LOG_MIN_ROWS = 65_536  # the log is compacted only once it holds more rows than this ...
+LOG_PER_KEY = 2  # ... and than this many per key it holds (then about a fifth of its oldest rows are live)
+COMPACT_CHUNK = 1024  # oldest log rows a commit compacts at least, when it compacts (twice what it logged if more) ...
+COMPACT_LIMIT = 16_384  # ... and at most (a restore's commit of a million deletions reads no million rows more)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -92,12 +86,14 @@ _NINF = {"inf": -1}
 class Codec:
     """How records of one kind are keyed, written (field values in `fields` order) and read back."""
 
-    __slots__ = ("cls", "key_fields", "fields", "_values", "_key")
+    __slots__ = ("cls", "key_fields", "fields", "_values", "_key", "_positional")
 
     def __init__(self, cls: type, key_fields: tuple[str, ...]) -> None:
         self.cls = cls
         self.key_fields = key_fields
-        self.fields = tuple(f.name for f in dataclasses.fields(cls))
+        fields = dataclasses.fields(cls)
+        self.fields = tuple(f.name for f in fields)
+        self._positional = all(f.init and not f.kw_only for f in fields)  # cls(*values) in `fields` order
         self._values = operator.attrgetter(*self.fields)
         self._key = operator.attrgetter(*key_fields)
 
@@ -122,9 +118,14 @@ class Codec:
         """The dataclass value of a decoded JSON array written with field `names` (default: the current fields)."""
         if not isinstance(row, list):
             raise ValueError("not a JSON array")
-        names = names or self.fields
+        if dict in map(type, row):  # an infinite value as _row wrote it
+            row = [_from_json(v) for v in row]
         known = self.fields
-        return self.cls(**{n: _from_json(v) for n, v in zip(names, row, strict=True) if n in known})
+        if (names is None or names == known) and self._positional:  # the current fields: no names to match
+            if len(row) != len(known):
+                raise ValueError(f"{len(row)} values for {len(known)} fields")
+            return self.cls(*row)
+        return self.cls(**{n: v for n, v in zip(names or known, row, strict=True) if n in known})
 
 
 class ManyCodec(Codec):
@@ -164,54 +165,67 @@ def _per_kind(kinds: Iterable[str]) -> dict[str, dict[str, str | None]]:
     return {kind: {} for kind in kinds}
 
 
-class _Logged:
-    """The newest JSON (None: deleted) of each key of one kind logged since the fold began, and the keys in the
-    order the fold wants them made ready while they are logged: in sorted runs of SORTED_RUN keys (a key logged
-    twice is in them twice). Sorting them for the fold then merges the runs (timsort finds them): at 1,000,000
-    bindings 30 ms in the commit that reaches them, where sorting them all there took about 70 ms; the runs
-    take a few ms each, spread over the commits that log them."""
+class _LogKeys(dict[str, dict[str, int]]):
+    """kind -> key -> how many rows of it the log of `db` holds. A kind is counted when it is first wanted here (a
+    scan of the log), or while its rows are first read (Store._rows), so opening does not scan the log: at
+    1,000,000 nodes it holds about 4,000,000 rows, and counting them all took 3-4 s before the restore read them
+    again."""
 
-    __slots__ = ("rows", "keys", "_sorted")
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__()
+        self._db = db
 
-    def __init__(self) -> None:
-        self.rows: dict[str, str | None] = {}
-        self.keys: list[str] = []
-        self._sorted = 0  # keys[:_sorted] are sorted runs
-
-    @classmethod
-    def of(cls, rows: dict[str, str | None]) -> _Logged:
-        logged = cls()
-        logged.update(rows)
-        return logged
-
-    def update(self, queued: dict[str, str | None]) -> None:
-        self.rows.update(queued)
-        keys = self.keys
-        keys.extend(queued)
-        if len(keys) - self._sorted >= SORTED_RUN:
-            keys[self._sorted :] = sorted(keys[self._sorted :])
-            self._sorted = len(keys)
-
-    def by_key(self) -> Iterator[tuple[str, str | None]]:
-        """(key, newest JSON) of each key, in key order."""
-        keys, rows = self.keys, self.rows
-        keys.sort()
-        previous = None
-        for key in keys:
-            if key != previous:
-                previous = key
-                yield key, rows[key]
+    def __missing__(self, kind: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (key,) in self._db.execute("SELECT key FROM log WHERE kind = ?", (kind,)):
+            counts[key] = counts.get(key, 0) + 1
+        self[kind] = counts
+        return counts
 
 
-def _logged_per_kind(kinds: Iterable[str]) -> dict[str, _Logged]:
-    return {kind: _Logged() for kind in kinds}
+class _Compaction:
+    """One commit's compaction of the oldest log rows `oldest` (seq, kind, key, JSON or None: a deletion), judged
+    against `in_log` (key -> its rows in the log) and `pending` (this commit's rows, logged after them). A row is
+    dead when its key has a newer row: it is deleted. A live row is copied to the log's end, then deleted; a live
+    deletion is not copied: the key's records-table row, if any, is deleted instead (a records row is what a key
+    reads as when the log has none of it). The rows deleted are counted out of `in_log` as they are judged (one
+    lookup of each key: at 1,000,000 keys a cold one costs about half a microsecond); `undo` counts them back
+    when the transaction did not commit."""
 
+    __slots__ = ("rows", "upto", "live", "gone", "dead")
 
-def _sorted_rows(logged: dict[str, _Logged]) -> Iterator[tuple[str, str, str | None]]:
-    """(kind, key, JSON) of what `logged` holds, in the records table's order."""
-    for kind in sorted(logged):
-        for key, data in logged[kind].by_key():
-            yield kind, key, data
+    def __init__(self, oldest: list[tuple[int, str, str, str | None]], in_log: dict[str, dict[str, int]],
+                 pending: dict[str, dict[str, str | None]]) -> None:
+        self.rows = len(oldest)
+        self.upto = oldest[-1][0] if oldest else 0
+        self.live: list[tuple[str, str, str]] = []  # the rows copied
+        self.gone: list[tuple[str, str]] = []  # (kind, key) of the live deletions
+        self.dead: list[tuple[str, str]] = []  # (kind, key) of the dead rows
+        for _seq, kind, key, data in oldest:
+            counts = in_log[kind]
+            rows = counts[key]
+            if rows > 1 or key in pending.get(kind, ()):  # a newer row (a pending one is counted once committed)
+                counts[key] = rows - 1
+                self.dead.append((kind, key))
+            elif data is None:
+                del counts[key]
+                self.gone.append((kind, key))
+            else:
+                self.live.append((kind, key, data))
+
+    def write(self, db: sqlite3.Connection) -> None:
+        if self.live:
+            db.executemany("INSERT INTO log (kind, key, data) VALUES (?, ?, ?)", self.live)
+        if self.gone:
+            db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", self.gone)
+        if self.rows:
+            db.execute("DELETE FROM log WHERE seq <= ?", (self.upto,))
+
+    def undo(self, in_log: dict[str, dict[str, int]]) -> None:
+        """Count the rows judged back into `in_log`: the transaction that was to delete them did not commit."""
+        for kind, key in (*self.dead, *self.gone):
+            counts = in_log[kind]
+            counts[key] = counts.get(key, 0) + 1
 
 
 def _from_json(value: Any) -> Any:
@@ -228,14 +242,10 @@ class Store:
         self.codecs = codecs
         kinds = (*codecs, REPLAY)
         self._pending = _per_kind(kinds)  # key -> JSON, None = delete
-        self._logged = _logged_per_kind(kinds)  # the newest of each key since the fold began
-        self._appended = 0  # rows logged since the fold began
-        self._fold_after = FOLD_ROWS  # ... after which the next one begins (_fold_threshold, set as a cycle begins)
-        self._fold: Iterator[tuple[str, str, str | None]] | None = None  # the rows of a fold under way, by key
-        self._chunk: list[tuple[str, str, str | None]] = []  # taken from it and not yet written
-        self._fold_upto = 0  # the last log row it comes from
-        self._deleted: int | None = None  # once its rows are written: the log rows deleted so far (seq <= this)
-        self.folds = 0  # folds begun since the database was opened
+        self._in_log: _LogKeys  # kind -> key -> its rows in the log (_index_log)
+        self._log_rows = 0  # rows in the log
+        self.compacted = 0  # log rows compacted since the database was opened ...
+        self.copied = 0  # ... and those of them live, copied to the log's end
         self._lock: int | None = None
         self._writer = threading.Lock()  # held by each write transaction and the checkpointer's blocking ones
         try:
@@ -261,7 +271,9 @@ class Store:
                 raise StoreError(f"{path}: schema version {row[0]} is newer than this mipd ({SCHEMA_VERSION})")
             elif int(row[0]) < SCHEMA_VERSION:
                 self._db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION),))
-            self._fold_all()  # what a killed mipd logged
+            self._index_log()
+            if self._migrations_due():
+                self._fold_all()  # the migrations rewrite the records table's rows
             for kind, codec in codecs.items():
                 if isinstance(codec, ManyCodec) and codec.replaces:
                     self._regroup(codec.replaces, kind, codec)
@@ -341,63 +353,85 @@ class Store:
         return any(self._pending.values())
 
     def commit(self) -> int:
-        """Write every queued change in one transaction (appended to the log, with the next chunk of a
-        fold under way); returns how many rows changed."""
-        rows = [(kind, key, data) for kind, queued in self._pending.items() for key, data in queued.items()]
+        """Write every queued change in one transaction, appended to the log, with a compaction of its oldest rows
+        when it is over its size (_over); returns how many rows changed."""
+        pending = self._pending
+        rows = [(kind, key, data) for kind, queued in pending.items() for key, data in queued.items()]
         if not rows:
             return 0
-        chunk, delete_upto = self._chunk, None
-        if self._fold is not None:
-            if self._deleted is None:  # writing its rows, FOLD_CHUNK a commit (a chunk not written is kept)
-                if not chunk:
-                    chunk = self._chunk = list(itertools.islice(self._fold, FOLD_CHUNK))
-            else:  # deleting the log rows it folded, DELETE_CHUNK a commit (all at once took 75 ms at 1,000,000)
-                delete_upto = min(self._deleted + DELETE_CHUNK, self._fold_upto)
-        written = self._fold is not None and self._deleted is None and len(chunk) < FOLD_CHUNK  # its last chunk
+        compaction = None
+        if self._over(len(rows)):
+            oldest = self._oldest(min(COMPACT_LIMIT, max(COMPACT_CHUNK, 2 * len(rows))))
+            compaction = _Compaction(oldest, self._in_log, pending)
         db = self._db
         with self._writer:  # a checkpoint that blocks writers is waited for exactly (Checkpointer)
             try:
                 db.execute("BEGIN")
                 db.executemany("INSERT INTO log (kind, key, data) VALUES (?, ?, ?)", rows)
-                if chunk:
-                    self._write(chunk)
-                if delete_upto is not None:
-                    db.execute("DELETE FROM log WHERE seq <= ?", (delete_upto,))
+                if compaction is not None:
+                    compaction.write(db)
                 db.execute("COMMIT")
             except sqlite3.Error as e:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: {e}") from None  # the chunk is written with the next commit
-        for kind, queued in self._pending.items():
+                if compaction is not None:
+                    compaction.undo(self._in_log)
+                raise StoreError(f"{self.path}: {e}") from None
+        in_log = self._in_log
+        for kind, queued in pending.items():
             if queued:
-                self._logged[kind].update(queued)
+                counts = in_log[kind]
+                for key in queued:
+                    counts[key] = counts.get(key, 0) + 1
                 queued.clear()
-        self._appended += len(rows)
-        self._chunk = []
-        if written:  # what the log holds up to _fold_upto is in the records table: its rows can go
-            self._deleted = db.execute("SELECT min(seq) - 1 FROM log").fetchone()[0]
-        elif delete_upto is not None:
-            self._deleted = delete_upto
-        if self._deleted is not None and self._deleted >= self._fold_upto:
-            self._fold, self._deleted = None, None
-            self._fold_after = self._fold_threshold()
-        if self._fold is None and self._appended >= self._fold_after:
-            self._fold = _sorted_rows(self._logged)  # the next commits fold what is logged so far
-            self.folds += 1
-            self._fold_upto = db.execute("SELECT max(seq) FROM log").fetchone()[0]
-            self._logged, self._appended = _logged_per_kind(self._logged), 0
+        self._log_rows += len(rows)
+        if compaction is not None:
+            self._log_rows += len(compaction.live) - compaction.rows
+            self.compacted += compaction.rows
+            self.copied += len(compaction.live)
         return len(rows)
 
-    def _fold_threshold(self) -> int:
-        """How many rows to log before the next fold: FOLD_PER_PAGE per page in use, at least FOLD_ROWS. Taken as
-        a cycle begins (the database opened, a fold's log rows deleted), when the log holds few pages: counted as
-        the log grows, its own pages pushed the fold further away the longer it waited."""
-        return max(FOLD_ROWS, FOLD_PER_PAGE * self._pages())
+    @property
+    def logged(self) -> int:
+        """Rows in the log."""
+        return self._log_rows
 
-    def _pages(self) -> int:
-        """Pages of the database in use (not on its free list)."""
-        db = self._db
-        return db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+    def _over(self, adding: int) -> bool:
+        """Whether the log, with `adding` rows more, holds more than LOG_MIN_ROWS rows and LOG_PER_KEY per key.
+
+        Compacting the oldest rows re-appends those that are their key's newest (live). Compacted at a fixed
+        multiple of the keys it holds, the log's oldest rows are live in the same share at any number of keys
+        (for uniformly random writes f = exp(-LOG_PER_KEY * (1 - f)): a fifth at 2 per key), so what compacting
+        costs per row logged is the same at 1,000 nodes as at 1,000,000: the rows read and deleted in the log's
+        order, a fifth of them copied. Folding the log into a records table kept by key instead cost a
+        random page write per key at 1,000,000 keys, once per key per fold."""
+        in_log = self._in_log
+        for kind in self._pending:  # every kind this store writes counted (those it read are)
+            in_log[kind]
+        keys = sum(map(len, in_log.values()))
+        return self._log_rows + adding > max(LOG_MIN_ROWS, LOG_PER_KEY * keys)
+
+    def _oldest(self, limit: int) -> list[tuple[int, str, str, str | None]]:
+        """(seq, kind, key, JSON or None: a deletion) of the `limit` oldest log rows."""
+        return self._db.execute("SELECT seq, kind, key, data FROM log ORDER BY seq LIMIT ?",
+                                (limit,)).fetchall()
+
+    def _index_log(self) -> None:
+        """Count the log's rows; its keys are counted a kind at a time, as they are first read or wanted (_LogKeys)."""
+        self._in_log = _LogKeys(self._db)
+        self._log_rows = self._db.execute("SELECT COUNT(*) FROM log").fetchone()[0]
+
+    def _migrations_due(self) -> bool:
+        """Whether a kind's rows are to be regrouped or rewritten with other fields on open (_regroup, _migrate)."""
+        for kind, codec in self.codecs.items():
+            stored = self._stored_fields(kind)
+            if stored is not None and stored != codec.fields:
+                return True
+            old = codec.replaces if isinstance(codec, ManyCodec) else None
+            if old and any(self._db.execute(f"SELECT 1 FROM {table} WHERE kind = ? LIMIT 1", (old,)).fetchone()
+                           for table in ("records", "log")):
+                return True
+        return False
 
     def _write(self, rows: list[tuple[str, str, str | None]]) -> None:
         """Write `rows` (kind, key, JSON or None: delete) into the records table, in a transaction."""
@@ -410,24 +444,22 @@ class Store:
             self._db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", dels)
 
     def _fold_all(self) -> None:
-        """Fold the whole log into the records table (opening, closing: nothing else writes meanwhile)."""
+        """Fold the whole log into the records table, by key (on open, before a migration rewrites the records
+        table's rows; nothing else writes meanwhile)."""
         db = self._db
-        rows: dict[str, dict[str, str | None]] = {}
+        newest: dict[tuple[str, str], str | None] = {}
         for kind, key, data in db.execute("SELECT kind, key, data FROM log ORDER BY seq"):
-            rows.setdefault(kind, {})[key] = data
-        latest = {kind: _Logged.of(kind_rows) for kind, kind_rows in rows.items()}
-        if latest:
+            newest[kind, key] = data
+        if newest:
             try:
                 db.execute("BEGIN")
-                self._write(list(_sorted_rows(latest)))
+                self._write([(kind, key, data) for (kind, key), data in sorted(newest.items())])
                 db.execute("DELETE FROM log")
                 db.execute("COMMIT")
             finally:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-        self._logged = _logged_per_kind(self._logged)
-        self._appended, self._fold, self._chunk, self._deleted = 0, None, [], None
-        self._fold_after = self._fold_threshold()
+        self._index_log()
 
     def discard(self) -> None:
         """Drop the queued changes (after a failed commit the caller decides what to do)."""
@@ -473,15 +505,21 @@ class Store:
     def _rows(self, kind: str) -> Iterator[tuple[str, str]]:
         """(key, JSON) of every stored record of `kind`, by key: the newest log row of a key, else its records row."""
         rows: dict[str, str | None] = dict(self._db.execute("SELECT key, data FROM records WHERE kind = ?", (kind,)))
-        rows.update(self._db.execute("SELECT key, data FROM log WHERE kind = ? ORDER BY seq", (kind,)))
+        log = self._db.execute("SELECT key, data FROM log WHERE kind = ? ORDER BY seq", (kind,))
+        if kind in self._in_log:
+            rows.update(log)
+        else:  # its keys counted on the way (a scan of the log less: at 1,000,000 nodes about a second)
+            counts: dict[str, int] = {}
+            for key, data in log:
+                rows[key] = data
+                counts[key] = counts.get(key, 0) + 1
+            self._in_log[kind] = counts
         return iter(sorted((key, data) for key, data in rows.items() if data is not None))
 
     def close(self) -> None:
-        """Commit what is queued, fold the log, checkpoint, and close the database."""
+        """Commit what is queued, checkpoint, and close the database."""
         try:
             self.commit()
-            with contextlib.suppress(sqlite3.Error):  # else the next open folds it
-                self._fold_all()
         finally:
             if self._checkpointer is not None:
                 self._checkpointer.stop()
