@@ -155,6 +155,18 @@ def _sorted(bindings: list[Binding]) -> list[Binding]:
     return sorted(bindings, key=lambda b: b.home_address)
 
 
+def _counted(s: Store) -> dict[str, dict[str, int]]:
+    """The store's count of each key's rows in the log, the kinds it holds rows of (to compare with _log_counts)."""
+    return {kind: counts for kind, counts in s._in_log.items() if counts}
+
+
+def _refresh(s: Store, steps: range, homes: int) -> None:
+    """A commit per step of a binding of one of `homes` home addresses in turn, its lifetime the step."""
+    for step in steps:
+        s.put("binding", binding(home=f"10.1.0.{step % homes + 1}", lifetime=step))
+        s.commit()
+
+
 def test_records_are_read_the_same_while_the_log_is_compacted(db, monkeypatch):
     """Commits append to the log; once it holds more than LOG_MIN_ROWS rows and LOG_PER_KEY per key, commits compact
     its oldest rows: at every step (and after a kill -9, which leaves the log for the next open to index) what is
@@ -183,7 +195,7 @@ def test_records_are_read_the_same_while_the_log_is_compacted(db, monkeypatch):
             s.put_replay(home, step)
         s.commit()
         assert _sorted(s.load("binding")) == _sorted(list(expected.values()))
-        assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+        assert _counted(s) == _log_counts(db)
         assert s._log_rows <= max(12, 2 * sum(map(len, s._in_log.values()))) + 6
     assert s.compacted > 500  # compacted all along, not once
     with sqlite3.connect(db) as raw:
@@ -196,10 +208,10 @@ def test_records_are_read_the_same_while_the_log_is_compacted(db, monkeypatch):
     assert not s._in_log  # opening counts no key: reading a kind does (or the first commit that wants it)
     assert _sorted(s.load("binding")) == _sorted(list(expected.values()))
     assert set(s._in_log) == {"binding"} and s.load_replay()["10.1.0.1"] >= 0
-    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    assert _counted(s) == _log_counts(db)
     s.put_replay("10.1.0.1", 1)
     s.commit()  # compacts on
-    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    assert _counted(s) == _log_counts(db)
     assert "visitor" not in s._in_log  # neither read nor written: the log is not scanned for it
     s.close()
 
@@ -211,9 +223,7 @@ def test_a_compaction_rolled_back_leaves_the_count_of_the_logs_rows_as_it_was(db
     monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 4)
     monkeypatch.setattr(store_module, "COMPACT_CHUNK", 3)
     s = Store(db, ONE_PER_ROW)
-    for step in range(7):
-        s.put("binding", binding(home=f"10.1.0.{step % 2 + 1}", lifetime=step))
-        s.commit()
+    _refresh(s, range(7), 2)
     assert s._over(2)  # the failing commit carries a compaction
     s._db.execute("CREATE TRIGGER refuse BEFORE INSERT ON log WHEN NEW.key LIKE '10.1.0.9%' "
                   "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
@@ -222,12 +232,11 @@ def test_a_compaction_rolled_back_leaves_the_count_of_the_logs_rows_as_it_was(db
     with pytest.raises(StoreError, match="disk full"):
         s.commit()
     s.discard()
-    assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    assert _counted(s) == _log_counts(db)
     s._db.execute("DROP TRIGGER refuse")
     for step in range(7, 20):
-        s.put("binding", binding(home=f"10.1.0.{step % 2 + 1}", lifetime=step))
-        s.commit()
-        assert {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+        _refresh(s, range(step, step + 1), 2)
+        assert _counted(s) == _log_counts(db)
     assert [b.lifetime for b in s.load("binding")] == [18, 19]
     s.close()
 
@@ -239,9 +248,7 @@ def test_a_commit_of_many_rows_compacts_at_most_compact_limit_rows_and_later_one
     monkeypatch.setattr(store_module, "COMPACT_CHUNK", 2)
     monkeypatch.setattr(store_module, "COMPACT_LIMIT", 6)
     s = Store(db, ONE_PER_ROW)
-    for step in range(40):
-        s.put("binding", binding(home=f"10.1.0.{step % 3 + 1}", lifetime=step))
-        s.commit()
+    _refresh(s, range(40), 3)
     compacted = s.compacted
     for i in range(40):
         s.put("binding", binding(home=f"10.1.1.{i + 1}"))
@@ -267,10 +274,8 @@ def test_rows_of_a_kind_neither_read_nor_written_are_counted_when_compaction_rea
     s.commit()
     s.close()
     s = Store(db, ONE_PER_ROW)
-    for step in range(30):
-        s.put("binding", binding(home=f"10.1.0.{step % 2 + 1}", lifetime=step))
-        s.commit()
-    assert s.copied >= 3 and {k: v for k, v in s._in_log.items() if v} == _log_counts(db)
+    _refresh(s, range(30), 2)
+    assert s.copied >= 3 and _counted(s) == _log_counts(db)
     assert sorted(v.home_address for v in s.load("visitor")) == ["10.1.2.1", "10.1.2.2", "10.1.2.3"]
     s.close()
 
@@ -280,9 +285,7 @@ def test_a_closed_store_keeps_its_log_and_reopens_without_folding_it(db, monkeyp
     read for its keys, and compaction goes on from where it was."""
     monkeypatch.setattr(store_module, "LOG_MIN_ROWS", 10)
     s = Store(db, ONE_PER_ROW)
-    for step in range(30):
-        s.put("binding", binding(home=f"10.1.0.{step % 3 + 1}", lifetime=step))
-        s.commit()
+    _refresh(s, range(30), 3)
     s.close()
     logged = _log_counts(db)
     with sqlite3.connect(db) as raw:

@@ -10,8 +10,9 @@ A commit appends its rows to a log table, in rowid (seq) order: it dirties the l
 where writing them into a table kept by key dirtied a page per row once the table was larger than a batch
 (at 1,000,000 bindings, a 4 KB page written to the WAL and checkpointed per registration). The log is the
 store: a record reads as the newest log row of its key, else its row in the records table, which only an
-older mipd's database or a migration on open (_fold_all) fills. Opening reads the log's keys (how many rows
-of each it holds); closing leaves the log as it is.
+older mipd's database or a migration on open (_fold_all) fills. The keys of a kind in the log are counted
+(_LogKeys) as its records are first read, or when a commit first writes it; opening and closing leave the log
+as it is.
 
 The log is kept to a size by compaction (_Compaction), a chunk of its oldest rows in a commit once it holds
 more than LOG_MIN_ROWS rows and LOG_PER_KEY per key: a row whose key has a newer row is deleted, a row that
@@ -23,11 +24,12 @@ compaction work at 1,000 nodes as at 1,000,000: about 1.25 rows read and deleted
 of a row copied. What differs is the lookup of each row's key in the count of its rows, a cold one among a
 million keys (about half a microsecond). Folding the log into the records table instead (as mipd did before)
 rewrote a random page per key once per fold at 1,000,000 keys: the commit part of a registration cost three
-times its cost at 1,000 (benchmarks/store_scale.py: 7.2-8.0 us against 2.3-2.5; now 5.0 against 2.7), and a
-fold's longest commit was 41 ms (now 17-20). The log takes about LOG_PER_KEY times the records' size on disk
-(about 300 MB for 1,000,000 nodes' bindings rows), and the count of rows by key about 40 bytes per
-key in memory. Durability is the same: a commit's rows, and its compaction, are in the database when it
-returns, or none of them.
+times its cost at 1,000 (benchmarks/store_scale.py: 7.2-8.0 us against 2.3-2.5; now 4.7 against 2.6), and a
+fold's longest commit was 41 ms (now 7-8). The log takes about LOG_PER_KEY times the records' size on disk
+(about 300 MB for 1,000,000 nodes' bindings rows, 400 MB with their replay state), and the count of rows by
+key about 50 bytes per key in memory. A restart reads the log: 1,000,000 nodes' bindings and replay state
+load in 10-11 s (7.5-8.8 s from a folded records table). Durability is the same: a commit's rows, and its
+compaction, are in the database when it returns, or none of them.
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
 its dataclass and key fields, and the field names a kind's rows were written with are kept in
