@@ -410,9 +410,12 @@ class Store:
         order, a fifth of them copied. Folding the log into a records table kept by key instead cost a
         random page write per key at 1,000,000 keys, once per key per fold."""
         in_log = self._in_log
-        for kind, queued in self._pending.items():  # the kinds written counted (those read are; a kind neither read
-            if queued:  # nor written, a visitor on a home agent, is not: a scan of a log of 4,000,000 rows took
-                in_log[kind]  # 0.25-0.64 s. If the log holds rows of it, compacting them counts it, a little early)
+        # The kinds written are counted here, those read already were. A kind neither read nor written (visitors on a
+        # home agent) is not: a scan of a log of 4,000,000 rows for it took 0.25-0.64 s. If the log holds rows of
+        # it, compacting them counts it, and the log is compacted a little early meanwhile.
+        for kind, queued in self._pending.items():
+            if queued:
+                in_log[kind]
         keys = sum(map(len, in_log.values()))
         return self._log_rows + adding > max(LOG_MIN_ROWS, LOG_PER_KEY * keys)
 
