@@ -142,6 +142,43 @@ def test_a_commit_survives_kill_9(db, tmp_path):
     assert len(homes) == 50 and "10.1.9.9" not in homes
 
 
+def test_what_was_committed_survives_kill_9_while_the_log_is_compacted(db):
+    """Killed at a moment of its own choosing while commits compact the log (each commit's rows with its
+    compaction, in one transaction; 30 home addresses in a random order, so live rows are copied too): every home
+    address reads as its last acknowledged commit left it, or as the commit in flight did, never older; and the
+    reopened store counts the log's rows as the database holds them."""
+    script = textwrap.dedent(f"""
+        import os, random, signal, sys, threading
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_runtime_store import ONE_PER_ROW, binding
+        from mipd.runtime import store as store_module
+        store_module.LOG_MIN_ROWS, store_module.COMPACT_CHUNK = 40, 8
+        s = store_module.Store({db!r}, ONE_PER_ROW)
+        rng = random.Random(3)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGKILL)).start()
+        step = 0
+        while True:
+            s.put("binding", binding(home=f"10.1.0.{{rng.randrange(30) + 1}}", lifetime=step))
+            s.commit()
+            print(step, s.compacted, s.copied, flush=True)
+            step += 1
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -9, r.stderr
+    acked, compacted, copied = map(int, r.stdout.split("\n")[-2].split())  # the last whole line (a kill may cut one)
+    assert compacted > 0 and copied > 0
+    rng = random.Random(3)
+    homes = [f"10.1.0.{rng.randrange(30) + 1}" for _ in range(acked + 2)]
+    allowed = {home: {step} for step, home in enumerate(homes[: acked + 1])}  # the last acknowledged of each
+    allowed[homes[acked + 1]] = allowed.get(homes[acked + 1], set()) | {acked + 1}  # ... or the commit in flight
+    s = Store(db, ONE_PER_ROW)
+    lifetimes = {b.home_address: b.lifetime for b in s.load("binding")}
+    assert lifetimes.keys() == allowed.keys()
+    assert all(lifetimes[home] in steps for home, steps in allowed.items())
+    assert _counted(s) == _log_counts(db)
+    s.close()
+
+
 def _log_counts(db: str) -> dict[str, dict[str, int]]:
     """key -> its rows in the log, per kind, as the database holds them."""
     counts: dict[str, dict[str, int]] = {}
