@@ -28,7 +28,7 @@ times its cost at 1,000 (benchmarks/store_scale.py: 7.2-8.0 us against 2.3-2.5; 
 fold's longest commit was 41 ms (now 7-8). The log takes about LOG_PER_KEY times the records' size on disk
 (about 300 MB for 1,000,000 nodes' bindings rows, 400 MB with their replay state), and the count of rows by
 key about 50 bytes per key in memory. A restart reads the log: 1,000,000 nodes' bindings and replay state
-load in 10-11 s (7.5-8.8 s from a folded records table). Durability is the same: a commit's rows, and its
+load in 10.7-11.1 s (7.5-8.8 s from a folded records table). Durability is the same: a commit's rows, and its
 compaction, are in the database when it returns, or none of them.
 
 Records are stored as compact JSON arrays keyed by (kind, key); each kind has a codec naming
