@@ -17,11 +17,10 @@ as it is.
 The log is kept to a size by compaction (_Compaction), a chunk of its oldest rows in a commit once it holds
 more than LOG_MIN_ROWS rows and LOG_PER_KEY per key: a row whose key has a newer row is deleted, a row that
 is its key's newest is copied to the end first, and a deletion that is its key's newest deletes the key's
-records row instead. As
-the log's size is a multiple of the keys it holds, the share of its oldest rows still live is the same at
-any number of keys (a fifth at 2 per key under uniformly random writes), so a registration costs the same
-compaction work at 1,000 nodes as at 1,000,000: about 1.25 rows read and deleted in log order and a quarter
-of a row copied. What differs is the lookup of each row's key in the count of its rows, a cold one among a
+records row instead. As the log's size is a multiple of the keys it holds, the share of its oldest rows still
+live is the same at any number of keys (a fifth at 2 per key under uniformly random writes), so a registration
+costs the same compaction work at 1,000 nodes as at 1,000,000: about 1.25 rows read and deleted in log order
+and a quarter of a row copied. What differs is the lookup of each row's key in the count of its rows, a cold one among a
 million keys (about half a microsecond). Folding the log into the records table instead (as mipd did before)
 rewrote a random page per key once per fold at 1,000,000 keys: the commit part of a registration cost three
 times its cost at 1,000 (benchmarks/store_scale.py: 7.2-8.0 us against 2.3-2.5; now 4.7 against 2.6), and a
@@ -178,10 +177,8 @@ class _LogKeys(dict[str, dict[str, int]]):
         self._db = db
 
     def __missing__(self, kind: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for (key,) in self._db.execute("SELECT key FROM log WHERE kind = ?", (kind,)):
-            counts[key] = counts.get(key, 0) + 1
-        self[kind] = counts
+        counts = self[kind] = dict(self._db.execute("SELECT key, COUNT(*) FROM log WHERE kind = ? GROUP BY key",
+                                                    (kind,)))
         return counts
 
 
@@ -205,9 +202,9 @@ class _Compaction:
         self.dead: list[tuple[str, str]] = []  # (kind, key) of the dead rows
         for _seq, kind, key, data in oldest:
             counts = in_log[kind]
-            rows = counts[key]
-            if rows > 1 or key in pending.get(kind, ()):  # a newer row (a pending one is counted once committed)
-                counts[key] = rows - 1
+            logged = counts[key]
+            if logged > 1 or key in pending.get(kind, ()):  # a newer row (a pending one is counted once committed)
+                counts[key] = logged - 1
                 self.dead.append((kind, key))
             elif data is None:
                 del counts[key]
