@@ -26,6 +26,13 @@ round-robin over the nodes so each node's requests carry increasing timestamps.
 3. The number of bindings the daemon then holds and its RSS (VmRSS of /proc/<pid>/status)
    before and after, per binding.
 
+With `--spread` (for a fleet of up to millions of nodes, `--nodes 1000000`), what is measured is a large
+fleet's steady state instead: every node registers once, then random nodes refresh until the state store's log
+has grown to its size and been compacted once through (mipd.runtime.store), all before measuring; the measured
+refreshes, and the in-process protocol core's, are of nodes picked at random. The home agent's CPU per
+registration at 1,000 nodes against 1,000,000 is the daemon's figure of the issue's 1k-vs-1M cost ratio
+(benchmarks/binding_scale.py measures the same in process, without sockets or decision log).
+
 Prints figures, asserts nothing. Needs root (namespace, port 434). Everything it creates (the
 namespace ``mipbench-rr-<pid>``, a temporary directory, the daemon) is removed at exit.
 """
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import selectors
@@ -52,7 +60,8 @@ from machine_stalls import STALL, Stalls, stall_share
 VENV_BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 MIPD = str(VENV_BIN / "mipd")
-HA = "10.1.0.1"
+HA = "10.0.0.1"
+HOME_NETWORK = "10.0.0.0/8"  # the home network and the mobile hosts: up to 16 million nodes
 SPI = 300
 TARGET = 20_000  # registrations/s on one core (the issue's target); latency is measured at half of it
 LOOKBACK = 0.1  # a reply counts as delayed by a machine stall if one fell within 100 ms before its request
@@ -61,7 +70,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def node_address(i: int) -> str:
-    return f"10.1.{(i >> 8) + 1}.{i & 255}"  # 10.1.1.0 ... (up to 65,000 nodes in 10.1.0.0/16)
+    a = (10 << 24) + 256 + i  # 10.0.1.0 onward
+    return f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"
+
+
+def settling(nodes: int) -> int:
+    """Refreshes of random nodes that bring the daemon's state store to the steady state of a home agent that has
+    run long, once every node has registered (mipd.runtime.store): its log grows to LOG_PER_KEY rows a node (at
+    least LOG_MIN_ROWS) before it is compacted, then is compacted once through, at least one row per row logged."""
+    from mipd.runtime.store import LOG_MIN_ROWS, LOG_PER_KEY
+
+    return 2 * max(LOG_MIN_ROWS, LOG_PER_KEY * nodes)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,9 +106,10 @@ def load() -> str:
         return " ".join(f.read().split()[:3])
 
 
-def protocol_us(sas: list[tuple[str, str]], count: int) -> float:
+def protocol_us(sas: list[tuple[str, str]], count: int, spread: bool) -> float:
     """CPU us per registration of the protocol core alone: the same kind of requests (refreshes of the
-    same nodes, HMAC-MD5, timestamps) through an in-process HomeAgent with the same SAs, no I/O."""
+    same nodes, in the same order, HMAC-MD5, timestamps) through an in-process HomeAgent with the same SAs,
+    no I/O."""
     import random
 
     from mipd.protocol.actions import Packet
@@ -100,10 +120,10 @@ def protocol_us(sas: list[tuple[str, str]], count: int) -> float:
 
     table = SecurityAssociations([SecurityAssociation(home, SPI, bytes.fromhex(key), replay_window=3600)
                                   for home, key in sas])
-    config = HomeAgentConfig(HA, "lo", ("10.1.0.0/16",), mobile_hosts=HostSet(("10.1.0.0/16",)), max_lifetime=1800,
+    config = HomeAgentConfig(HA, "lo", (HOME_NETWORK,), mobile_hosts=HostSet((HOME_NETWORK,)), max_lifetime=1800,
                              advertise=False)
     ha = HomeAgent(config, table, random.Random(1))
-    requests = build_requests(sas, len(sas) + count)
+    requests = build_requests(sas, len(sas) + count, spread)
     packets = [Packet(data, f"192.0.2.{1 + i % len(sas) % 250}", HA, 434) for i, data in enumerate(requests)]
     for pkt in packets[:len(sas)]:  # first registrations: what follows are refreshes, as in the daemon
         ha.on_packet(pkt, time.time())
@@ -121,7 +141,12 @@ def protocol_us(sas: list[tuple[str, str]], count: int) -> float:
 # ------------------------------------------------------------------ load generator (in the namespace)
 
 
-def build_requests(sas: list[tuple[str, str]], count: int) -> list[bytes]:
+def build_requests(sas: list[tuple[str, str]], count: int, spread: bool) -> list[bytes]:
+    """`count` signed requests: round-robin over the nodes, each round's timestamps a millisecond later; with
+    `spread`, each node once in turn, then nodes picked at random (timestamps 4 us apart: a node picked twice
+    still has rising ones), as a large fleet's refreshes reach its home agent."""
+    import random
+
     from mipd.security import SecurityAssociation, sign
     from mipd.security.replay import ntp_timestamp
     from mipd.wire import registration as reg
@@ -131,11 +156,13 @@ def build_requests(sas: list[tuple[str, str]], count: int) -> list[bytes]:
     now = time.time()
     out = []
     n = len(objs)
+    rng = random.Random(n)
     for i in range(count):
-        sa = objs[i % n]
-        rnd = i // n
-        coa = f"192.0.2.{1 + (i % n) % 250}"
-        req = reg.RegistrationRequest(0, 1800, sa.peer, HA, coa, ntp_timestamp(now + rnd * 0.001, i & 0xFFF))
+        node = rng.randrange(n) if spread and i >= n else i % n
+        sa = objs[node]
+        coa = f"192.0.2.{1 + node % 250}"
+        stamp = ntp_timestamp(now + i * 4e-6) if spread else ntp_timestamp(now + i // n * 0.001, i & 0xFFF)
+        req = reg.RegistrationRequest(0, 1800, sa.peer, HA, coa, stamp)
         out.append(sign(sa, req.encode(), MHAE))
     return out
 
@@ -225,6 +252,14 @@ class Generator:
         return {"replies": counted, "seconds": elapsed, "rate": counted / elapsed, "daemon_cpu": cpu,
                 "per_cpu_second": counted / cpu if cpu > 0 else None}
 
+    def prefill(self, count: int, window: int) -> dict[str, Any]:
+        """The first `count` requests, `window` in flight, as fast as they are answered, not measured."""
+        requests, self.requests = self.requests, self.requests[:count]
+        try:
+            return self.max_rate(math.inf, window, warmup=0.0)
+        finally:
+            self.requests = requests
+
     def paced(self, rate: float, seconds: float) -> dict[str, Any]:
         """Open loop at `rate` requests/s; latency of each reply, and [wall-clock send time, latency]
         of each (`series`, to match against the machine_stalls probe)."""
@@ -298,16 +333,18 @@ def generate(args: argparse.Namespace) -> None:
     if args.realtime:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
     sas = json.loads(Path(args.sas).read_text())
+    before = len(sas) + settling(len(sas)) if args.spread else 0  # every node registered, the store settled
     t = time.perf_counter()
-    requests = build_requests(sas, args.requests)
+    requests = build_requests(sas, before + args.requests, args.spread)
     signing = time.perf_counter() - t
     gen = Generator(requests, args.daemon_pid)
+    filled = gen.prefill(before, args.window) if before else None
     top = gen.max_rate(args.seconds, args.window, warmup=1.0)
     rates = [args.latency_rate] if args.latency_rate else [TARGET / 2, top["rate"] / 2]
     lat = [gen.paced(rate, args.seconds) for rate in rates]
     single = gen.ping_pong(2000)
     print(json.dumps({"max": top, "latency": lat, "single": single, "codes": gen.codes, "lost": gen.lost,
-                      "presigned": len(requests), "signing_s": signing, "used": gen.next}))
+                      "presigned": len(requests), "signing_s": signing, "used": gen.next, "filled": filled}))
 
 
 # ------------------------------------------------------------------ driver (root namespace)
@@ -336,8 +373,8 @@ def run(args: argparse.Namespace) -> int:
         (tmp / "mipd.yaml").write_text(
             "dataplane: {backend: none}\ncontrol_socket: mipd.sock\nstate_db: state.db\nstate_sync: normal\n"
             f"keys_file: keys.yaml\nlog: {{level: {args.log_level}, file: mipd.log}}\n"
-            f"home_agent:\n  address: {HA}\n  interface: lo\n  home_networks: [10.1.0.0/16]\n"
-            "  mobile_hosts: [10.1.0.0/16]\n  max_lifetime: 1800\n  advertisement: {enabled: false}\n")
+            f"home_agent:\n  address: {HA}\n  interface: lo\n  home_networks: [{HOME_NETWORK}]\n"
+            f"  mobile_hosts: [{HOME_NETWORK}]\n  max_lifetime: 1800\n  advertisement: {{enabled: false}}\n")
         t = time.perf_counter()
         proc = subprocess.Popen(["ip", "netns", "exec", ns, MIPD, "run", "--config", str(tmp / "mipd.yaml"),
                                  "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -363,8 +400,10 @@ def run(args: argparse.Namespace) -> int:
                               "--sas", str(tmp / "sas.json"), "--requests", str(args.requests),
                               "--seconds", str(args.seconds), "--window", str(args.window),
                               "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu),
-                              "--latency-rate", str(args.latency_rate)] + (["--realtime"] if args.realtime else []),
-                             capture_output=True, text=True, timeout=600)
+                              "--latency-rate", str(args.latency_rate)] + (["--realtime"] if args.realtime else [])
+                             + (["--spread"] if args.spread else []),
+                             capture_output=True, text=True, timeout=600 + (args.nodes + settling(args.nodes)) / 5_000
+                             if args.spread else 600)
         prober.terminate()
         prober.wait(30)
         if gen.returncode != 0:
@@ -379,12 +418,16 @@ def run(args: argparse.Namespace) -> int:
         per_cpu = top["per_cpu_second"]
         print(f"  pre-signed {res['presigned']:,} requests in {res['signing_s']:.1f} s, used {res['used']:,}; "
               f"reply codes {res['codes']}, lost {res['lost']}")
+        if res["filled"]:
+            print(f"  before measuring: every node registered, then {settling(args.nodes):,} refreshes of random nodes "
+                  f"(the state store's log grown and compacted once through): {res['filled']['replies']:,} replies in "
+                  f"{res['filled']['seconds']:.0f} s")
         print(f"  maximum: {top['rate']:,.0f} registrations/s over {top['seconds']:.1f} s (window {args.window}); "
               f"daemon CPU {top['daemon_cpu']:.2f} s -> {per_cpu:,.0f} registrations per CPU-second "
               f"({1e6 / per_cpu:.1f} us each) [target >= 20,000/s on one core]" if per_cpu else
               f"  maximum: {top['rate']:,.0f} registrations/s")
         if per_cpu:
-            core = protocol_us(sas, 50_000)
+            core = protocol_us(sas, 50_000, args.spread)
             print(f"    split: protocol core {core:.1f} us (HomeAgent.on_packet in process, the same refreshes), "
                   f"runtime {1e6 / per_cpu - core:.1f} us (sockets, SQLite rows and commit, decision log, event "
                   "loop) [target <= 30 us in all]")
@@ -469,6 +512,9 @@ def main() -> int:
     ap.add_argument("--realtime", action="store_true",
                     help="run the daemon and the generator SCHED_FIFO: other work on a shared machine cannot "
                          "preempt them (the latency figures then show the daemon, not the machine's load)")
+    ap.add_argument("--spread", action="store_true", help="every node registers once, then the state store is brought "
+                    "to a long-running home agent's steady state, and the measured refreshes are of nodes picked at "
+                    "random (default: round-robin over the nodes from the first request); for a large --nodes")
     ap.add_argument("--pin", action="store_true", help="pin the daemon and the generator to different CPUs")
     ap.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sas", help=argparse.SUPPRESS)
