@@ -39,7 +39,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from registration_rate import HA, MIPD, SPI, control, cpu_seconds, load, node_address, stall_report, wait_up
+from own_namespace import assert_inside
+from registration_rate import (
+    HA,
+    HOME_NETWORK,
+    MIPD,
+    SPI,
+    control,
+    cpu_seconds,
+    load,
+    node_address,
+    stall_report,
+    wait_up,
+)
 
 HERE = Path(__file__).resolve().parent
 ATTACKERS = {"random": "192.0.2.66", "forged": "192.0.2.67"}  # one flooding source per phase: a block in one
@@ -50,26 +62,6 @@ REPLY_TIMEOUT = 1.0  # a legitimate request unanswered after this long is a fail
 
 def care_of(i: int) -> str:
     return f"192.0.2.{100 + i}"  # node i sends from its own (co-located) care-of address
-
-
-# ------------------------------------------------------------------ the namespace check (in the generators)
-
-
-def assert_in_own_namespace(ns: str, outer: int) -> None:
-    """Refuse to send anywhere but inside namespace `ns`, one this script created (not `outer`, the
-    namespace the driver runs in), with the home agent's address on its own loopback."""
-    if not ns.startswith(NS_PREFIX):
-        sys.exit(f"flood: refusing to send: {ns!r} is not a namespace of this benchmark")
-    here = os.stat("/proc/self/ns/net").st_ino
-    if here != os.stat(f"/run/netns/{ns}").st_ino or here == outer:
-        sys.exit(f"flood: refusing to send: not inside network namespace {ns}")
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind((HA, 0))  # the destination is an address of this namespace itself
-    except OSError:
-        sys.exit(f"flood: refusing to send: {HA} is not an address of namespace {ns}")
-    finally:
-        probe.close()
 
 
 # ------------------------------------------------------------------ the flooder (in the namespace)
@@ -93,7 +85,7 @@ def flood_payloads(mode: str, sas: list[tuple[str, str]], count: int) -> list[by
 
 
 def flood(args: argparse.Namespace) -> None:
-    assert_in_own_namespace(args.ns, args.outer)
+    assert_inside(args.ns, NS_PREFIX, HA, "flood", args.outer)
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
     payloads = flood_payloads(args.mode, json.loads(Path(args.sas).read_text()), 4096)
@@ -123,7 +115,7 @@ def nodes(args: argparse.Namespace) -> None:
     from mipd.wire import registration as reg
     from mipd.wire.extensions import MHAE
 
-    assert_in_own_namespace(args.ns, args.outer)
+    assert_inside(args.ns, NS_PREFIX, HA, "flood", args.outer)
     sas = json.loads(Path(args.sas).read_text())[: args.nodes]
     rounds = int(args.seconds / args.interval) + 1
     now = time.time()
@@ -285,8 +277,8 @@ def run(args: argparse.Namespace) -> int:
         (tmp / "mipd.yaml").write_text(
             "dataplane: {backend: none}\ncontrol_socket: mipd.sock\nstate_db: state.db\n"
             "keys_file: keys.yaml\nlog: {level: info, file: mipd.log}\n"
-            f"home_agent:\n  address: {HA}\n  interface: lo\n  home_networks: [10.1.0.0/16]\n"
-            "  mobile_hosts: [10.1.0.0/16]\n  advertisement: {enabled: false}\n" + args.extra_config)
+            f"home_agent:\n  address: {HA}\n  interface: lo\n  home_networks: [{HOME_NETWORK}]\n"
+            f"  mobile_hosts: [{HOME_NETWORK}]\n  advertisement: {{enabled: false}}\n" + args.extra_config)
         proc = subprocess.Popen(["ip", "netns", "exec", ns, MIPD, "run", "--config", str(tmp / "mipd.yaml"),
                                  "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_up(str(tmp / "mipd.sock"), proc)

@@ -37,7 +37,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from registration_rate import HA, MIPD, cpu_seconds, load, wait_up  # noqa: E402
+from own_namespace import assert_inside  # noqa: E402
+from registration_rate import HA, HOME_NETWORK, MIPD, cpu_seconds, load, wait_up  # noqa: E402
 
 NS_PREFIX = "mipbench-radius-"
 RADIUS_PORT = 18125
@@ -60,18 +61,6 @@ def pct(values: list[float], p: float) -> float:
 # ------------------------------------------------------------------ the generator (inside the namespace)
 
 
-def assert_in_own_namespace(ns: str) -> None:
-    if not ns.startswith(NS_PREFIX) or os.stat("/proc/self/ns/net").st_ino != os.stat(f"/run/netns/{ns}").st_ino:
-        sys.exit(f"radius_lookup: refusing to send: not inside this benchmark's namespace {ns!r}")
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind((HA, 0))  # the home agent's address is one of this namespace's own
-    except OSError:
-        sys.exit(f"radius_lookup: refusing to send: {HA} is not an address of namespace {ns}")
-    finally:
-        probe.close()
-
-
 def generate(args: argparse.Namespace) -> None:
     """Closed loop: `window` requests outstanding; `nodes` (home, key hex) registered once each
     (`--rounds` times), or for `--seconds` round robin. One JSON line: sent, answered by code, latencies."""
@@ -80,7 +69,7 @@ def generate(args: argparse.Namespace) -> None:
     from mipd.wire import registration as reg
     from mipd.wire.extensions import MHAE
 
-    assert_in_own_namespace(args.ns)
+    assert_inside(args.ns, NS_PREFIX, HA, "radius_lookup")
     nodes = json.loads(Path(args.nodes_file).read_text())
     sas = {home: SecurityAssociation(home, SPI, bytes.fromhex(key)) for home, key in nodes}
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -148,7 +137,8 @@ class Agent:
         (tmp / "mipd.yaml").write_text(
             "dataplane: {backend: none}\ncontrol_socket: mipd.sock\nstate_db: state.db\nkeys_file: keys.yaml\n"
             f"log: {{level: warning, file: mipd.log}}\nhome_agent:\n  address: {HA}\n  interface: lo\n"
-            "  home_networks: [10.1.0.0/16]\n  mobile_hosts: [10.1.0.0/16]\n  advertisement: {enabled: false}\n"
+            f"  home_networks: [{HOME_NETWORK}]\n  mobile_hosts: [{HOME_NETWORK}]\n"
+            "  advertisement: {enabled: false}\n"
             "  max_lifetime: 600\n" + radius
         )
         self.sock = str(tmp / "mipd.sock")

@@ -56,12 +56,14 @@ from pathlib import Path
 from typing import Any
 
 from machine_stalls import STALL, Stalls, stall_share
+from own_namespace import assert_inside
 
 VENV_BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 MIPD = str(VENV_BIN / "mipd")
 HA = "10.0.0.1"
 HOME_NETWORK = "10.0.0.0/8"  # the home network and the mobile hosts: up to 16 million nodes
+NS_PREFIX = "mipbench-rr-"
 SPI = 300
 TARGET = 20_000  # registrations/s on one core (the issue's target); latency is measured at half of it
 LOOKBACK = 0.1  # a reply counts as delayed by a machine stall if one fell within 100 ms before its request
@@ -332,6 +334,7 @@ def generate(args: argparse.Namespace) -> None:
         os.sched_setaffinity(0, {args.cpu})
     if args.realtime:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    assert_inside(args.ns, NS_PREFIX, HA, "registration_rate", args.outer)
     sas = json.loads(Path(args.sas).read_text())
     before = len(sas) + settling(len(sas)) if args.spread else 0  # every node registered, the store settled
     t = time.perf_counter()
@@ -339,12 +342,20 @@ def generate(args: argparse.Namespace) -> None:
     signing = time.perf_counter() - t
     gen = Generator(requests, args.daemon_pid)
     filled = gen.prefill(before, args.window) if before else None
+    batches = batch_times(args.control)
     top = gen.max_rate(args.seconds, args.window, warmup=1.0)
+    top["batches"] = {k: v - batches.get(k, 0) for k, v in batch_times(args.control).items()}
     rates = [args.latency_rate] if args.latency_rate else [TARGET / 2, top["rate"] / 2]
     lat = [gen.paced(rate, args.seconds) for rate in rates]
     single = gen.ping_pong(2000)
     print(json.dumps({"max": top, "latency": lat, "single": single, "codes": gen.codes, "lost": gen.lost,
                       "presigned": len(requests), "signing_s": signing, "used": gen.next, "filled": filled}))
+
+
+def batch_times(path: str) -> dict[str, int]:
+    """The daemon's batch time histogram so far (mipd.runtime.daemon: each batch from its read to its last reply)."""
+    runtime = (control(path, "counters") or {}).get("runtime", {})
+    return {k: v for k, v in runtime.items() if k in ("batch.le_1ms", "batch.le_5ms", "batch.gt_5ms")}
 
 
 # ------------------------------------------------------------------ driver (root namespace)
@@ -356,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cpus = sorted(os.sched_getaffinity(0))
     daemon_cpu, gen_cpu = (cpus[0], cpus[-1]) if args.pin else (-1, -1)
-    ns = f"mipbench-rr-{os.getpid()}"
+    ns = f"{NS_PREFIX}{os.getpid()}"
     tmp = Path(tempfile.mkdtemp(prefix="mipbench-rr-"))
     proc: subprocess.Popen[bytes] | None = None
     prober: subprocess.Popen[bytes] | None = None
@@ -396,10 +407,11 @@ def run(args: argparse.Namespace) -> int:
         stalls_file = tmp / "stalls.json"
         prober = subprocess.Popen([sys.executable, str(HERE / "machine_stalls.py"), "--seconds", "3600",
                                    "--cpu", str(daemon_cpu), "--json", str(stalls_file)])
-        gen = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--generate",
+        gen = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--generate", "--ns", ns,
+                              "--outer", str(os.stat("/proc/self/ns/net").st_ino),
                               "--sas", str(tmp / "sas.json"), "--requests", str(args.requests),
                               "--seconds", str(args.seconds), "--window", str(args.window),
-                              "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu),
+                              "--daemon-pid", str(proc.pid), "--cpu", str(gen_cpu), "--control", str(tmp / "mipd.sock"),
                               "--latency-rate", str(args.latency_rate)] + (["--realtime"] if args.realtime else [])
                              + (["--spread"] if args.spread else []),
                              capture_output=True, text=True, timeout=600 + (args.nodes + settling(args.nodes)) / 5_000
@@ -426,6 +438,10 @@ def run(args: argparse.Namespace) -> int:
               f"daemon CPU {top['daemon_cpu']:.2f} s -> {per_cpu:,.0f} registrations per CPU-second "
               f"({1e6 / per_cpu:.1f} us each) [target >= 20,000/s on one core]" if per_cpu else
               f"  maximum: {top['rate']:,.0f} registrations/s")
+        timed = top["batches"]
+        print(f"    the daemon's batches in the warm-up and the measurement (read to last reply): "
+              f"{timed.get('batch.le_1ms', 0):,} within 1 ms, {timed.get('batch.le_5ms', 0):,} within 5 ms, "
+              f"{timed.get('batch.gt_5ms', 0):,} longer")
         if per_cpu:
             core = protocol_us(sas, 50_000, args.spread)
             print(f"    split: protocol core {core:.1f} us (HomeAgent.on_packet in process, the same refreshes), "
@@ -520,6 +536,9 @@ def main() -> int:
     ap.add_argument("--sas", help=argparse.SUPPRESS)
     ap.add_argument("--daemon-pid", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--cpu", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--control", help=argparse.SUPPRESS)
+    ap.add_argument("--ns", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--outer", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         generate(args)
