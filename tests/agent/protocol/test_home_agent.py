@@ -159,15 +159,31 @@ def test_bindings_behind_one_foreign_agent_share_its_address_strings():
 
 
 def test_handoff_replaces_binding_and_old_tunnel():
-    """§3.8.2.2: without S the previous bindings are removed."""
+    """§3.8.2.2: without S the previous bindings are removed: the node's one binding takes the new care-of
+    address in place (no new object per move for the garbage collector to walk at a million nodes)."""
     ha = make_ha()
     ha.on_packet(packet(request()), NOW)
+    [first] = ha.bindings_of(MN)
     acts = ha.on_packet(packet(request(coa=FA2, ident=ntp_timestamp(NOW + 1)), source=FA2), NOW + 1)
+    assert [type(a) for a in acts if type(a).__name__.endswith(("Tunnel", "TunnelRoute"))] == [
+        A.AddTunnel, A.AddTunnelRoute, A.RemoveTunnel]
     assert A.AddTunnelRoute(MN, HA, FA2, "ipip") in acts
     assert A.RemoveTunnel(HA, FA, "ipip") in acts
     [stored] = [a for a in acts if isinstance(a, (A.StoreRecord, A.DeleteRecord))]  # one row: the node's bindings
     assert stored == A.StoreRecord(BINDINGS, tuple(ha.bindings_of(MN)))
-    assert [b.care_of_address for b in ha.bindings_of(MN)] == [FA2]
+    [moved] = ha.bindings_of(MN)
+    assert moved is first and (moved.care_of_address, moved.source, moved.expires) == (FA2, FA2, NOW + 1 + 600)
+
+
+def test_a_new_encapsulation_at_the_same_care_of_address_replaces_the_tunnel():
+    """§3.3: the node asks for GRE where it had IP-in-IP at the same foreign agent: the GRE tunnel is added and
+    routed, the IP-in-IP one removed, and the binding says GRE."""
+    ha = make_ha(encapsulations=("ipip", "gre"))
+    ha.on_packet(packet(request()), NOW)
+    acts = ha.on_packet(packet(request(ident=ntp_timestamp(NOW + 1), flags=reg.FLAG_G)), NOW + 1)
+    assert reply_of(acts).code == 0
+    assert A.AddTunnel(HA, FA, "gre") in acts and A.RemoveTunnel(HA, FA, "ipip") in acts
+    assert [(b.care_of_address, b.encap) for b in ha.bindings_of(MN)] == [(FA, "gre")]
 
 
 @pytest.mark.parametrize(("flags", "encap"), [(reg.FLAG_G, "gre"), (reg.FLAG_M, "minimal"), (0, "ipip")])

@@ -593,16 +593,23 @@ class HomeAgent:
                 queued = b.expires
             if b.care_of_address == coa:
                 refresh = True
-        if refresh and len(current) == 1 and current[0].encap == encap:
-            # the same tunnel: the node's binding is renewed in place, nothing changes in the data plane, and no
-            # new object outlives the request (at a million nodes, each one that does is walked by every
-            # collection of the garbage collector's older generations)
+        same_tunnel = refresh and len(current) == 1 and current[0].encap == encap
+        if same_tunnel or (len(current) == 1 and not simultaneous):
+            # the node's one binding is renewed (the same tunnel: nothing changes in the data plane) or moved (its
+            # new tunnel replaces the old one) in place: no new object outlives the request (at a million nodes,
+            # each one that does is walked by the garbage collector's collections of its older generations, and
+            # a move made one per registration)
             binding = current[0]
+            if same_tunnel:
+                actions: list[Action] = []
+            else:
+                coa = sys.intern(coa)
+                actions = self._retunnel(home, coa, encap, current, keep_others=False)[0]
+                binding.care_of_address, binding.encap = coa, encap
             binding.lifetime, binding.expires, binding.identification = lifetime, expires, reply_id
             binding.reverse, binding.nai, binding.simultaneous = bool(req.flags & reg.FLAG_T), request.nai, simultaneous
             if binding.source != pkt.source:
                 binding.source = sys.intern(pkt.source)
-            actions: list[Action] = []
         else:
             # a fleet has far fewer care-of addresses and request sources (foreign agents) than nodes: one string
             # each, shared by their bindings and expiry entries, not one per binding (about 100 bytes less per binding)
@@ -630,26 +637,37 @@ class HomeAgent:
         return actions
 
     def _install(self, binding: Binding, current: list[Binding], keep_others: bool) -> list[Action]:
-        """Data-plane changes for a new/updated binding; updates the table (a renewal on the same tunnel is
-        done in place by `_register` and does not come here).
+        """Data-plane changes for a new binding (:meth:`_retunnel`); puts it in the table (a node's one binding
+        renewed or moved is changed in place by `_register` and does not come here). `current` is the table's list
+        of the node (empty: none), changed in place."""
+        actions, kept = self._retunnel(binding.home_address, binding.care_of_address, binding.encap, current,
+                                       keep_others)
+        if current:
+            current[:] = [*kept, binding]
+        else:
+            self._bindings[binding.home_address] = [binding]
+        return actions
+
+    def _retunnel(self, home: str, coa: str, encap: str, current: list[Binding],
+                  keep_others: bool) -> tuple[list[Action], list[Binding]]:
+        """The data-plane changes that route `home` through a tunnel to `coa` with `encap`, given its bindings
+        `current`, and which of those stay beside it.
 
         `keep_others` (S granted, §3.6.1.2): the node's other bindings stay and the new tunnel is
         routed beside theirs, so each care-of address gets a copy (§4.2.3); otherwise the new
-        binding replaces them all. `current` is the table's list of the node (empty: none), changed
-        in place: a move makes no new long-lived object for the garbage collector to go through.
+        binding replaces them all.
         """
         cfg = self.config
-        home, coa = binding.home_address, binding.care_of_address
         actions: list[Action] = []
         same = [b for b in current if b.care_of_address == coa]
         others = [b for b in current if b.care_of_address != coa]
         kept, dropped = (others, []) if keep_others else ([], others)
         replaced = False  # an exclusive route took the place of every other tunnel of `home`
-        if not same or same[0].encap != binding.encap:
-            actions.append(AddTunnel(cfg.address, coa, binding.encap))
-            actions.append(AddTunnelRoute(home, cfg.address, coa, binding.encap, exclusive=not kept))
+        if not same or same[0].encap != encap:
+            actions.append(AddTunnel(cfg.address, coa, encap))
+            actions.append(AddTunnelRoute(home, cfg.address, coa, encap, exclusive=not kept))
             replaced = not kept
-        for b in [*(b for b in same if b.encap != binding.encap), *dropped]:
+        for b in [*(b for b in same if b.encap != encap), *dropped]:
             if not replaced:
                 actions.append(RemoveTunnelRoute(home, cfg.address, b.care_of_address, b.encap))
             actions.append(RemoveTunnel(cfg.address, b.care_of_address, b.encap))
@@ -657,11 +675,7 @@ class HomeAgent:
             # §4.6: the node was at home; proxy ARP for it and announce our link-layer address.
             actions.append(SetProxyArp(home, cfg.interface, True))
             actions.append(SendGratuitousArp(home, cfg.interface, None))
-        if current:
-            current[:] = [*kept, binding]
-        else:
-            self._bindings[home] = [binding]
-        return actions
+        return actions, kept
 
     def _deregister(self, request: _Request, sa: SecurityAssociation) -> list[Action]:
         """§3.8.2.2 with lifetime 0: CoA = home address drops all bindings, else only that CoA."""
