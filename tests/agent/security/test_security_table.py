@@ -22,6 +22,7 @@ def test_every_field_comes_back_as_given() -> None:
     assert list(table) == given and len(table) == 3
     assert [table.get(s.peer, s.spi) for s in given] == given
     assert table.get("10.1.1.10", 301).mac(b"data") == given[1].mac(b"data")  # the key schedule is the key's
+    assert [table.get(s.peer, s.spi).spi_bytes for s in given] == [s.spi_bytes for s in given]  # what signing sends
     with pytest.raises(ValueError, match=r"^spi: duplicate SA for peer 10.1.1.10 SPI 300$"):
         table.add(sa(key=b"another"))
 

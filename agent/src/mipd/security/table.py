@@ -84,10 +84,16 @@ def _count(record: bytes) -> int:
 
 
 def _unpack(peer: str, record: bytes, at: int) -> SecurityAssociation:
-    spi, alg, replay, window, fallback, key_len = _HEADER.unpack_from(record, at)
+    header = _HEADER.unpack_from(record, at)
     start = at + _HEADER.size
-    return SecurityAssociation.from_table(peer, spi, record[start:start + key_len], algorithms.ALGORITHMS[alg],
-                                          REPLAY_METHODS[replay], window, bool(fallback))
+    return _made(peer, header, record[start:start + header[5]])
+
+
+def _made(peer: str, header: tuple[int, int, int, int, int, int], key: bytes) -> SecurityAssociation:
+    """The SA of an entry's unpacked `header` and its `key`."""
+    spi, alg, replay, window, fallback, _key_len = header
+    return SecurityAssociation.from_table(peer, spi, key, algorithms.ALGORITHMS[alg], REPLAY_METHODS[replay], window,
+                                          bool(fallback))
 
 
 class SecurityAssociations:
@@ -199,8 +205,9 @@ class SecurityAssociations:
         record = self._records.get(peer)
         if record is None:
             return ()
-        if _single(record):
-            prepared = (_unpack(peer, record, 0),)
+        header = _HEADER.unpack_from(record)
+        if _HEADER.size + header[5] == len(record):  # one SA (nearly always): its header read once
+            prepared = (_made(peer, header, record[_HEADER.size:]),)
         else:
             prepared = tuple(_unpack(peer, record, at) for _, at, _ in _entries(record))
         if len(self._prepared) >= self.prepared_limit:
