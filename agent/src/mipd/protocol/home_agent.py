@@ -112,7 +112,7 @@ _binding_values = operator.attrgetter(*(f.name for f in fields(Binding)))
 
 
 def _saved(bindings: list[Binding]) -> tuple[tuple[Any, ...], ...]:
-    """The values of `bindings` as they are now (bindings are renewed in place): plain tuples, which the
+    """The values of `bindings` as they are now (bindings are renewed and moved in place): plain tuples, which the
     garbage collector stops tracking, as each value is a string, number or None."""
     return tuple(_binding_values(b) for b in bindings)
 
