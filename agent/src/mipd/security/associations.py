@@ -8,7 +8,8 @@ An SA is keyed by (peer, SPI); a peer may have several SPIs at once (key rotatio
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mipd.security import algorithms
 from mipd.security.keys import fingerprint
@@ -70,10 +71,22 @@ class SecurityAssociation:
         return sa
 
 
-# The slots' own setters, which a frozen dataclass's __setattr__ does not stand in front of (from_table): a third
-# faster than object.__setattr__, which looks each name up first (measured: 0.45 against 0.67 us for the nine).
-(_set_peer, _set_spi, _set_key, _set_algorithm, _set_replay, _set_replay_window, _set_fallback, _set_mac,
- _set_spi_bytes) = (vars(SecurityAssociation)[f.name].__set__ for f in fields(SecurityAssociation))
+def _slot_setter(name: str) -> Callable[[SecurityAssociation, object], None]:
+    """The setter of the SA's slot `name`, which a frozen dataclass's __setattr__ does not stand in front of
+    (from_table): a third faster than object.__setattr__, which looks the name up first (measured: 0.45 against
+    0.67 us for the nine)."""
+    return vars(SecurityAssociation)[name].__set__
+
+
+_set_peer = _slot_setter("peer")
+_set_spi = _slot_setter("spi")
+_set_key = _slot_setter("key")
+_set_algorithm = _slot_setter("algorithm")
+_set_replay = _slot_setter("replay")
+_set_replay_window = _slot_setter("replay_window")
+_set_fallback = _slot_setter("fallback")
+_set_mac = _slot_setter("mac")
+_set_spi_bytes = _slot_setter("spi_bytes")
 
 
 def validate(sa: SecurityAssociation) -> None:

@@ -71,9 +71,10 @@ def _holds(record: bytes, spi: int) -> bool:
     return any(entry_spi == spi for entry_spi, _, _ in _entries(record))
 
 
-def _single(record: bytes) -> bool:
-    """Does a peer's record hold one SA (nearly always)?"""
-    return _HEADER.size + _HEADER.unpack_from(record)[5] == len(record)
+def _single(record: bytes, header: tuple[int, ...] | None = None) -> bool:
+    """Does a peer's record hold one SA (nearly always)? `header`: its first entry's, when already unpacked."""
+    key_len = (_HEADER.unpack_from(record) if header is None else header)[5]
+    return _HEADER.size + key_len == len(record)
 
 
 def _count(record: bytes) -> int:
@@ -206,7 +207,7 @@ class SecurityAssociations:
         if record is None:
             return ()
         header = _HEADER.unpack_from(record)
-        if _HEADER.size + header[5] == len(record):  # one SA (nearly always): its header read once
+        if _single(record, header):  # its header read once
             prepared = (_made(peer, header, record[_HEADER.size:]),)
         else:
             prepared = tuple(_unpack(peer, record, at) for _, at, _ in _entries(record))
